@@ -1,0 +1,12 @@
+"""memcached-http for Python: App Engine's memcache API served over HTTP.
+
+Port App Engine code by changing one import:
+
+    from memcached_http import memcache   # was: from google.appengine.api import memcache
+"""
+
+__version__ = "0.1.0"
+
+from .client import RPC, Client, create_rpc  # noqa: E402  (needs __version__ first)
+
+__all__ = ["Client", "RPC", "create_rpc", "__version__"]

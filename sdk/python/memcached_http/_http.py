@@ -1,0 +1,107 @@
+"""A small HTTP/JSON transport: one keep-alive connection per thread and server."""
+
+import http.client
+import json
+import threading
+import urllib.parse
+
+from . import __version__
+
+_USER_AGENT = "memcached-http-python/" + __version__
+
+# Errors a server closing an idle keep-alive connection produces on the next
+# request; the request never reached a handler, so it is sent once more.
+_STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class NetworkError(Exception):
+    """The server could not be reached or did not answer in time."""
+
+
+class Response:
+    """A server answer: the HTTP status and the decoded JSON body (None if empty)."""
+
+    __slots__ = ("status", "body")
+
+    def __init__(self, status, body):
+        self.status = status
+        self.body = body
+
+    def error_code(self):
+        """Returns the error code of the API's error shape, or None."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return self.body["error"].get("code")
+        return None
+
+
+class Transport:
+    """Sends JSON requests to one memcached-http server; safe for concurrent use."""
+
+    def __init__(self, url, token=None):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("memcached-http URL must be http(s)://host[:port][/path], got %r" % url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._base = parts.path.rstrip("/")
+        self._headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        if token:
+            self._headers["Authorization"] = "Bearer " + token
+        self._local = threading.local()  # .conn: the calling thread's connection
+
+    def request(self, method, path, body, timeout):
+        """Sends one request and returns its Response; raises NetworkError."""
+        headers = dict(self._headers)
+        payload = None
+        if body is not None:
+            payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        try:
+            reused = getattr(self._local, "conn", None) is not None
+            try:
+                status, data = self._roundtrip(method, path, payload, headers, timeout)
+            except _STALE_CONNECTION_ERRORS:
+                if not reused:
+                    raise
+                status, data = self._roundtrip(method, path, payload, headers, timeout)
+        except (OSError, http.client.HTTPException) as err:
+            raise NetworkError("%s %s: %s" % (method, path, err)) from err
+        return Response(status, _decode_body(method, path, data))
+
+    def close(self):
+        """Closes the calling thread's connection; the next request opens a new one."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def _roundtrip(self, method, path, payload, headers, timeout):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=timeout)
+            self._local.conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        try:
+            conn.request(method, self._base + path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except BaseException:
+            # A half-used connection cannot carry another request.
+            self.close()
+            raise
+        if resp.will_close:
+            self.close()
+        return resp.status, data
+
+
+def _decode_body(method, path, data):
+    if not data:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as err:
+        raise NetworkError("%s %s: response is not JSON: %s" % (method, path, err)) from err
