@@ -43,16 +43,16 @@ func (e BatchSetRequestMode) Valid() bool {
 
 // Defines values for DeleteStatus.
 const (
-	DELETEITEMMISSING DeleteStatus = "DELETE_ITEM_MISSING"
-	DELETESUCCESSFUL  DeleteStatus = "DELETE_SUCCESSFUL"
+	DeleteItemMissing DeleteStatus = "DELETE_ITEM_MISSING"
+	DeleteSuccessful  DeleteStatus = "DELETE_SUCCESSFUL"
 )
 
 // Valid indicates whether the value is a known member of the DeleteStatus enum.
 func (e DeleteStatus) Valid() bool {
 	switch e {
-	case DELETEITEMMISSING:
+	case DeleteItemMissing:
 		return true
-	case DELETESUCCESSFUL:
+	case DeleteSuccessful:
 		return true
 	default:
 		return false
@@ -1581,7 +1581,7 @@ type GetResponseObject interface {
 type Get200ResponseHeaders struct {
 	CacheControl        string
 	ETag                string
-	MemcacheFlags       *uint32
+	MemcacheFlags       uint32
 	XContentTypeOptions string
 }
 
@@ -1599,9 +1599,7 @@ func (response Get200JSONResponse) VisitGetResponse(w http.ResponseWriter) error
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
 	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.MemcacheFlags != nil {
-		w.Header().Set("Memcache-Flags", fmt.Sprint(*response.Headers.MemcacheFlags))
-	}
+	w.Header().Set("Memcache-Flags", fmt.Sprint(response.Headers.MemcacheFlags))
 	w.Header().Set("X-Content-Type-Options", fmt.Sprint(response.Headers.XContentTypeOptions))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -1622,9 +1620,7 @@ func (response Get200ApplicationoctetStreamResponse) VisitGetResponse(w http.Res
 	}
 	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
 	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
-	if response.Headers.MemcacheFlags != nil {
-		w.Header().Set("Memcache-Flags", fmt.Sprint(*response.Headers.MemcacheFlags))
-	}
+	w.Header().Set("Memcache-Flags", fmt.Sprint(response.Headers.MemcacheFlags))
 	w.Header().Set("X-Content-Type-Options", fmt.Sprint(response.Headers.XContentTypeOptions))
 	w.WriteHeader(200)
 

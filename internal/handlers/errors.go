@@ -1,0 +1,165 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/gen"
+)
+
+// apiError is an error that already knows its wire status and code: the
+// handlers' own input errors, and cache errors re-labelled where the HTTP
+// meaning differs (a failed If-Match is precondition_failed, not cas_mismatch).
+type apiError struct {
+	status int
+	code   gen.ErrorDetailCode
+	field  string
+	err    error
+}
+
+func (e *apiError) Error() string { return e.err.Error() }
+func (e *apiError) Unwrap() error { return e.err }
+
+// invalid reports malformed input in field.
+func invalid(field, format string, args ...any) error {
+	return &apiError{
+		status: http.StatusBadRequest,
+		code:   gen.ErrorDetailCodeInvalidArgument,
+		field:  field,
+		err:    fmt.Errorf("handlers: "+format, args...),
+	}
+}
+
+// onField attaches the request field at fault to a cache error, keeping the
+// status and code its sentinel maps to.
+func onField(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	status, code := classify(err)
+	return &apiError{status: status, code: code, field: field, err: err}
+}
+
+// sentinels maps the cache package's errors to their wire status and code;
+// it is the table of API.md, kept in one place.
+var sentinels = []struct {
+	err    error
+	status int
+	code   gen.ErrorDetailCode
+}{
+	{cache.ErrKeyTooLong, http.StatusBadRequest, gen.ErrorDetailCodeKeyTooLong},
+	{cache.ErrInvalidArgument, http.StatusBadRequest, gen.ErrorDetailCodeInvalidArgument},
+	{cache.ErrNotFound, http.StatusNotFound, gen.ErrorDetailCodeNotFound},
+	{cache.ErrExists, http.StatusConflict, gen.ErrorDetailCodeExists},
+	{cache.ErrNotANumber, http.StatusConflict, gen.ErrorDetailCodeNotANumber},
+	{cache.ErrCASMismatch, http.StatusPreconditionFailed, gen.ErrorDetailCodeCasMismatch},
+	{cache.ErrValueTooLarge, http.StatusRequestEntityTooLarge, gen.ErrorDetailCodeValueTooLarge},
+	{cache.ErrUnavailable, http.StatusServiceUnavailable, gen.ErrorDetailCodeUnavailable},
+}
+
+// classify returns the status and code err leaves with; anything unknown is
+// a server bug (500 internal).
+func classify(err error) (int, gen.ErrorDetailCode) {
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		return ae.status, ae.code
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge, gen.ErrorDetailCodeBatchTooLarge
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return s.status, s.code
+		}
+	}
+	return http.StatusInternalServerError, gen.ErrorDetailCodeInternal
+}
+
+// detail builds the wire error body of err.
+func detail(err error) gen.ErrorDetail {
+	_, code := classify(err)
+	d := gen.ErrorDetail{Code: code, Message: err.Error()}
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.field != "" {
+		d.Field = &ae.field
+	}
+	return d
+}
+
+// writeError sends err in the one error shape. Server bugs are logged, since
+// the client cannot act on them.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, _ := classify(err)
+	if status == http.StatusInternalServerError {
+		slog.ErrorContext(r.Context(), "handlers: internal error", "method", r.Method, "path", r.URL.EscapedPath(), "err", err)
+	}
+	body, merr := json.Marshal(gen.Error{Error: detail(err)})
+	if merr != nil {
+		// An ErrorDetail holds only strings; marshalling it cannot fail.
+		panic(fmt.Sprintf("handlers: marshal error body: %v", merr))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", noStore)
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// paramError is the generated router's ErrorHandlerFunc: a path, query or
+// header parameter that does not bind is the client's fault.
+func paramError(w http.ResponseWriter, r *http.Request, err error) {
+	field := ""
+	if e, ok := errors.AsType[*gen.InvalidParamFormatError](err); ok {
+		field = e.ParamName
+	} else if e, ok := errors.AsType[*gen.TooManyValuesForParamError](err); ok {
+		field = e.ParamName
+	} else if e, ok := errors.AsType[*gen.RequiredParamError](err); ok {
+		field = e.ParamName
+	} else if e, ok := errors.AsType[*gen.RequiredHeaderError](err); ok {
+		field = e.ParamName
+	} else if e, ok := errors.AsType[*gen.UnmarshalingParamError](err); ok {
+		field = e.ParamName
+	}
+	writeError(w, r, &apiError{
+		status: http.StatusBadRequest,
+		code:   gen.ErrorDetailCodeInvalidArgument,
+		field:  field,
+		err:    fmt.Errorf("handlers: %w", err),
+	})
+}
+
+// requestError is the strict server's RequestErrorHandlerFunc: a body that
+// does not decode. A body cut off by the size limit is too large, not malformed.
+func requestError(w http.ResponseWriter, r *http.Request, err error) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeError(w, r, tooLarge(r, err))
+		return
+	}
+	field := ""
+	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		field = e.Field
+	}
+	writeError(w, r, &apiError{
+		status: http.StatusBadRequest,
+		code:   gen.ErrorDetailCodeInvalidArgument,
+		field:  field,
+		err:    fmt.Errorf("handlers: %w", err),
+	})
+}
+
+// responseError is the strict server's ResponseErrorHandlerFunc: the error a
+// handler returned, or a response that failed to encode.
+func responseError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, err)
+}
+
+// tooLarge labels a body over the size limit: on a single key it is the
+// value that is too large, elsewhere the batch.
+func tooLarge(r *http.Request, err error) error {
+	code := gen.ErrorDetailCodeBatchTooLarge
+	if _, _, ok := keyPath(r.URL.EscapedPath()); ok {
+		code = gen.ErrorDetailCodeValueTooLarge
+	}
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, err: fmt.Errorf("handlers: request body: %w", err)}
+}

@@ -1,0 +1,274 @@
+// Package handlers implements the HTTP contract of api/openapi.yaml on top of
+// a cache.Store: thin strict-server handlers, the key routing the generated
+// router cannot express, and the middleware every request goes through.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/gen"
+)
+
+const (
+	// DefaultMaxBatchKeys is the default limit of keys in one batch request.
+	DefaultMaxBatchKeys = 10_000
+	// DefaultMaxBodyBytes is the default limit of one request body (32 MiB).
+	DefaultMaxBodyBytes = 32 << 20
+
+	noStore = "no-store"
+)
+
+// Config holds the service's limits and its request logger.
+type Config struct {
+	MaxBatchKeys int          // keys (or offsets, or items) per batch request; 0 means the default
+	MaxBodyBytes int64        // bytes per request body; 0 means the default
+	Logger       *slog.Logger // one line per request; nil logs nothing
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBatchKeys <= 0 {
+		c.MaxBatchKeys = DefaultMaxBatchKeys
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// NewRouter returns the whole service as one handler: the /v1 API over store,
+// GET /healthz and GET /openapi.yaml.
+func NewRouter(store cache.Store, cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	strict := gen.NewStrictHandlerWithOptions(&Server{store: store, cfg: cfg},
+		[]gen.StrictMiddlewareFunc{negotiate},
+		gen.StrictHTTPServerOptions{
+			RequestErrorHandlerFunc:  requestError,
+			ResponseErrorHandlerFunc: responseError,
+		})
+	keys := &keyRouter{ops: &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError}}
+
+	r := chi.NewRouter()
+	r.Use(logRequests(cfg.Logger), limitBody(cfg.MaxBodyBytes), keys.route, batchMediaType)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &apiError{status: http.StatusNotFound, code: gen.ErrorDetailCodeNotFound,
+			err: fmt.Errorf("handlers: no route %s", r.URL.EscapedPath())})
+	})
+	r.MethodNotAllowed(methodNotAllowed)
+	return gen.HandlerWithOptions(strict, gen.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramError})
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: gen.ErrorDetailCodeMethodNotAllowed,
+		err: fmt.Errorf("handlers: method %s not allowed on %s", r.Method, r.URL.EscapedPath())})
+}
+
+// keyPath splits a raw (escaped) path of the form /v1/ns/{namespace}/keys/{key…}
+// into its escaped namespace and the escaped rest, which holds the key.
+func keyPath(escaped string) (ns, rest string, ok bool) {
+	tail, ok := strings.CutPrefix(escaped, "/v1/ns/")
+	if !ok {
+		return "", "", false
+	}
+	ns, tail, ok = strings.Cut(tail, "/")
+	if !ok {
+		return "", "", false
+	}
+	rest, ok = strings.CutPrefix(tail, "keys/")
+	return ns, rest, ok
+}
+
+// keyRouter routes the single-key operations itself. chi ends a {key}
+// parameter at the first ':' or '/', and whether chi.URLParam is escaped
+// depends on whether Go kept RawPath; so the key is cut from the raw path
+// (the rest of it, with a final unescaped :incr/:decr on POST being the
+// method), unescaped once here, and handed to the generated wrapper as an
+// already-unescaped parameter.
+type keyRouter struct {
+	ops *gen.ServerInterfaceWrapper
+}
+
+func (k *keyRouter) route(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rawNS, rawKey, ok := keyPath(r.URL.EscapedPath())
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var op http.HandlerFunc
+		switch r.Method {
+		case http.MethodGet:
+			op = k.ops.Get
+		case http.MethodPut:
+			op = k.ops.Set
+		case http.MethodDelete:
+			op = k.ops.Delete
+		case http.MethodPost:
+			if base, ok := strings.CutSuffix(rawKey, ":incr"); ok {
+				op, rawKey = k.ops.Incr, base
+			} else if base, ok := strings.CutSuffix(rawKey, ":decr"); ok {
+				op, rawKey = k.ops.Decr, base
+			}
+		}
+		if op == nil {
+			w.Header().Set("Allow", "GET, PUT, DELETE, POST")
+			methodNotAllowed(w, r)
+			return
+		}
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			if err := checkMediaType(r, r.Method == http.MethodPut); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		ns, err := url.PathUnescape(rawNS)
+		if err != nil {
+			writeError(w, r, invalid("namespace", "namespace is not percent-encoded correctly: %v", err))
+			return
+		}
+		key, err := url.PathUnescape(rawKey)
+		if err != nil {
+			writeError(w, r, invalid("key", "key is not percent-encoded correctly: %v", err))
+			return
+		}
+		rctx := chi.NewRouteContext()
+		rctx.URLParams.Add("namespace", ns)
+		rctx.URLParams.Add("key", key)
+		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
+		// The generated wrapper unescapes path parameters unless RawPath is
+		// empty; ours are unescaped already.
+		u := *r.URL
+		u.RawPath = ""
+		r.URL = &u
+		op(w, r)
+	})
+}
+
+// batchMediaType applies the body media-type rule to the batch operations,
+// which take JSON only.
+func batchMediaType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.Contains(r.URL.EscapedPath(), "/keys:batch") {
+			if err := checkMediaType(r, false); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkMediaType reads a body without Content-Type as JSON, accepts
+// octet-stream where raw values are allowed, and refuses anything else. It
+// rewrites the header to the bare media type, which is what the generated
+// decoders match on.
+func checkMediaType(r *http.Request, allowRaw bool) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		r.Header.Set("Content-Type", "application/json")
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return &apiError{status: http.StatusUnsupportedMediaType, code: gen.ErrorDetailCodeUnsupportedMediaType,
+			field: "Content-Type", err: fmt.Errorf("handlers: Content-Type %q: %w", ct, err)}
+	case mt == "application/json", allowRaw && mt == "application/octet-stream":
+		r.Header.Set("Content-Type", mt)
+		return nil
+	default:
+		return &apiError{status: http.StatusUnsupportedMediaType, code: gen.ErrorDetailCodeUnsupportedMediaType,
+			field: "Content-Type", err: fmt.Errorf("handlers: unsupported Content-Type %s", mt)}
+	}
+}
+
+// limitBody caps every request body; reading past the cap fails with
+// *http.MaxBytesError, which leaves as 413.
+func limitBody(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				writeError(w, r, tooLarge(r, &http.MaxBytesError{Limit: limit}))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// logRequests writes one line per request once it is answered.
+func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if status >= http.StatusInternalServerError {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.EscapedPath()),
+				slog.Int("status", status),
+				slog.Int("bytes", ww.BytesWritten()),
+				slog.Duration("duration", time.Since(start)))
+		})
+	}
+}
+
+// rawKey marks in a handler's context that the client prefers raw values.
+type rawKey struct{}
+
+// negotiate records the Accept preference for handlers, which the strict
+// server otherwise hides from them.
+func negotiate(f gen.StrictHandlerFunc, _ string) gen.StrictHandlerFunc {
+	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error) {
+		return f(context.WithValue(ctx, rawKey{}, prefersRaw(r.Header.Values("Accept"))), w, r, request)
+	}
+}
+
+// prefersRaw reports whether application/octet-stream is listed before
+// application/json in the Accept header (quality values are not weighed).
+func prefersRaw(accept []string) bool {
+	for _, line := range accept {
+		for _, part := range strings.Split(line, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			switch strings.ToLower(strings.TrimSpace(mt)) {
+			case "application/octet-stream":
+				return true
+			case "application/json":
+				return false
+			}
+		}
+	}
+	return false
+}
+
+func wantsRaw(ctx context.Context) bool {
+	raw, _ := ctx.Value(rawKey{}).(bool)
+	return raw
+}
+
+// errNoBody guards the strict server's body dispatch: checkMediaType lets
+// only JSON or octet-stream through, so one of the two bodies is always set.
+var errNoBody = errors.New("handlers: request body not decoded")

@@ -1,0 +1,373 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/memcached-http/memcached-http/api"
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/gen"
+)
+
+// Server implements the strict server over a cache.Store: it decodes and
+// validates, calls the store, and encodes. Cache rules live in the store.
+type Server struct {
+	store cache.Store
+	cfg   Config
+}
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// key builds the cache key of a path namespace and key, naming the field at fault.
+func key(ns, name string) (cache.Key, error) {
+	if err := cache.ValidateNamespace(ns); err != nil {
+		return cache.Key{}, onField("namespace", err)
+	}
+	k, err := cache.NewKey(ns, name)
+	return k, onField("key", err)
+}
+
+// Get implements the seed's get / gets.
+func (s *Server) Get(ctx context.Context, req gen.GetRequestObject) (gen.GetResponseObject, error) {
+	if err := check(req.Params); err != nil {
+		return nil, err
+	}
+	k, err := key(req.Namespace, req.Key)
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.store.Get(ctx, k, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	if inm := req.Params.IfNoneMatch; inm != nil && noneMatchHit(*inm, it.CAS) {
+		return gen.Get304Response{Headers: gen.Get304ResponseHeaders{CacheControl: noStore, ETag: etag(it.CAS)}}, nil
+	}
+	h := gen.Get200ResponseHeaders{CacheControl: noStore, ETag: etag(it.CAS), MemcacheFlags: it.Flags, XContentTypeOptions: "nosniff"}
+	if wantsRaw(ctx) {
+		return gen.Get200ApplicationoctetStreamResponse{Body: bytes.NewReader(it.Value), Headers: h, ContentLength: int64(len(it.Value))}, nil
+	}
+	return gen.Get200JSONResponse{Body: toItem(req.Key, it), Headers: h}, nil
+}
+
+// Set implements the seed's set / add / replace / cas, plain or conditional.
+func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResponseObject, error) {
+	if err := check(req.Params); err != nil {
+		return nil, err
+	}
+	k, err := key(req.Namespace, req.Key)
+	if err != nil {
+		return nil, err
+	}
+	e := cache.Entry{Key: k}
+	var casText *string
+	switch {
+	case req.JSONBody != nil:
+		b := req.JSONBody
+		if err := rawOnlyParams(req.Params); err != nil {
+			return nil, err
+		}
+		if err := check(b); err != nil {
+			return nil, err
+		}
+		if e.Value, e.Kind, err = decodeValue(b.Value, b.Encoding); err != nil {
+			return nil, onField("value", err)
+		}
+		e.Flags, e.Time, casText = deref(b.Flags), deref(b.Time), b.Cas
+	case req.Body != nil:
+		if e.Value, err = io.ReadAll(req.Body); err != nil {
+			return nil, fmt.Errorf("set: read raw value: %w", err)
+		}
+		e.Kind = cache.KindBytes
+		e.Flags, e.Time, casText = deref(req.Params.Flags), deref(req.Params.Time), req.Params.Cas
+	default:
+		return nil, errNoBody
+	}
+	c, err := resolveMode(req.Params, casText)
+	if err != nil {
+		return nil, err
+	}
+	e.CAS = c.cas
+	id, err := s.store.Put(ctx, c.mode, e)
+	if err != nil {
+		return nil, c.failed(err)
+	}
+	return gen.Set200JSONResponse{
+		Body:    gen.StoreResult{Stored: gen.StoreResultStoredTrue, Cas: strconv.FormatUint(id, 10)},
+		Headers: gen.Set200ResponseHeaders{ETag: etag(id)},
+	}, nil
+}
+
+// rawOnlyParams refuses time/flags/cas in the query beside a JSON body, where
+// they belong in the body; silently ignoring them would lose the caller's intent.
+func rawOnlyParams(p gen.SetParams) error {
+	switch {
+	case p.Time != nil:
+		return invalid("time", "time goes in the JSON body")
+	case p.Flags != nil:
+		return invalid("flags", "flags go in the JSON body")
+	case p.Cas != nil:
+		return invalid("cas", "cas goes in the JSON body")
+	}
+	return nil
+}
+
+// Delete implements the seed's delete, with an optional lock period.
+func (s *Server) Delete(ctx context.Context, req gen.DeleteRequestObject) (gen.DeleteResponseObject, error) {
+	k, err := key(req.Namespace, req.Key)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Delete(ctx, k, deref(req.Params.Seconds))
+	switch {
+	case errors.Is(err, cache.ErrNotFound):
+		return gen.Delete404JSONResponse{Status: gen.DeleteItemMissing, Error: detail(fmt.Errorf("delete: %w", err))}, nil
+	case err != nil:
+		return nil, onField("seconds", fmt.Errorf("delete: %w", err))
+	}
+	return gen.Delete200JSONResponse{Status: gen.DeleteSuccessful}, nil
+}
+
+// Incr implements the seed's incr.
+func (s *Server) Incr(ctx context.Context, req gen.IncrRequestObject) (gen.IncrResponseObject, error) {
+	v, err := s.offset(ctx, req.Namespace, req.Key, req.Body, false)
+	if err != nil {
+		return nil, err
+	}
+	return gen.Incr200JSONResponse{OffsetReplyJSONResponse: offsetReply(v)}, nil
+}
+
+// Decr implements the seed's decr.
+func (s *Server) Decr(ctx context.Context, req gen.DecrRequestObject) (gen.DecrResponseObject, error) {
+	v, err := s.offset(ctx, req.Namespace, req.Key, req.Body, true)
+	if err != nil {
+		return nil, err
+	}
+	return gen.Decr200JSONResponse{OffsetReplyJSONResponse: offsetReply(v)}, nil
+}
+
+func (s *Server) offset(ctx context.Context, ns, name string, body *gen.OffsetRequest, decrement bool) (uint64, error) {
+	k, err := key(ns, name)
+	if err != nil {
+		return 0, err
+	}
+	d := cache.Delta{Amount: 1, Decrement: decrement}
+	var initial *uint64
+	if body != nil {
+		if body.Delta != nil {
+			d.Amount = *body.Delta
+		}
+		initial = body.InitialValue
+	}
+	v, err := s.store.Offset(ctx, k, d, initial)
+	if err != nil {
+		return 0, fmt.Errorf("offset: %w", err)
+	}
+	return v, nil
+}
+
+func offsetReply(v uint64) gen.OffsetReplyJSONResponse {
+	return gen.OffsetReplyJSONResponse{Body: gen.OffsetResult{Value: v}, Headers: gen.OffsetReplyResponseHeaders{CacheControl: noStore}}
+}
+
+// batchKeys checks the batch limit and builds the cache keys of prefix+name.
+func (s *Server) batchKeys(ns string, prefix *string, names []string, field string) ([]cache.Key, error) {
+	if len(names) > s.cfg.MaxBatchKeys {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: field,
+			err: fmt.Errorf("handlers: %d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys)}
+	}
+	if err := cache.ValidateNamespace(ns); err != nil {
+		return nil, onField("namespace", err)
+	}
+	keys := make([]cache.Key, len(names))
+	for i, name := range names {
+		k, err := cache.NewKey(ns, deref(prefix)+name)
+		if err != nil {
+			return nil, onField(fmt.Sprintf("%s[%d]", field, i), err)
+		}
+		keys[i] = k
+	}
+	return keys, nil
+}
+
+// GetMulti implements the seed's get_multi.
+func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (gen.GetMultiResponseObject, error) {
+	if err := check(req.Body); err != nil {
+		return nil, err
+	}
+	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, req.Body.Keys, "keys")
+	if err != nil {
+		return nil, err
+	}
+	found, err := s.store.GetMulti(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("get_multi: %w", err)
+	}
+	items := make(map[string]gen.Item, len(found))
+	for i, name := range req.Body.Keys {
+		if it, ok := found[keys[i]]; ok {
+			items[name] = toItem(name, it)
+		}
+	}
+	return gen.GetMulti200JSONResponse{Body: gen.BatchGetResult{Items: items}, Headers: gen.GetMulti200ResponseHeaders{CacheControl: noStore}}, nil
+}
+
+// SetMulti implements the seed's set_multi / add_multi / replace_multi / cas_multi.
+func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (gen.SetMultiResponseObject, error) {
+	b := req.Body
+	if err := check(b); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(b.Items))
+	for i, it := range b.Items {
+		names[i] = it.Key
+	}
+	keys, err := s.batchKeys(req.Namespace, b.KeyPrefix, names, "items")
+	if err != nil {
+		return nil, err
+	}
+	mode := cache.ModeSet
+	if b.Mode != nil {
+		mode = modes[string(*b.Mode)]
+	}
+	entries := make([]cache.Entry, len(b.Items))
+	for i, it := range b.Items {
+		field := fmt.Sprintf("items[%d]", i)
+		e := cache.Entry{Key: keys[i], Flags: deref(it.Flags), Time: deref(b.Time)}
+		if e.Value, e.Kind, err = decodeValue(it.Value, it.Encoding); err != nil {
+			return nil, onField(field+".value", err)
+		}
+		if e.CAS, err = casFor(mode, it.Cas, field+".cas"); err != nil {
+			return nil, err
+		}
+		entries[i] = e
+	}
+	errs, err := s.store.PutMulti(ctx, mode, entries)
+	if err != nil {
+		return nil, onField("items", fmt.Errorf("set_multi: %w", err))
+	}
+	notStored := make([]string, 0)
+	for i, err := range errs {
+		if err != nil {
+			notStored = append(notStored, b.Items[i].Key)
+		}
+	}
+	return gen.SetMulti200JSONResponse{NotStored: notStored}, nil
+}
+
+// DeleteMulti implements the seed's delete_multi.
+func (s *Server) DeleteMulti(ctx context.Context, req gen.DeleteMultiRequestObject) (gen.DeleteMultiResponseObject, error) {
+	if err := check(req.Body); err != nil {
+		return nil, err
+	}
+	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, req.Body.Keys, "keys")
+	if err != nil {
+		return nil, err
+	}
+	errs, err := s.store.DeleteMulti(ctx, keys, deref(req.Body.Seconds))
+	if err != nil {
+		return nil, onField("seconds", fmt.Errorf("delete_multi: %w", err))
+	}
+	statuses := make(map[string]gen.DeleteStatus, len(keys))
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			statuses[req.Body.Keys[i]] = gen.DeleteSuccessful
+		case errors.Is(err, cache.ErrNotFound):
+			statuses[req.Body.Keys[i]] = gen.DeleteItemMissing
+		default:
+			return nil, fmt.Errorf("delete_multi %q: %w", req.Body.Keys[i], err)
+		}
+	}
+	return gen.DeleteMulti200JSONResponse{Statuses: statuses}, nil
+}
+
+// OffsetMulti implements the seed's offset_multi: signed deltas, null for
+// keys that are missing or not counters.
+func (s *Server) OffsetMulti(ctx context.Context, req gen.OffsetMultiRequestObject) (gen.OffsetMultiResponseObject, error) {
+	if err := check(req.Body); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(req.Body.Offsets))
+	for name := range req.Body.Offsets {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable order keeps store calls reproducible
+	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, names, "offsets")
+	if err != nil {
+		return nil, err
+	}
+	deltas := make([]cache.Delta, len(names))
+	for i, name := range names {
+		deltas[i] = signedDelta(req.Body.Offsets[name])
+	}
+	values, errs, err := s.store.OffsetMulti(ctx, keys, deltas, req.Body.InitialValue)
+	if err != nil {
+		return nil, fmt.Errorf("offset_multi: %w", err)
+	}
+	out := make(map[string]*uint64, len(names))
+	for i, name := range names {
+		switch {
+		case errs[i] == nil:
+			out[name] = &values[i]
+		case errors.Is(errs[i], cache.ErrNotFound), errors.Is(errs[i], cache.ErrNotANumber):
+			out[name] = nil
+		default:
+			return nil, fmt.Errorf("offset_multi %q: %w", name, errs[i])
+		}
+	}
+	return gen.OffsetMulti200JSONResponse{Body: gen.BatchOffsetResult{Values: out}, Headers: gen.OffsetMulti200ResponseHeaders{CacheControl: noStore}}, nil
+}
+
+// signedDelta turns offset_multi's signed delta into the store's unsigned
+// one; -MinInt64 does not fit an int64, so the magnitude is taken in uint64.
+func signedDelta(d int64) cache.Delta {
+	if d < 0 {
+		return cache.Delta{Amount: uint64(-(d + 1)) + 1, Decrement: true}
+	}
+	return cache.Delta{Amount: uint64(d)}
+}
+
+// FlushAll implements the seed's flush_all.
+func (s *Server) FlushAll(ctx context.Context, _ gen.FlushAllRequestObject) (gen.FlushAllResponseObject, error) {
+	if err := s.store.FlushAll(ctx); err != nil {
+		return nil, fmt.Errorf("flush_all: %w", err)
+	}
+	return gen.FlushAll200JSONResponse{Ok: gen.FlushResultOkTrue}, nil
+}
+
+// GetStats implements the seed's get_stats.
+func (s *Server) GetStats(ctx context.Context, _ gen.GetStatsRequestObject) (gen.GetStatsResponseObject, error) {
+	st, err := s.store.Stats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get_stats: %w", err)
+	}
+	return gen.GetStats200JSONResponse{
+		Body: gen.Stats{Hits: st.Hits, Misses: st.Misses, ByteHits: st.ByteHits, Items: st.Items, Bytes: st.Bytes, OldestItemAge: st.OldestItemAge},
+		Headers: gen.GetStats200ResponseHeaders{CacheControl: noStore},
+	}, nil
+}
+
+// Health answers the liveness probe.
+func (s *Server) Health(context.Context, gen.HealthRequestObject) (gen.HealthResponseObject, error) {
+	return gen.Health200JSONResponse{Ok: gen.HealthOkTrue}, nil
+}
+
+// GetContract serves the embedded OpenAPI document.
+func (s *Server) GetContract(context.Context, gen.GetContractRequestObject) (gen.GetContractResponseObject, error) {
+	return gen.GetContract200ApplicationyamlResponse{Body: bytes.NewReader(api.OpenAPI), ContentLength: int64(len(api.OpenAPI))}, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
