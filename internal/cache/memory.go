@@ -1,0 +1,497 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// ItemOverhead is the bytes charged per item or delete lock on top of its
+	// namespace, key and value bytes. It covers the 48-byte slot and the
+	// index entry (about 30 bytes on average in a Go map), so the limit
+	// tracks real memory; see the package doc for the full bound.
+	ItemOverhead = 80
+	// DefaultMemoryLimit is the memory limit when Options.MemoryLimit is 0.
+	DefaultMemoryLimit = 64 << 20
+	// DefaultMaxValueSize is the value limit when Options.MaxValueSize is 0.
+	DefaultMaxValueSize = 1 << 20
+	// maxShardBudget keeps arena offsets within uint32 (an arena is at most
+	// 1.5× its shard's budget).
+	maxShardBudget = 1 << 30
+	// maxShards bounds the default shard count.
+	maxShards = 1024
+	// sweepInterval is how often the background sweeper runs.
+	sweepInterval = time.Second
+	// sweepBatch bounds the slots one sweep looks at per shard, so a sweep
+	// holds each shard lock only briefly.
+	sweepBatch = 1024
+)
+
+// Options configures the embedded store; zero values take the defaults.
+type Options struct {
+	MemoryLimit  int64            // bytes counted over key, value and per-item overhead; default 64 MiB
+	MaxValueSize int              // largest value in bytes; default 1 MiB (1 << 20)
+	Clock        func() time.Time // default time.Now; tests inject a fake
+	Shards       int              // power of two; default chosen from GOMAXPROCS
+}
+
+// Memory is the embedded TTL+LRU store: lock-striped shards of pointer-free
+// slots, with key and value bytes in per-shard arenas.
+type Memory struct {
+	clock    func() time.Time
+	maxValue int
+	seed     maphash.Seed
+	shift    uint // top bits of a key hash pick its shard
+	shards   []*shard
+	base     int64         // Unix second that access ticks count from
+	cas      atomic.Uint64 // last CAS id handed out; never reset
+	stop     chan struct{}
+	done     chan struct{}
+	close    sync.Once
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns the embedded TTL+LRU store. Close stops its background sweeper.
+func NewMemory(opts Options) (*Memory, error) {
+	limit, maxValue, shards := opts.MemoryLimit, opts.MaxValueSize, opts.Shards
+	switch {
+	case limit < 0:
+		return nil, fmt.Errorf("%w: memory limit %d is negative", ErrInvalidArgument, limit)
+	case maxValue < 0:
+		return nil, fmt.Errorf("%w: max value size %d is negative", ErrInvalidArgument, maxValue)
+	case shards < 0 || bits.OnesCount(uint(shards)) > 1:
+		return nil, fmt.Errorf("%w: shards %d is not a power of two", ErrInvalidArgument, shards)
+	}
+	if limit == 0 {
+		limit = DefaultMemoryLimit
+	}
+	if maxValue == 0 {
+		maxValue = DefaultMaxValueSize
+	}
+	// The largest item must fit one shard, or values below the value limit
+	// could never be stored.
+	maxItem := ItemOverhead + MaxNamespaceLen + MaxKeyBytes + int64(maxValue)
+	if limit < maxItem {
+		return nil, fmt.Errorf("%w: memory limit %d is below the largest item (%d bytes)", ErrInvalidArgument, limit, maxItem)
+	}
+	if shards == 0 {
+		shards = defaultShards(limit, maxItem)
+	}
+	budget := limit / int64(shards)
+	switch {
+	case budget < maxItem:
+		return nil, fmt.Errorf("%w: %d shards leave %d bytes each, below the largest item (%d bytes)", ErrInvalidArgument, shards, budget, maxItem)
+	case budget > maxShardBudget:
+		return nil, fmt.Errorf("%w: %d shards leave %d bytes each, above %d", ErrInvalidArgument, shards, budget, maxShardBudget)
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	m := &Memory{
+		clock:    clock,
+		maxValue: maxValue,
+		seed:     maphash.MakeSeed(),
+		shift:    uint(64 - bits.TrailingZeros(uint(shards))),
+		shards:   make([]*shard, shards),
+		base:     clock().Unix(),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	for i := range m.shards {
+		m.shards[i] = newShard(budget)
+	}
+	go m.sweep()
+	return m, nil
+}
+
+// defaultShards picks 16 shards per CPU, fewer when a shard would hold less
+// than two of the largest items, more when a shard would exceed maxShardBudget.
+func defaultShards(limit, maxItem int64) int {
+	n := 1 << bits.Len(uint(16*runtime.GOMAXPROCS(0)-1))
+	n = min(n, maxShards)
+	for n > 1 && limit/int64(n) < 2*maxItem {
+		n /= 2
+	}
+	for limit/int64(n) > maxShardBudget {
+		n *= 2
+	}
+	return n
+}
+
+// hash mixes the hashes of namespace and name, so equal names in two
+// namespaces land on unrelated hashes.
+func (m *Memory) hash(ns, name string) uint64 {
+	return maphash.String(m.seed, name) ^ maphash.String(m.seed, ns)*0x9E3779B97F4A7C15
+}
+
+// hashSlot recomputes the hash of the key stored in sl.
+func (m *Memory) hashSlot(s *shard, sl *slot) uint64 {
+	ns, name := s.keyOf(sl)
+	return maphash.Bytes(m.seed, name) ^ maphash.Bytes(m.seed, ns)*0x9E3779B97F4A7C15
+}
+
+func (m *Memory) shardOf(h uint64) *shard { return m.shards[h>>m.shift] }
+
+// tick converts a Unix second into an access tick.
+func (m *Memory) tick(now int64) uint32 {
+	return uint32(max(0, now-m.base))
+}
+
+// checkKey guards the slot's byte-sized length fields against keys that
+// were not built with NewKey.
+func checkKey(k Key) error {
+	switch {
+	case len(k.Name) == 0 || len(k.Namespace) == 0 || len(k.Namespace) > MaxNamespaceLen:
+		return fmt.Errorf("%w: key %q in namespace %q was not built with NewKey", ErrInvalidArgument, k.Name, k.Namespace)
+	case len(k.Name) > MaxKeyBytes:
+		return fmt.Errorf("%w: %d bytes, at most %d allowed", ErrKeyTooLong, len(k.Name), MaxKeyBytes)
+	}
+	return nil
+}
+
+// Get returns the live item under key, its value appended to dst[:0].
+func (m *Memory) Get(_ context.Context, key Key, dst []byte) (Item, error) {
+	if err := checkKey(key); err != nil {
+		return Item{}, err
+	}
+	return m.get(key, dst)
+}
+
+func (m *Memory) get(key Key, dst []byte) (Item, error) {
+	now := m.clock().Unix()
+	h := m.hash(key.Namespace, key.Name)
+	s := m.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(h, key.Namespace, key.Name, now)
+	if i == nilSlot || s.slots[i].state&stateMask != stateItem {
+		s.misses++
+		return Item{}, ErrNotFound
+	}
+	sl := &s.slots[i]
+	item := Item{
+		Value:   append(dst[:0], s.valueOf(sl)...),
+		Kind:    sl.kind,
+		Flags:   sl.flags,
+		CAS:     sl.cas,
+		Expires: sl.expires,
+	}
+	s.hits++
+	s.byteHits += uint64(sl.keyLen) + uint64(sl.valLen)
+	s.touchLocked(i, m.tick(now))
+	return item, nil
+}
+
+// GetMulti returns the live items among keys; misses are absent. A key
+// named twice is looked up, and counted in the stats, once.
+func (m *Memory) GetMulti(_ context.Context, keys []Key) (map[Key]Item, error) {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, err
+		}
+	}
+	items := make(map[Key]Item, len(keys))
+	seen := make(map[Key]struct{}, len(keys))
+	for _, k := range keys {
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		if it, err := m.get(k, nil); err == nil {
+			items[k] = it
+		}
+	}
+	return items, nil
+}
+
+// checkEntry validates everything about e that does not depend on the
+// stored state, and returns its expiry.
+func (m *Memory) checkEntry(mode Mode, e Entry, now time.Time) (int64, error) {
+	if mode > ModeCAS {
+		return 0, fmt.Errorf("%w: unknown mode %d", ErrInvalidArgument, mode)
+	}
+	if err := checkKey(e.Key); err != nil {
+		return 0, err
+	}
+	if len(e.Value) > m.maxValue {
+		return 0, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrValueTooLarge, len(e.Value), m.maxValue)
+	}
+	if e.Kind > KindBytes {
+		return 0, fmt.Errorf("%w: unknown kind %d", ErrInvalidArgument, e.Kind)
+	}
+	exp, err := ExpiresAt(now, e.Time)
+	if err != nil {
+		return 0, fmt.Errorf("key %q: %w", e.Key.Name, err)
+	}
+	return exp, nil
+}
+
+// Put writes e under mode and returns the item's new CAS id.
+func (m *Memory) Put(_ context.Context, mode Mode, e Entry) (uint64, error) {
+	now := m.clock()
+	exp, err := m.checkEntry(mode, e, now)
+	if err != nil {
+		return 0, err
+	}
+	return m.put(mode, e, exp, now.Unix())
+}
+
+func (m *Memory) put(mode Mode, e Entry, exp, now int64) (uint64, error) {
+	ns, name := e.Key.Namespace, e.Key.Name
+	h := m.hash(ns, name)
+	s := m.shardOf(h)
+	if need := ItemOverhead + int64(len(ns)+len(name)+len(e.Value)); need > s.budget {
+		return 0, fmt.Errorf("%w: %d bytes never fit a shard of %d", ErrValueTooLarge, need, s.budget)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(h, ns, name, now)
+	isItem := i != nilSlot && s.slots[i].state&stateMask == stateItem
+	switch {
+	case mode == ModeAdd && i != nilSlot:
+		return 0, ErrExists
+	case mode == ModeReplace && !isItem:
+		return 0, ErrNotFound
+	case mode == ModeCAS && (!isItem || s.slots[i].cas != e.CAS):
+		return 0, ErrCASMismatch
+	}
+	if !isItem && i != nilSlot {
+		// A set over a delete lock clears the lock.
+		s.removeLocked(i, h)
+		i = nilSlot
+	}
+	if i != nilSlot {
+		i = s.rewriteLocked(m, i, h, ns, name, e.Value, now)
+	} else {
+		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(e.Value)), now)
+		i = s.insertLocked(h, ns, name, e.Value, stateItem)
+	}
+	cas := m.cas.Add(1)
+	sl := &s.slots[i]
+	sl.cas, sl.expires, sl.flags, sl.kind, sl.access = cas, exp, e.Flags, e.Kind, m.tick(now)
+	return cas, nil
+}
+
+// PutMulti validates every entry first (storing nothing if one is invalid),
+// then writes each; errs[i] is nil when entries[i] was stored.
+func (m *Memory) PutMulti(_ context.Context, mode Mode, entries []Entry) ([]error, error) {
+	now := m.clock()
+	exps := make([]int64, len(entries))
+	for i, e := range entries {
+		exp, err := m.checkEntry(mode, e, now)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		exps[i] = exp
+	}
+	errs := make([]error, len(entries))
+	for i, e := range entries {
+		_, errs[i] = m.put(mode, e, exps[i], now.Unix())
+	}
+	return errs, nil
+}
+
+// Delete removes the live item under key (ErrNotFound if none) and, when
+// seconds > 0, locks the key for that period. Deleting a locked key succeeds:
+// seconds = 0 clears the lock and seconds > 0 restarts it.
+func (m *Memory) Delete(_ context.Context, key Key, seconds float64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	now := m.clock()
+	lockExp, err := ExpiresAt(now, seconds)
+	if err != nil {
+		return fmt.Errorf("delete lock: %w", err)
+	}
+	return m.delete(key, lockExp, now.Unix())
+}
+
+func (m *Memory) delete(key Key, lockExp, now int64) error {
+	ns, name := key.Namespace, key.Name
+	h := m.hash(ns, name)
+	s := m.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(h, ns, name, now)
+	if i == nilSlot {
+		return ErrNotFound
+	}
+	s.removeLocked(i, h)
+	// An absolute lock time in the past locks nothing.
+	if lockExp != 0 && lockExp > now {
+		// The lock is smaller than what was just freed, so it always fits.
+		j := s.insertLocked(h, ns, name, nil, stateLock)
+		s.slots[j].expires = lockExp
+		s.slots[j].access = m.tick(now)
+	}
+	return nil
+}
+
+// DeleteMulti deletes each key; errs[i] is nil or ErrNotFound.
+func (m *Memory) DeleteMulti(_ context.Context, keys []Key, seconds float64) ([]error, error) {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, err
+		}
+	}
+	now := m.clock()
+	lockExp, err := ExpiresAt(now, seconds)
+	if err != nil {
+		return nil, fmt.Errorf("delete lock: %w", err)
+	}
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		errs[i] = m.delete(k, lockExp, now.Unix())
+	}
+	return errs, nil
+}
+
+// Offset applies d to the numeric value under key and returns the result;
+// a missing or locked key is created from initial when it is not nil.
+func (m *Memory) Offset(_ context.Context, key Key, d Delta, initial *uint64) (uint64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	return m.offset(key, d, initial, m.clock().Unix())
+}
+
+func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64) (uint64, error) {
+	ns, name := key.Namespace, key.Name
+	h := m.hash(ns, name)
+	s := m.shardOf(h)
+	var buf [24]byte // 20 digits and two quotes
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(h, ns, name, now)
+	if i == nilSlot || s.slots[i].state&stateMask != stateItem {
+		if initial == nil {
+			return 0, ErrNotFound
+		}
+		if i != nilSlot {
+			s.removeLocked(i, h)
+		}
+		n := d.Apply(*initial)
+		value := NewCounterValue(buf[:0], n)
+		// A counter is far below the smallest shard budget, so it always fits.
+		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), now)
+		i = s.insertLocked(h, ns, name, value, stateItem)
+		sl := &s.slots[i]
+		sl.cas, sl.kind, sl.access = m.cas.Add(1), KindJSON, m.tick(now)
+		return n, nil
+	}
+	c, err := ParseCounter(s.slots[i].kind, s.valueOf(&s.slots[i]))
+	if err != nil {
+		return 0, err
+	}
+	c.N = d.Apply(c.N)
+	i = s.rewriteLocked(m, i, h, ns, name, c.Append(buf[:0]), now)
+	s.slots[i].cas = m.cas.Add(1)
+	s.slots[i].access = m.tick(now)
+	return c.N, nil
+}
+
+// OffsetMulti applies deltas[i] to keys[i]; errs[i] is nil when values[i] is valid.
+func (m *Memory) OffsetMulti(_ context.Context, keys []Key, deltas []Delta, initial *uint64) ([]uint64, []error, error) {
+	if len(keys) != len(deltas) {
+		return nil, nil, fmt.Errorf("%w: %d keys but %d deltas", ErrInvalidArgument, len(keys), len(deltas))
+	}
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, nil, err
+		}
+	}
+	now := m.clock().Unix()
+	values := make([]uint64, len(keys))
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		values[i], errs[i] = m.offset(k, deltas[i], initial, now)
+	}
+	return values, errs, nil
+}
+
+// FlushAll removes every item and lock in every namespace and resets stats.
+// CAS ids keep increasing across it.
+func (m *Memory) FlushAll(context.Context) error {
+	for _, s := range m.shards {
+		s.mu.Lock()
+		s.resetLocked()
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Stats reports the seed's counters. Items, bytes and the oldest access come
+// from a scan of every slot (reclaiming expired ones on the way), so they
+// are exact; the scan holds one shard lock at a time.
+func (m *Memory) Stats(context.Context) (Stats, error) {
+	now := m.clock().Unix()
+	var st Stats
+	oldest, found := uint32(0), false
+	for _, s := range m.shards {
+		s.mu.Lock()
+		st.Hits += s.hits
+		st.Misses += s.misses
+		st.ByteHits += s.byteHits
+		for i := range s.slots {
+			sl := &s.slots[i]
+			switch {
+			case sl.state&stateMask == stateFree:
+			case sl.expired(now):
+				s.removeLocked(int32(i), m.hashSlot(s, sl))
+			case sl.state&stateMask == stateItem:
+				st.Items++
+				st.Bytes += uint64(sl.keyLen) + uint64(sl.valLen)
+				if !found || sl.access < oldest {
+					oldest, found = sl.access, true
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	if found {
+		st.OldestItemAge = max(0, now-(m.base+int64(oldest)))
+	}
+	return st, nil
+}
+
+// Close stops the background sweeper. The store stays usable.
+func (m *Memory) Close() error {
+	m.close.Do(func() {
+		close(m.stop)
+		<-m.done
+	})
+	return nil
+}
+
+// sweep reclaims expired items in the background, a bounded batch per shard
+// per interval, so memory held by items nobody reads again comes back.
+func (m *Memory) sweep() {
+	defer close(m.done)
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.sweepOnce()
+		}
+	}
+}
+
+func (m *Memory) sweepOnce() {
+	now := m.clock().Unix()
+	for _, s := range m.shards {
+		s.mu.Lock()
+		s.reclaimExpiredLocked(m, now, sweepBatch)
+		s.mu.Unlock()
+	}
+}

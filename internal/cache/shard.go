@@ -1,0 +1,342 @@
+package cache
+
+import (
+	"sync"
+)
+
+// Slot states. The low bits say what a slot holds; segProtected marks items
+// in the protected LRU segment.
+const (
+	stateFree    uint8 = 0
+	stateItem    uint8 = 1
+	stateLock    uint8 = 2
+	stateMask    uint8 = 3
+	segProtected uint8 = 4
+)
+
+const (
+	// nilSlot ends index chains, LRU lists and the free list.
+	nilSlot int32 = -1
+	// evictScan is how many slots a write looks at for expired items before
+	// it evicts a live one, so expired items go first at O(1) cost.
+	evictScan = 16
+	// protectedPercent caps the protected segment; the rest of a shard's
+	// budget is the probation segment that new items enter, so a scan of new
+	// keys only ever evicts other unread items.
+	protectedPercent = 80
+	// minArena is the smallest arena a shard allocates.
+	minArena = 4 << 10
+)
+
+// slot is one item or delete lock. It holds no pointers, so the garbage
+// collector never scans the slot arrays however many items they hold; key
+// and value bytes live in the shard's arena at off: namespace, key name,
+// value, back to back.
+type slot struct {
+	cas        uint64
+	expires    int64  // Unix seconds; 0 = never
+	off        uint32 // start of the namespace in the arena
+	valLen     uint32
+	flags      uint32
+	access     uint32 // seconds since Memory.base of the last access
+	prev, next int32  // LRU neighbours; next also links the free list
+	hnext      int32  // next slot whose key has the same 64-bit hash
+	nsLen      uint8
+	keyLen     uint8
+	kind       Kind
+	state      uint8
+}
+
+func (sl *slot) dataLen() int { return int(sl.nsLen) + int(sl.keyLen) + int(sl.valLen) }
+
+// size is what the slot is charged against the memory limit.
+func (sl *slot) size() int64 { return ItemOverhead + int64(sl.dataLen()) }
+
+func (sl *slot) expired(now int64) bool { return sl.expires != 0 && now >= sl.expires }
+
+type list struct{ head, tail int32 }
+
+// shard is one lock stripe of the embedded store.
+type shard struct {
+	mu sync.Mutex // guards every field below
+
+	index    map[uint64]int32 // key hash → first slot; pointer-free, never scanned
+	slots    []slot
+	free     int32 // head of the free slot list
+	arena    []byte
+	live     int   // arena bytes referenced by slots in use
+	used     int64 // bytes charged against budget
+	budget   int64
+	lists    [2]list // [0] probation, [1] protected; head is most recent
+	protUsed int64   // bytes charged by the protected segment
+	cursor   int32   // next slot the expiry scan looks at
+
+	hits, misses, byteHits uint64
+}
+
+func newShard(budget int64) *shard {
+	s := &shard{budget: budget}
+	s.resetLocked()
+	return s
+}
+
+// resetLocked empties the shard, releasing its memory.
+func (s *shard) resetLocked() {
+	s.index = make(map[uint64]int32)
+	s.slots = nil
+	s.free = nilSlot
+	s.arena = nil
+	s.live = 0
+	s.used = 0
+	s.lists = [2]list{{nilSlot, nilSlot}, {nilSlot, nilSlot}}
+	s.protUsed = 0
+	s.cursor = 0
+	s.hits, s.misses, s.byteHits = 0, 0, 0
+}
+
+func (s *shard) keyOf(sl *slot) (ns, name []byte) {
+	b := s.arena[sl.off : int(sl.off)+sl.dataLen()]
+	return b[:sl.nsLen], b[sl.nsLen : int(sl.nsLen)+int(sl.keyLen)]
+}
+
+func (s *shard) valueOf(sl *slot) []byte {
+	start := int(sl.off) + int(sl.nsLen) + int(sl.keyLen)
+	return s.arena[start : start+int(sl.valLen)]
+}
+
+// lookupLocked returns the slot holding key (live, expired or locked), or nilSlot.
+func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
+	i, ok := s.index[h]
+	if !ok {
+		return nilSlot
+	}
+	for ; i != nilSlot; i = s.slots[i].hnext {
+		sl := &s.slots[i]
+		if int(sl.nsLen) != len(ns) || int(sl.keyLen) != len(name) {
+			continue
+		}
+		kns, kname := s.keyOf(sl)
+		if string(kname) == name && string(kns) == ns {
+			return i
+		}
+	}
+	return nilSlot
+}
+
+// findLocked returns the slot of key unless it is missing or expired; an
+// expired slot is reclaimed on the way.
+func (s *shard) findLocked(h uint64, ns, name string, now int64) int32 {
+	i := s.lookupLocked(h, ns, name)
+	if i != nilSlot && s.slots[i].expired(now) {
+		s.removeLocked(i, h)
+		return nilSlot
+	}
+	return i
+}
+
+func (s *shard) pushFrontLocked(i int32) {
+	sl := &s.slots[i]
+	seg := 0
+	if sl.state&segProtected != 0 {
+		seg = 1
+		s.protUsed += sl.size()
+	}
+	l := &s.lists[seg]
+	sl.prev, sl.next = nilSlot, l.head
+	if l.head != nilSlot {
+		s.slots[l.head].prev = i
+	} else {
+		l.tail = i
+	}
+	l.head = i
+}
+
+func (s *shard) unlinkLocked(i int32) {
+	sl := &s.slots[i]
+	seg := 0
+	if sl.state&segProtected != 0 {
+		seg = 1
+		s.protUsed -= sl.size()
+	}
+	l := &s.lists[seg]
+	if sl.prev != nilSlot {
+		s.slots[sl.prev].next = sl.next
+	} else {
+		l.head = sl.next
+	}
+	if sl.next != nilSlot {
+		s.slots[sl.next].prev = sl.prev
+	} else {
+		l.tail = sl.prev
+	}
+	sl.prev, sl.next = nilSlot, nilSlot
+}
+
+// touchLocked records a read: the item moves to the head of the protected
+// segment, demoting the protected tail to probation when the segment is full.
+func (s *shard) touchLocked(i int32, tick uint32) {
+	s.unlinkLocked(i)
+	s.slots[i].state |= segProtected
+	s.slots[i].access = tick
+	s.pushFrontLocked(i)
+	limit := s.budget * protectedPercent / 100
+	for s.protUsed > limit {
+		t := s.lists[1].tail
+		if t == i {
+			break
+		}
+		s.unlinkLocked(t)
+		s.slots[t].state &^= segProtected
+		s.pushFrontLocked(t)
+	}
+}
+
+// removeLocked frees slot i, whose key hashes to h.
+func (s *shard) removeLocked(i int32, h uint64) {
+	sl := &s.slots[i]
+	if head := s.index[h]; head == i {
+		if sl.hnext == nilSlot {
+			delete(s.index, h)
+		} else {
+			s.index[h] = sl.hnext
+		}
+	} else {
+		for p := head; p != nilSlot; p = s.slots[p].hnext {
+			if s.slots[p].hnext == i {
+				s.slots[p].hnext = sl.hnext
+				break
+			}
+		}
+	}
+	s.unlinkLocked(i)
+	s.used -= sl.size()
+	s.live -= sl.dataLen()
+	*sl = slot{state: stateFree, next: s.free, prev: nilSlot, hnext: nilSlot}
+	s.free = i
+}
+
+// makeRoomLocked evicts until need more bytes fit in the budget: expired
+// slots near the scan cursor first, then the probation tail, then the
+// protected tail. The caller has checked that need fits an empty shard.
+func (s *shard) makeRoomLocked(m *Memory, need int64, now int64) {
+	for s.used+need > s.budget {
+		if s.reclaimExpiredLocked(m, now, evictScan) > 0 {
+			continue
+		}
+		victim := s.lists[0].tail
+		if victim == nilSlot {
+			victim = s.lists[1].tail
+		}
+		if victim == nilSlot {
+			return
+		}
+		s.removeLocked(victim, m.hashSlot(s, &s.slots[victim]))
+	}
+}
+
+// reclaimExpiredLocked looks at up to n slots from the cursor and frees the
+// expired ones; it returns how many it freed.
+func (s *shard) reclaimExpiredLocked(m *Memory, now int64, n int) int {
+	freed := 0
+	for range min(n, len(s.slots)) {
+		if int(s.cursor) >= len(s.slots) {
+			s.cursor = 0
+		}
+		i := s.cursor
+		s.cursor++
+		sl := &s.slots[i]
+		if sl.state&stateMask != stateFree && sl.expired(now) {
+			s.removeLocked(i, m.hashSlot(s, sl))
+			freed++
+		}
+	}
+	return freed
+}
+
+func (s *shard) allocSlotLocked() int32 {
+	if s.free != nilSlot {
+		i := s.free
+		s.free = s.slots[i].next
+		return i
+	}
+	s.slots = append(s.slots, slot{state: stateFree, prev: nilSlot, next: nilSlot, hnext: nilSlot})
+	return int32(len(s.slots) - 1)
+}
+
+// allocLocked returns the offset of n fresh arena bytes. When the arena is
+// full it is compacted into a new one sized 1.5× the live bytes, so dead
+// bytes never exceed half the arena and each byte written is copied at most
+// twice on average.
+func (s *shard) allocLocked(n int) uint32 {
+	if len(s.arena)+n > cap(s.arena) {
+		next := make([]byte, 0, max(minArena, (s.live+n)*3/2))
+		for i := range s.slots {
+			sl := &s.slots[i]
+			if sl.state&stateMask == stateFree {
+				continue
+			}
+			off := len(next)
+			next = append(next, s.arena[sl.off:int(sl.off)+sl.dataLen()]...)
+			sl.off = uint32(off)
+		}
+		s.arena = next
+	}
+	off := len(s.arena)
+	s.arena = s.arena[:off+n]
+	s.live += n
+	return uint32(off)
+}
+
+// insertLocked stores a new slot for key at the probation head. The caller
+// has made room for it.
+func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint8) int32 {
+	i := s.allocSlotLocked()
+	off := s.allocLocked(len(ns) + len(name) + len(value))
+	b := s.arena[off:]
+	copy(b[copy(b, ns):], name)
+	copy(b[len(ns)+len(name):], value)
+	sl := &s.slots[i]
+	*sl = slot{
+		off:    off,
+		valLen: uint32(len(value)),
+		nsLen:  uint8(len(ns)),
+		keyLen: uint8(len(name)),
+		state:  state,
+		hnext:  nilSlot,
+	}
+	if head, ok := s.index[h]; ok {
+		sl.hnext = head
+	}
+	s.index[h] = i
+	s.used += sl.size()
+	s.pushFrontLocked(i)
+	return i
+}
+
+// rewriteLocked replaces the value of live item i. A value that fits the
+// old space is written in place; a longer one moves to a fresh slot.
+// It returns the slot now holding the item.
+func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, value []byte, now int64) int32 {
+	sl := &s.slots[i]
+	if len(value) <= int(sl.valLen) {
+		shrink := int(sl.valLen) - len(value)
+		copy(s.valueOf(sl), value)
+		sl.valLen = uint32(len(value))
+		s.live -= shrink
+		s.used -= int64(shrink)
+		if sl.state&segProtected != 0 {
+			s.protUsed -= int64(shrink)
+		}
+		// A write is an access: the item moves to the head of its segment.
+		s.unlinkLocked(i)
+		s.pushFrontLocked(i)
+		return i
+	}
+	keep := *sl
+	s.removeLocked(i, h)
+	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), now)
+	j := s.insertLocked(h, ns, name, value, stateItem|keep.state&segProtected)
+	sl = &s.slots[j]
+	sl.cas, sl.expires, sl.flags, sl.kind, sl.access = keep.cas, keep.expires, keep.flags, keep.kind, keep.access
+	return j
+}
