@@ -905,7 +905,7 @@ func testStats(t *testing.T, newStore factory) {
 	})
 	t.Run("hits, misses and bytes count key and value bytes", func(t *testing.T) {
 		e := newEnv(t, newStore)
-		e.set(e.key("abc"), "12345")            // 8 bytes
+		e.set(e.key("abc"), "12345")             // 8 bytes
 		e.setJSON(e.keyIn("ns", "k"), `{"a":1}`) // 8 bytes
 		e.mustGet(e.key("abc"))
 		e.mustGet(e.key("abc"))
