@@ -1,0 +1,92 @@
+package redisstore
+
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+)
+
+// layout names the Redis keys of one store. Every key starts with the
+// service's prefix and then a bucket hash tag "{b}":
+//
+//	<prefix>{b}:i:<namespace>:<key>   one item or delete lock (a hash)
+//	<prefix>{b}:m                     generation, CAS counter and stats
+//	<prefix>{b}:lru, :exp, :sz        access times, expiries, item sizes
+//
+// A bucket is the unit of atomicity for the bookkeeping: a script touches
+// one item plus its bucket's bookkeeping, all in one cluster slot. Against a
+// single server there is one bucket. On a cluster the items are hashed over
+// many buckets (Options.ClusterBuckets) so every namespace spreads over every
+// node; one tag per namespace would have kept scripts simple but put a whole
+// namespace, and its load, on a single node. The price is that Stats and
+// FlushAll visit every bucket (pipelined, one round trip per node).
+type layout struct {
+	prefix  string
+	buckets int
+}
+
+// bucket maps an item to its bucket.
+func (l layout) bucket(k cache.Key) int {
+	if l.buckets == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(k.Namespace))
+	_, _ = h.Write([]byte{':'})
+	_, _ = h.Write([]byte(k.Name))
+	return int(h.Sum32() % uint32(l.buckets))
+}
+
+// tag is the common start of every key of bucket b.
+func (l layout) tag(b int) string {
+	return l.prefix + "{" + strconv.Itoa(b) + "}:"
+}
+
+// bookkeeping returns the meta, lru, exp and sz keys of bucket b.
+func (l layout) bookkeeping(b int) []string {
+	t := l.tag(b)
+	return []string{t + "m", t + "lru", t + "exp", t + "sz"}
+}
+
+// itemPrefix is prepended to an item name to form its key.
+func (l layout) itemPrefix(b int) string {
+	return l.tag(b) + "i:"
+}
+
+// itemName is how an item is known inside its bucket's bookkeeping.
+func itemName(k cache.Key) string {
+	return k.Namespace + ":" + k.Name
+}
+
+// itemPattern is the SCAN pattern matching every item and lock of the store,
+// the prefix escaped so that glob characters in it match literally.
+func (l layout) itemPattern() string {
+	var b strings.Builder
+	for _, r := range l.prefix {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteString("{*}:i:*")
+	return b.String()
+}
+
+// bucketOf recovers the bucket from an item key found by SCAN.
+func (l layout) bucketOf(key string) (int, bool) {
+	rest, ok := strings.CutPrefix(key, l.prefix+"{")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "}")
+	if !ok {
+		return 0, false
+	}
+	b, err := strconv.Atoi(num)
+	if err != nil || b < 0 || b >= l.buckets {
+		return 0, false
+	}
+	return b, true
+}

@@ -1,0 +1,283 @@
+package redisstore
+
+// The Lua scripts below make every operation atomic on the server. Each runs
+// inside one bucket (see layout.go), so all the keys it touches share one
+// hash tag and one cluster slot:
+//
+//	KEYS[1] item   hash {g generation, v value, k kind, f flags, c cas, e expires}
+//	               or, for a delete lock, {g generation, l locked-until}
+//	KEYS[2] meta   hash {g generation, cas counter, hits, misses, bh, items, bytes}
+//	KEYS[3] lru    zset item name -> last access (Unix s, injected clock)
+//	KEYS[4] exp    zset item name -> expiry (Unix s) for items that expire
+//	KEYS[5] sz     hash item name -> item size (key + value bytes)
+//
+// Common ARGV: [1] now (ms), [2] now (whole seconds), [3] item key prefix of
+// the bucket, [4] item name (namespace ":" key). Time always comes from the
+// store's injected clock, never from the Redis server.
+//
+// Lua numbers are doubles, so 64-bit values (incr/decr results, CAS ids sent
+// by callers) travel as decimal strings and are compared or computed digit by
+// digit; CAS ids minted here stay far below 2^53.
+
+// prelude is shared by every item script.
+const prelude = `
+local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now, nows, ipfx, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local gen = redis.call('HGET', meta, 'g') or '0'
+
+-- forget drops the accounting of item n (live or expired, never a lock).
+local function forget(n)
+  local s = redis.call('HGET', sz, n)
+  if s then
+    redis.call('HINCRBY', meta, 'items', -1)
+    redis.call('HINCRBY', meta, 'bytes', -tonumber(s))
+    redis.call('HDEL', sz, n)
+  end
+  redis.call('ZREM', lru, n)
+  redis.call('ZREM', exp, n)
+end
+
+-- sweep removes up to limit items whose expiry has passed, so the counters
+-- follow the injected clock rather than Redis' own key expiry.
+local function sweep(limit)
+  local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, limit)
+  for _, n in ipairs(dead) do
+    forget(n)
+    redis.call('UNLINK', ipfx .. n)
+  end
+  return #dead
+end
+
+-- account records a freshly written item n of size s.
+local function account(n, s, e)
+  redis.call('HSET', sz, n, s)
+  redis.call('HINCRBY', meta, 'items', 1)
+  redis.call('HINCRBY', meta, 'bytes', s)
+  redis.call('ZADD', lru, nows, n)
+  if e > 0 then redis.call('ZADD', exp, e, n) end
+end
+
+-- nextCAS mints an id unique across buckets: counter * buckets + bucket.
+local function nextCAS(buckets, bucket)
+  local n = redis.call('HINCRBY', meta, 'cas', 1)
+  return string.format('%d', n * buckets + bucket)
+end
+
+-- load returns the state of the item ('live', 'locked' or nil) and its fields.
+local function load(...)
+  local h = redis.call('HMGET', item, 'g', 'e', 'l', ...)
+  if h[1] ~= gen then return nil, h end
+  if h[3] then
+    if now < tonumber(h[3]) * 1000 then return 'locked', h end
+    return nil, h
+  end
+  local e = tonumber(h[2])
+  if e ~= 0 and now >= e * 1000 then return nil, h end
+  return 'live', h
+end
+`
+
+// getScript: ARGV[5] key size. Returns {value, kind, flags, cas, expires} or nil.
+const getScript = prelude + `
+sweep(8)
+local st, h = load('v', 'k', 'f', 'c')
+if st ~= 'live' then
+  redis.call('HINCRBY', meta, 'misses', 1)
+  return false
+end
+redis.call('HINCRBY', meta, 'hits', 1)
+redis.call('HINCRBY', meta, 'bh', tonumber(ARGV[5]) + #h[4])
+redis.call('ZADD', lru, nows, name)
+return {h[4], h[5], h[6], h[7], h[2]}
+`
+
+// putScript: ARGV[5] item size, [6] mode, [7] value, [8] kind, [9] flags,
+// [10] expires (s, 0 = never), [11] expected cas, [12] Redis TTL (ms, 0 =
+// none), [13] buckets, [14] bucket. Returns the new cas id, or 0 (exists),
+// -1 (not found), -2 (cas mismatch).
+const putScript = prelude + `
+sweep(8)
+local mode = ARGV[6]
+local st, h = load('c')
+if mode == 'add' and st then return 0 end
+if mode == 'replace' and st ~= 'live' then return -1 end
+if mode == 'cas' and (st ~= 'live' or h[4] ~= ARGV[11]) then return -2 end
+local id = nextCAS(tonumber(ARGV[13]), tonumber(ARGV[14]))
+forget(name)
+redis.call('DEL', item)
+local e = tonumber(ARGV[10])
+if e > 0 and now >= e * 1000 then return id end
+redis.call('HSET', item, 'g', gen, 'v', ARGV[7], 'k', ARGV[8], 'f', ARGV[9], 'c', id, 'e', ARGV[10])
+local ttl = tonumber(ARGV[12])
+if ttl > 0 then redis.call('PEXPIRE', item, ttl) end
+account(name, tonumber(ARGV[5]), e)
+return id
+`
+
+// deleteScript: ARGV[5] locked-until (s, 0 = no lock), [6] Redis TTL of the
+// lock (ms). Returns 1 when a live item or a lock was removed, 0 otherwise.
+const deleteScript = prelude + `
+sweep(8)
+local st = load()
+forget(name)
+redis.call('DEL', item)
+if not st then return 0 end
+local l = tonumber(ARGV[5])
+if l > 0 and now < l * 1000 then
+  redis.call('HSET', item, 'g', gen, 'l', ARGV[5])
+  redis.call('PEXPIRE', item, tonumber(ARGV[6]))
+end
+return 1
+`
+
+// offsetScript: ARGV[5] key size, [6] amount (decimal), [7] '1' to
+// decrement, [8] initial value (decimal, empty for none), [9] kind of a created
+// item, [10] buckets, [11] bucket. Returns {result} as a decimal string, or
+// {-1} (not found) / {-2} (not a number).
+const offsetScript = prelude + `
+local MAX = '18446744073709551615'
+local WRAP = '18446744073709551616'
+
+local function trim(a)
+  a = string.gsub(a, '^0+', '')
+  if a == '' then return '0' end
+  return a
+end
+
+local function cmp(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+
+local function add(a, b)
+  local out, carry, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 or carry > 0 do
+    local d = carry
+    if i > 0 then d = d + string.byte(a, i) - 48 end
+    if j > 0 then d = d + string.byte(b, j) - 48 end
+    out[#out + 1] = string.char(48 + d % 10)
+    carry = math.floor(d / 10)
+    i, j = i - 1, j - 1
+  end
+  return trim(string.reverse(table.concat(out)))
+end
+
+-- sub returns a - b for a >= b.
+local function sub(a, b)
+  local out, borrow, i, j = {}, 0, #a, #b
+  while i > 0 do
+    local d = string.byte(a, i) - 48 - borrow
+    if j > 0 then d = d - (string.byte(b, j) - 48) end
+    if d < 0 then d, borrow = d + 10, 1 else borrow = 0 end
+    out[#out + 1] = string.char(48 + d)
+    i, j = i - 1, j - 1
+  end
+  return trim(string.reverse(table.concat(out)))
+end
+
+sweep(8)
+local st, h = load('v', 'k')
+local digits, wrap = nil, ''
+local kind, created = h[5], false
+if st ~= 'live' then
+  if ARGV[8] == '' then return {-1} end
+  forget(name)
+  redis.call('DEL', item)
+  digits, kind, created = ARGV[8], ARGV[9], true
+elseif string.find(h[4], '^%d+$') then
+  digits = h[4]
+elseif kind == '0' and string.find(h[4], '^"%d+"$') then
+  digits, wrap = string.sub(h[4], 2, -2), '"'
+else
+  return {-2}
+end
+digits = trim(digits)
+if cmp(digits, MAX) > 0 then return {-2} end
+
+local r
+if ARGV[7] == '1' then
+  if cmp(digits, ARGV[6]) < 0 then r = '0' else r = sub(digits, ARGV[6]) end
+else
+  r = add(digits, ARGV[6])
+  if cmp(r, MAX) > 0 then r = sub(r, WRAP) end
+end
+
+local v = wrap .. r .. wrap
+local size = tonumber(ARGV[5]) + #v
+local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
+if created then
+  redis.call('HSET', item, 'g', gen, 'v', v, 'k', kind, 'f', '0', 'c', id, 'e', '0')
+  account(name, size, 0)
+else
+  redis.call('HSET', item, 'v', v, 'c', id)
+  local old = tonumber(redis.call('HGET', sz, name) or size)
+  redis.call('HSET', sz, name, size)
+  redis.call('HINCRBY', meta, 'bytes', size - old)
+  redis.call('ZADD', lru, nows, name)
+end
+return {r}
+`
+
+// statsScript: KEYS meta, lru, exp, sz; ARGV[1] now (ms), [2] now (s),
+// [3] item key prefix. Sweeps the bucket, repairs the accounting of items
+// Redis evicted on its own, and returns {hits, misses, byte_hits, items,
+// bytes, oldest access (Unix s) or -1}.
+const statsScript = `
+local meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now, nows, ipfx = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local gen = redis.call('HGET', meta, 'g') or '0'
+
+local function forget(n)
+  local s = redis.call('HGET', sz, n)
+  if s then
+    redis.call('HINCRBY', meta, 'items', -1)
+    redis.call('HINCRBY', meta, 'bytes', -tonumber(s))
+    redis.call('HDEL', sz, n)
+  end
+  redis.call('ZREM', lru, n)
+  redis.call('ZREM', exp, n)
+end
+
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, 10000)) do
+  forget(n)
+  redis.call('UNLINK', ipfx .. n)
+end
+
+local oldest = -1
+for _ = 1, 1000 do
+  local first = redis.call('ZRANGE', lru, 0, 0, 'WITHSCORES')
+  if #first == 0 then break end
+  if redis.call('HGET', ipfx .. first[1], 'g') == gen then
+    oldest = tonumber(first[2])
+    break
+  end
+  forget(first[1])
+end
+
+local h = redis.call('HMGET', meta, 'hits', 'misses', 'bh', 'items', 'bytes')
+for i = 1, 5 do h[i] = h[i] or '0' end
+h[6] = string.format('%d', oldest)
+return h
+`
+
+// flushScript: KEYS meta, lru, exp, sz. Starts a new generation, which makes
+// every older item and lock of the bucket invisible at once, and resets the
+// stats; the CAS counter survives so ids keep increasing.
+const flushScript = `
+redis.call('HINCRBY', KEYS[1], 'g', 1)
+redis.call('HSET', KEYS[1], 'hits', 0, 'misses', 0, 'bh', 0, 'items', 0, 'bytes', 0)
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+return 1
+`
+
+// reapScript: KEYS item, meta. Unlinks an item or lock left over from an
+// older generation; a key written since the flush is kept.
+const reapScript = `
+local g = redis.call('HGET', KEYS[1], 'g')
+if g and g ~= (redis.call('HGET', KEYS[2], 'g') or '0') then
+  redis.call('UNLINK', KEYS[1])
+  return 1
+end
+return 0
+`

@@ -1,0 +1,240 @@
+package redisstore
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests run against real redis-server processes on free loopback ports.
+
+const installHint = "redis-server not found: install it (apt-get install -y redis-server)"
+
+// redisServerPath finds redis-server. Without it the tests are skipped
+// locally but fail in CI, where a missing server must not pass silently.
+func redisServerPath(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(installHint)
+		}
+		t.Skip(installHint)
+	}
+	return path
+}
+
+// server is one redis-server process.
+type server struct {
+	bin  string
+	port int
+	dir  string
+	args []string
+
+	mu  sync.Mutex // guards cmd
+	cmd *exec.Cmd
+}
+
+// freePort asks the kernel for a loopback port nobody uses.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startServer starts redis-server on a free port; extra args are appended
+// to the command line. The caller stops it.
+func startServer(bin, dir string, args ...string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{bin: bin, port: port, dir: dir, args: args}
+	return s, s.start()
+}
+
+func (s *server) start() error {
+	args := append([]string{
+		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir,
+	}, s.args...)
+	cmd := exec.Command(s.bin, args...)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	return waitPing(s.addr(), 10*time.Second)
+}
+
+// stop kills the server and waits for it to exit.
+func (s *server) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+func (s *server) url() string { return "redis://" + s.addr() }
+
+// waitPing polls until the server answers PING: process start-up is real
+// time, not something a fake clock can stand in for.
+func waitPing(addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			_ = conn.SetDeadline(time.Now().Add(time.Second))
+			_, err = conn.Write([]byte("PING\r\n"))
+			var line string
+			if err == nil {
+				line, err = bufio.NewReader(conn).ReadString('\n')
+			}
+			conn.Close()
+			if err == nil && strings.HasPrefix(line, "+PONG") {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server on %s not ready after %v: %v", addr, limit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// shared is the standalone server most tests use; TestMain stops it.
+var shared struct {
+	once sync.Once
+	srv  *server
+	dir  string
+	err  error
+}
+
+// sharedServer returns the package's standalone server, starting it once.
+func sharedServer(t testing.TB) *server {
+	t.Helper()
+	bin := redisServerPath(t)
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "redisstore-"); shared.err != nil {
+			return
+		}
+		shared.srv, shared.err = startServer(bin, shared.dir)
+	})
+	require.NoError(t, shared.err)
+	return shared.srv
+}
+
+// ownServer starts a standalone server for one test.
+func ownServer(t testing.TB) *server {
+	t.Helper()
+	srv, err := startServer(redisServerPath(t), t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(srv.stop)
+	return srv
+}
+
+// rawClient is a plain client for looking behind the store's back.
+func rawClient(t testing.TB, addrs ...string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// cluster is a three-master Redis Cluster without replicas.
+type cluster struct {
+	nodes []*server
+}
+
+// clusterURL lists every node as a seed.
+func (c *cluster) url() string {
+	u := c.nodes[0].url() + "?"
+	for i, n := range c.nodes[1:] {
+		if i > 0 {
+			u += "&"
+		}
+		u += "addr=" + n.addr()
+	}
+	return u
+}
+
+func (c *cluster) addrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.addr()
+	}
+	return out
+}
+
+// startCluster starts three cluster-enabled servers and joins them with
+// redis-cli --cluster create.
+func startCluster(t testing.TB) *cluster {
+	t.Helper()
+	bin := redisServerPath(t)
+	cli, err := exec.LookPath("redis-cli")
+	require.NoError(t, err, installHint)
+	c := &cluster{}
+	for i := range 3 {
+		dir := t.TempDir()
+		srv, err := startServer(bin, dir,
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", dir+"/nodes.conf",
+			"--cluster-node-timeout", "2000",
+		)
+		require.NoError(t, err, "node %d", i)
+		t.Cleanup(srv.stop)
+		c.nodes = append(c.nodes, srv)
+	}
+	args := append([]string{"--cluster", "create"}, c.addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	require.NoError(t, err, "redis-cli --cluster create: %s", out)
+	deadline := time.Now().Add(20 * time.Second)
+	for _, n := range c.nodes {
+		node, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{n.addr()}, DisableCache: true, ForceSingleClient: true})
+		require.NoError(t, err)
+		t.Cleanup(node.Close)
+		for {
+			info, err := node.Do(context.Background(), node.B().ClusterInfo().Build()).ToString()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "cluster not ok on %s: %v %s", n.addr(), err, info)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.stop()
+	}
+	if shared.dir != "" {
+		_ = os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,692 @@
+// Package redisstore is a cache.Store kept in Redis or Valkey, so several
+// memcached-http nodes can share one cache.
+//
+// Every operation runs as one Lua script on the server (EVALSHA, falling back
+// to EVAL after a restart emptied the script cache), so add/replace/cas
+// checks, delete locks, incr/decr and the stats counters are atomic across
+// nodes. Time always comes from Options.Clock: scripts receive `now` and
+// absolute expiry times computed with cache.ExpiresAt, and Redis' own key
+// expiry (PEXPIRE, Options.ExpirySlack later than the item's expiry) only
+// reclaims memory. Multi operations are pipelined: one round trip per call,
+// one per node on a cluster.
+//
+// The client is rueidis, chosen on measurement: on the same Lua get/put/incr
+// path against a local redis-server (8 goroutines per core, 2 cores) it took
+// 6.9/5.9/5.6 µs per op against go-redis v9's 12.3/10.7/9.6 µs, with 1
+// allocation per op instead of 14-38, thanks to its automatic pipelining.
+//
+// URLs: redis://[user:password@]host:port[/db], rediss://… for TLS (also
+// valkey:// and valkeys://). A cluster is detected by itself; more seed nodes
+// go in addr parameters: redis://host1:port?addr=host2:port&addr=host3:port.
+//
+// Stats: hits, misses and byte_hits are counted by the scripts. items and
+// bytes are kept exact by the scripts as items are written, deleted and
+// expire by the injected clock (Stats sweeps expired items first). They drift
+// only when Redis removes keys itself (maxmemory eviction, or an item
+// untouched for longer than ExpirySlack past its expiry): Stats repairs the
+// drift it finds while looking for the least recently accessed item, and
+// FlushAll resets it.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxValueSize   = 1 << 20
+	DefaultKeyPrefix      = "mchttp:"
+	DefaultDialTimeout    = 500 * time.Millisecond
+	DefaultOpTimeout      = time.Second
+	DefaultExpirySlack    = time.Minute
+	DefaultClusterBuckets = 1024
+)
+
+// Options configure a Store; zero fields take the defaults above.
+type Options struct {
+	Clock        func() time.Time // source of every time decision (default time.Now)
+	MaxValueSize int              // largest value in bytes (default 1 MiB)
+	// KeyPrefix starts every Redis key the store writes, so it can share a
+	// server with other data; it must not contain '{' or '}'.
+	KeyPrefix   string
+	DialTimeout time.Duration // bound on connecting to a node
+	OpTimeout   time.Duration // bound on each operation, round trips included
+	// ExpirySlack is how long after an item's expiry Redis keeps its key; it
+	// covers the skew between Options.Clock and the server's clock.
+	ExpirySlack time.Duration
+	// ClusterBuckets is how many hash tags items spread over on a cluster.
+	// Every node sharing the cache must use the same value.
+	ClusterBuckets int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = DefaultMaxValueSize
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = DefaultOpTimeout
+	}
+	if o.ExpirySlack <= 0 {
+		o.ExpirySlack = DefaultExpirySlack
+	}
+	if o.ClusterBuckets <= 0 {
+		o.ClusterBuckets = DefaultClusterBuckets
+	}
+	return o
+}
+
+// Store is a cache.Store backed by Redis, safe for concurrent use.
+type Store struct {
+	client rueidis.Client
+	lay    layout
+	opts   Options
+}
+
+var _ cache.Store = (*Store)(nil)
+
+// script is a Lua source and its SHA-1 for EVALSHA.
+type script struct {
+	src, sha string
+}
+
+func newScript(src string) script {
+	sum := sha1.Sum([]byte(src))
+	return script{src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+var (
+	getLua    = newScript(getScript)
+	putLua    = newScript(putScript)
+	deleteLua = newScript(deleteScript)
+	offsetLua = newScript(offsetScript)
+	statsLua  = newScript(statsScript)
+	flushLua  = newScript(flushScript)
+	reapLua   = newScript(reapScript)
+)
+
+// Open connects to the Redis server or cluster at url.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if strings.ContainsAny(opts.KeyPrefix, "{}") {
+		return nil, fmt.Errorf("redisstore: %w: key prefix %q must not contain '{' or '}'", cache.ErrInvalidArgument, opts.KeyPrefix)
+	}
+	copt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w: %w", cache.ErrInvalidArgument, err)
+	}
+	copt.DisableCache = true // no client-side caching: every read must see other nodes' writes
+	copt.Dialer.Timeout = opts.DialTimeout
+	copt.ConnWriteTimeout = opts.OpTimeout
+	client, err := rueidis.NewClient(copt)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect: %w: %w", cache.ErrUnavailable, err)
+	}
+	s := &Store{client: client, opts: opts, lay: layout{prefix: opts.KeyPrefix, buckets: 1}}
+	if client.Mode() == rueidis.ClientModeCluster {
+		s.lay.buckets = opts.ClusterBuckets
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
+	defer cancel()
+	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
+		client.Close()
+		return nil, s.fail("ping", err)
+	}
+	return s, nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	s.client.Close()
+	return nil
+}
+
+// call is one script execution.
+type call struct {
+	keys, args []string
+}
+
+// eval runs sc once per call in one pipeline. EVALSHA that fail because the
+// server lost its script cache (restart, failover) are sent again as EVAL;
+// they did not run, so resending cannot apply a write twice.
+func (s *Store) eval(ctx context.Context, sc script, calls []call) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(calls))
+	for i, c := range calls {
+		cmds[i] = s.client.B().Evalsha().Sha1(sc.sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
+	}
+	res := s.client.DoMulti(ctx, cmds...)
+	var again []int
+	for i, r := range res {
+		if rerr, ok := rueidis.IsRedisErr(r.Error()); ok && rerr.IsNoScript() {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return res
+	}
+	cmds = cmds[:0]
+	for _, i := range again {
+		c := calls[i]
+		cmds = append(cmds, s.client.B().Eval().Script(sc.src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build())
+	}
+	for j, r := range s.client.DoMulti(ctx, cmds...) {
+		res[again[j]] = r
+	}
+	return res
+}
+
+// fail wraps an error of the Redis client. Anything that says the backend
+// cannot serve now (network, timeout, node loading or failing over) wraps
+// cache.ErrUnavailable; other server errors are bugs and stay plain.
+func (s *Store) fail(op string, err error) error {
+	if rerr, ok := rueidis.IsRedisErr(err); ok {
+		code, _, _ := strings.Cut(rerr.Error(), " ")
+		switch code {
+		case "LOADING", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "OOM", "NOREPLICAS", "MOVED", "ASK":
+		default:
+			return fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+	}
+	return fmt.Errorf("redisstore: %s: %w: %w", op, cache.ErrUnavailable, err)
+}
+
+// clock reads the injected clock once per operation.
+func (s *Store) clock() (now time.Time, ms, sec string) {
+	now = s.opts.Clock()
+	return now, strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(now.Unix(), 10)
+}
+
+// checkKeys rejects keys that were not built with cache.NewKey, whose names
+// could otherwise escape their namespace in the Redis key layout.
+func checkKeys(keys ...cache.Key) error {
+	for _, k := range keys {
+		if k.Namespace == "" {
+			return fmt.Errorf("%w: key %q has no namespace; build keys with cache.NewKey", cache.ErrInvalidArgument, k.Name)
+		}
+		if _, err := cache.NewKey(k.Namespace, k.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// itemCall builds the keys and common arguments of a script on key k.
+func (s *Store) itemCall(k cache.Key, ms, sec string, extra ...string) call {
+	b := s.lay.bucket(k)
+	name := itemName(k)
+	ipfx := s.lay.itemPrefix(b)
+	keys := append([]string{ipfx + name}, s.lay.bookkeeping(b)...)
+	args := append([]string{ms, sec, ipfx, name}, extra...)
+	return call{keys: keys, args: args}
+}
+
+// redisTTL is how long Redis keeps a key that expires (by the injected
+// clock) at Unix second exp: until then plus the slack.
+func (s *Store) redisTTL(now time.Time, exp int64) string {
+	if exp == 0 {
+		return "0"
+	}
+	ttl := time.Unix(exp, 0).Sub(now) + s.opts.ExpirySlack
+	return strconv.FormatInt(max(ttl.Milliseconds(), 1), 10)
+}
+
+// Get returns the live item under key, its value appended to dst[:0].
+func (s *Store) Get(ctx context.Context, key cache.Key, dst []byte) (cache.Item, error) {
+	if err := checkKeys(key); err != nil {
+		return cache.Item{}, fmt.Errorf("redisstore: get: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	_, ms, sec := s.clock()
+	res := s.eval(ctx, getLua, []call{s.itemCall(key, ms, sec, strconv.Itoa(len(key.Name)))})[0]
+	it, err := s.item(res, dst)
+	if err != nil {
+		return cache.Item{}, fmt.Errorf("redisstore: get %q: %w", key.Name, err)
+	}
+	return it, nil
+}
+
+// GetMulti returns the live items among keys; misses are absent. Each
+// distinct key is looked up, and counted in the stats, once.
+func (s *Store) GetMulti(ctx context.Context, keys []cache.Key) (map[cache.Key]cache.Item, error) {
+	if err := checkKeys(keys...); err != nil {
+		return nil, fmt.Errorf("redisstore: get_multi: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	_, ms, sec := s.clock()
+	uniq := make([]cache.Key, 0, len(keys))
+	seen := make(map[cache.Key]struct{}, len(keys))
+	calls := make([]call, 0, len(keys))
+	for _, k := range keys {
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		uniq = append(uniq, k)
+		calls = append(calls, s.itemCall(k, ms, sec, strconv.Itoa(len(k.Name))))
+	}
+	items := make(map[cache.Key]cache.Item, len(uniq))
+	for i, res := range s.eval(ctx, getLua, calls) {
+		it, err := s.item(res, nil)
+		switch {
+		case errors.Is(err, cache.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("redisstore: get_multi: %w", err)
+		default:
+			items[uniq[i]] = it
+		}
+	}
+	return items, nil
+}
+
+// item decodes the reply of getScript: {value, kind, flags, cas, expires}.
+func (s *Store) item(res rueidis.RedisResult, dst []byte) (cache.Item, error) {
+	fields, err := res.ToArray()
+	if rueidis.IsRedisNil(err) {
+		return cache.Item{}, cache.ErrNotFound
+	}
+	if err != nil {
+		return cache.Item{}, s.fail("get", err)
+	}
+	if len(fields) != 5 {
+		return cache.Item{}, fmt.Errorf("redisstore: get: %d fields in reply, want 5", len(fields))
+	}
+	var str [5]string
+	for i := range fields {
+		if str[i], err = fields[i].ToString(); err != nil {
+			return cache.Item{}, fmt.Errorf("redisstore: get: field %d: %w", i, err)
+		}
+	}
+	kind, err1 := strconv.ParseUint(str[1], 10, 8)
+	flags, err2 := strconv.ParseUint(str[2], 10, 32)
+	cas, err3 := strconv.ParseUint(str[3], 10, 64)
+	exp, err4 := strconv.ParseInt(str[4], 10, 64)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return cache.Item{}, fmt.Errorf("redisstore: get: malformed item: %w", err)
+	}
+	return cache.Item{
+		Value:   append(dst[:0], str[0]...),
+		Kind:    cache.Kind(kind),
+		Flags:   uint32(flags),
+		CAS:     cas,
+		Expires: exp,
+	}, nil
+}
+
+// modeNames are the putScript spellings of the write modes.
+var modeNames = map[cache.Mode]string{
+	cache.ModeSet:     "set",
+	cache.ModeAdd:     "add",
+	cache.ModeReplace: "replace",
+	cache.ModeCAS:     "cas",
+}
+
+// putCall validates e and builds its putScript call.
+func (s *Store) putCall(mode cache.Mode, e cache.Entry, now time.Time, ms, sec string) (call, error) {
+	if err := checkKeys(e.Key); err != nil {
+		return call{}, err
+	}
+	name, ok := modeNames[mode]
+	switch {
+	case !ok:
+		return call{}, fmt.Errorf("%w: unknown mode %d", cache.ErrInvalidArgument, mode)
+	case e.Kind != cache.KindJSON && e.Kind != cache.KindBytes:
+		return call{}, fmt.Errorf("%w: unknown kind %d", cache.ErrInvalidArgument, e.Kind)
+	case len(e.Value) > s.opts.MaxValueSize:
+		return call{}, fmt.Errorf("%w: %d bytes, at most %d allowed", cache.ErrValueTooLarge, len(e.Value), s.opts.MaxValueSize)
+	}
+	exp, err := cache.ExpiresAt(now, e.Time)
+	if err != nil {
+		return call{}, err
+	}
+	b := s.lay.bucket(e.Key)
+	return s.itemCall(e.Key, ms, sec,
+		strconv.Itoa(len(e.Key.Name)+len(e.Value)),
+		name,
+		string(e.Value),
+		strconv.Itoa(int(e.Kind)),
+		strconv.FormatUint(uint64(e.Flags), 10),
+		strconv.FormatInt(exp, 10),
+		strconv.FormatUint(e.CAS, 10),
+		s.redisTTL(now, exp),
+		strconv.Itoa(s.lay.buckets),
+		strconv.Itoa(b),
+	), nil
+}
+
+// putResult decodes the reply of putScript.
+func (s *Store) putResult(res rueidis.RedisResult) (uint64, error) {
+	n, err := res.AsInt64()
+	switch {
+	case err != nil:
+		return 0, s.fail("put", err)
+	case n > 0:
+		return uint64(n), nil
+	case n == 0:
+		return 0, cache.ErrExists
+	case n == -1:
+		return 0, cache.ErrNotFound
+	default:
+		return 0, cache.ErrCASMismatch
+	}
+}
+
+// Put writes e under mode and returns the item's new CAS id.
+func (s *Store) Put(ctx context.Context, mode cache.Mode, e cache.Entry) (uint64, error) {
+	now, ms, sec := s.clock()
+	c, err := s.putCall(mode, e, now, ms, sec)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	cas, err := s.putResult(s.eval(ctx, putLua, []call{c})[0])
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
+	}
+	return cas, nil
+}
+
+// PutMulti validates every entry, then writes them all in one pipeline.
+func (s *Store) PutMulti(ctx context.Context, mode cache.Mode, entries []cache.Entry) ([]error, error) {
+	now, ms, sec := s.clock()
+	calls := make([]call, len(entries))
+	for i, e := range entries {
+		c, err := s.putCall(mode, e, now, ms, sec)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: put_multi %q: %w", e.Key.Name, err)
+		}
+		calls[i] = c
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	errs := make([]error, len(entries))
+	for i, res := range s.eval(ctx, putLua, calls) {
+		_, err := s.putResult(res)
+		if err != nil && !isOutcome(err) {
+			return nil, fmt.Errorf("redisstore: put_multi: %w", err)
+		}
+		errs[i] = err
+	}
+	return errs, nil
+}
+
+// isOutcome reports whether err is a per-key storage outcome rather than a
+// failure of the whole call.
+func isOutcome(err error) bool {
+	return errors.Is(err, cache.ErrExists) || errors.Is(err, cache.ErrNotFound) ||
+		errors.Is(err, cache.ErrCASMismatch) || errors.Is(err, cache.ErrNotANumber)
+}
+
+// deleteCall builds the deleteScript call for key with a lock until lock.
+func (s *Store) deleteCall(k cache.Key, now time.Time, ms, sec string, lock int64) call {
+	return s.itemCall(k, ms, sec, strconv.FormatInt(lock, 10), s.redisTTL(now, lock))
+}
+
+// deleteResult decodes the reply of deleteScript.
+func (s *Store) deleteResult(res rueidis.RedisResult) error {
+	n, err := res.AsInt64()
+	switch {
+	case err != nil:
+		return s.fail("delete", err)
+	case n == 0:
+		return cache.ErrNotFound
+	default:
+		return nil
+	}
+}
+
+// Delete removes the live item under key and, when seconds > 0, locks the key.
+func (s *Store) Delete(ctx context.Context, key cache.Key, seconds float64) error {
+	if err := checkKeys(key); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	now, ms, sec := s.clock()
+	lock, err := cache.ExpiresAt(now, seconds)
+	if err != nil {
+		return fmt.Errorf("redisstore: delete %q: %w", key.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	if err := s.deleteResult(s.eval(ctx, deleteLua, []call{s.deleteCall(key, now, ms, sec, lock)})[0]); err != nil {
+		return fmt.Errorf("redisstore: delete %q: %w", key.Name, err)
+	}
+	return nil
+}
+
+// DeleteMulti deletes each key in one pipeline; errs[i] is nil or ErrNotFound.
+func (s *Store) DeleteMulti(ctx context.Context, keys []cache.Key, seconds float64) ([]error, error) {
+	if err := checkKeys(keys...); err != nil {
+		return nil, fmt.Errorf("redisstore: delete_multi: %w", err)
+	}
+	now, ms, sec := s.clock()
+	lock, err := cache.ExpiresAt(now, seconds)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: delete_multi: %w", err)
+	}
+	calls := make([]call, len(keys))
+	for i, k := range keys {
+		calls[i] = s.deleteCall(k, now, ms, sec, lock)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	errs := make([]error, len(keys))
+	for i, res := range s.eval(ctx, deleteLua, calls) {
+		err := s.deleteResult(res)
+		if err != nil && !errors.Is(err, cache.ErrNotFound) {
+			return nil, fmt.Errorf("redisstore: delete_multi: %w", err)
+		}
+		errs[i] = err
+	}
+	return errs, nil
+}
+
+// offsetCall builds the offsetScript call applying d to k.
+func (s *Store) offsetCall(k cache.Key, d cache.Delta, initial *uint64, ms, sec string) call {
+	init, decr := "", "0"
+	if initial != nil {
+		init = strconv.FormatUint(*initial, 10)
+	}
+	if d.Decrement {
+		decr = "1"
+	}
+	return s.itemCall(k, ms, sec,
+		strconv.Itoa(len(k.Name)),
+		strconv.FormatUint(d.Amount, 10),
+		decr,
+		init,
+		strconv.Itoa(int(createdKind)),
+		strconv.Itoa(s.lay.buckets),
+		strconv.Itoa(s.lay.bucket(k)),
+	)
+}
+
+// createdKind is the kind of an item that incr/decr creates from an
+// initial value: a JSON number, as the embedded store makes it.
+const createdKind = cache.KindJSON
+
+// offsetResult decodes the reply of offsetScript: {decimal} or {-1|-2}.
+func (s *Store) offsetResult(res rueidis.RedisResult) (uint64, error) {
+	reply, err := res.ToArray()
+	if err != nil {
+		return 0, s.fail("offset", err)
+	}
+	if len(reply) != 1 {
+		return 0, fmt.Errorf("redisstore: offset: %d values in reply, want 1", len(reply))
+	}
+	if str, err := reply[0].ToString(); err == nil {
+		v, err := strconv.ParseUint(str, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: offset: malformed result: %w", err)
+		}
+		return v, nil
+	}
+	code, err := reply[0].AsInt64()
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("redisstore: offset: malformed reply: %w", err)
+	case code == -1:
+		return 0, cache.ErrNotFound
+	default:
+		return 0, cache.ErrNotANumber
+	}
+}
+
+// Offset applies d to the numeric value under key and returns the result.
+func (s *Store) Offset(ctx context.Context, key cache.Key, d cache.Delta, initial *uint64) (uint64, error) {
+	if err := checkKeys(key); err != nil {
+		return 0, fmt.Errorf("redisstore: offset: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	_, ms, sec := s.clock()
+	v, err := s.offsetResult(s.eval(ctx, offsetLua, []call{s.offsetCall(key, d, initial, ms, sec)})[0])
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: offset %q: %w", key.Name, err)
+	}
+	return v, nil
+}
+
+// OffsetMulti applies deltas[i] to keys[i] in one pipeline.
+func (s *Store) OffsetMulti(ctx context.Context, keys []cache.Key, deltas []cache.Delta, initial *uint64) ([]uint64, []error, error) {
+	if len(keys) != len(deltas) {
+		return nil, nil, fmt.Errorf("redisstore: offset_multi: %w: %d keys, %d deltas", cache.ErrInvalidArgument, len(keys), len(deltas))
+	}
+	if err := checkKeys(keys...); err != nil {
+		return nil, nil, fmt.Errorf("redisstore: offset_multi: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	_, ms, sec := s.clock()
+	calls := make([]call, len(keys))
+	for i, k := range keys {
+		calls[i] = s.offsetCall(k, deltas[i], initial, ms, sec)
+	}
+	values := make([]uint64, len(keys))
+	errs := make([]error, len(keys))
+	for i, res := range s.eval(ctx, offsetLua, calls) {
+		v, err := s.offsetResult(res)
+		if err != nil && !isOutcome(err) {
+			return nil, nil, fmt.Errorf("redisstore: offset_multi: %w", err)
+		}
+		values[i], errs[i] = v, err
+	}
+	return values, errs, nil
+}
+
+// bucketCalls builds one call per bucket of a bookkeeping script.
+func (s *Store) bucketCalls(args ...string) []call {
+	calls := make([]call, s.lay.buckets)
+	for b := range calls {
+		calls[b] = call{keys: s.lay.bookkeeping(b), args: append(args[:len(args):len(args)], s.lay.itemPrefix(b))}
+	}
+	return calls
+}
+
+// Stats sums the counters of every bucket.
+func (s *Store) Stats(ctx context.Context) (cache.Stats, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	now, ms, sec := s.clock()
+	var st cache.Stats
+	oldest := int64(-1)
+	for _, res := range s.eval(ctx, statsLua, s.bucketCalls(ms, sec)) {
+		reply, err := res.ToArray()
+		if err != nil {
+			return cache.Stats{}, s.fail("stats", err)
+		}
+		var v [6]int64
+		for i := range v {
+			str, err := reply[i].ToString()
+			if err == nil {
+				v[i], err = strconv.ParseInt(str, 10, 64)
+			}
+			if err != nil {
+				return cache.Stats{}, fmt.Errorf("redisstore: stats: malformed counter %d: %w", i, err)
+			}
+		}
+		st.Hits += uint64(v[0])
+		st.Misses += uint64(v[1])
+		st.ByteHits += uint64(v[2])
+		st.Items += uint64(v[3])
+		st.Bytes += uint64(v[4])
+		if v[5] >= 0 && (oldest < 0 || v[5] < oldest) {
+			oldest = v[5]
+		}
+	}
+	if oldest >= 0 {
+		st.OldestItemAge = max(now.Unix()-oldest, 0)
+	}
+	return st, nil
+}
+
+// FlushAll starts a new generation in every bucket, which hides every item
+// and lock at once and resets the stats, then unlinks the hidden keys. Only
+// keys under the store's prefix are touched. If the cleanup is cut short the
+// flush still holds; leftovers stay invisible until Redis expires them, a
+// write overwrites them or the next FlushAll unlinks them.
+func (s *Store) FlushAll(ctx context.Context) error {
+	opCtx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	for _, res := range s.eval(opCtx, flushLua, s.bucketCalls()) {
+		if err := res.Error(); err != nil {
+			return s.fail("flush_all", err)
+		}
+	}
+	for _, node := range s.client.Nodes() {
+		if err := s.reap(ctx, node); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reap unlinks the keys of older generations found on one node.
+func (s *Store) reap(ctx context.Context, node rueidis.Client) error {
+	pattern := s.lay.itemPattern()
+	var cursor uint64
+	for {
+		opCtx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+		entry, err := node.Do(opCtx, node.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			cancel()
+			return s.fail("flush_all: scan", err)
+		}
+		calls := make([]call, 0, len(entry.Elements))
+		for _, key := range entry.Elements {
+			if b, ok := s.lay.bucketOf(key); ok {
+				calls = append(calls, call{keys: []string{key, s.lay.bookkeeping(b)[0]}})
+			}
+		}
+		for _, res := range s.eval(opCtx, reapLua, calls) {
+			if err := res.Error(); err != nil {
+				cancel()
+				return s.fail("flush_all: unlink", err)
+			}
+		}
+		cancel()
+		if cursor = entry.Cursor; cursor == 0 {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,426 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+)
+
+// fakeClock is the injected clock; it starts years away from the real one
+// so that any time decision taken from the Redis server's clock shows.
+type fakeClock struct {
+	mu  sync.Mutex // guards now
+	now time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{now: time.Unix(1_600_000_000, 250_000_000)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// prefixes keeps every store of a test run apart on a shared server.
+var prefixes atomic.Int64
+
+func uniquePrefix() string {
+	return "t" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
+}
+
+// openStore opens a store with a fresh prefix unless opts names one.
+func openStore(t testing.TB, url string, opts Options) *Store {
+	t.Helper()
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = uniquePrefix()
+	}
+	s, err := Open(context.Background(), url, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s
+}
+
+func key(t testing.TB, ns, name string) cache.Key {
+	t.Helper()
+	k, err := cache.NewKey(ns, name)
+	require.NoError(t, err)
+	return k
+}
+
+func put(t testing.TB, s cache.Store, k cache.Key, value string, kind cache.Kind) uint64 {
+	t.Helper()
+	cas, err := s.Put(context.Background(), cache.ModeSet, cache.Entry{Key: k, Value: []byte(value), Kind: kind, Flags: 7, Time: 3600})
+	require.NoError(t, err)
+	return cas
+}
+
+func TestOffsetDoes64BitDecimalArithmetic(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	s := openStore(t, sharedServer(t).url(), Options{Clock: clock.Now})
+	tests := []struct {
+		name   string
+		value  string
+		kind   cache.Kind
+		delta  cache.Delta
+		want   uint64
+		stored string
+	}{
+		{"incr of 2^64-1 wraps to 0", "18446744073709551615", cache.KindBytes, cache.Delta{Amount: 1}, 0, "0"},
+		{"incr near 2^64 wraps by the remainder", "18446744073709551610", cache.KindBytes, cache.Delta{Amount: 10}, 4, "4"},
+		{"incr of the largest delta wraps to one below", "0", cache.KindJSON, cache.Delta{Amount: 1<<64 - 1}, 1<<64 - 1, "18446744073709551615"},
+		{"incr carries through every digit", "9999999999999999999", cache.KindBytes, cache.Delta{Amount: 1}, 10000000000000000000, "10000000000000000000"},
+		{"decr borrows through every digit", "10000000000000000000", cache.KindBytes, cache.Delta{Amount: 1, Decrement: true}, 9999999999999999999, "9999999999999999999"},
+		{"decr below zero floors at 0", "5", cache.KindJSON, cache.Delta{Amount: 10, Decrement: true}, 0, "0"},
+		{"decr of 2^64-1 by itself gives 0", "18446744073709551615", cache.KindBytes, cache.Delta{Amount: 1<<64 - 1, Decrement: true}, 0, "0"},
+		{"leading zeros are accepted and dropped", "007", cache.KindBytes, cache.Delta{Amount: 1}, 8, "8"},
+		{"a JSON number stays a number", "41", cache.KindJSON, cache.Delta{Amount: 1}, 42, "42"},
+		{"a JSON digit string stays a string", `"41"`, cache.KindJSON, cache.Delta{Amount: 1}, 42, `"42"`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := key(t, "arith", "k"+strconv.Itoa(i))
+			before := put(t, s, k, tt.value, tt.kind)
+			got, err := s.Offset(ctx, k, tt.delta, nil)
+			require.NoError(t, err, "offset %q by %+v", tt.value, tt.delta)
+			assert.Equal(t, tt.want, got)
+			it, err := s.Get(ctx, k, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tt.stored, string(it.Value), "stored value")
+			assert.Equal(t, tt.kind, it.Kind, "kind kept")
+			assert.Equal(t, uint32(7), it.Flags, "flags kept")
+			assert.Equal(t, clock.Now().Unix()+3601, it.Expires, "expiry kept: ceil(now + 3600)")
+			assert.Greater(t, it.CAS, before, "cas changed")
+		})
+	}
+}
+
+func TestOffsetRejectsValuesThatAreNotUnsigned64BitDecimals(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, sharedServer(t).url(), Options{Clock: newClock().Now})
+	tests := []struct {
+		name  string
+		value string
+		kind  cache.Kind
+	}{
+		{"2^64 is too large", "18446744073709551616", cache.KindBytes},
+		{"21 digits are too large", "100000000000000000000", cache.KindBytes},
+		{"a negative JSON number", "-1", cache.KindJSON},
+		{"a JSON fraction", "10.0", cache.KindJSON},
+		{"a JSON exponent", "1e3", cache.KindJSON},
+		{"an empty byte string", "", cache.KindBytes},
+		{"quoted digits as bytes", `"12"`, cache.KindBytes},
+		{"a JSON string with an escape", `"\u0031"`, cache.KindJSON},
+		{"text", "ten", cache.KindBytes},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := key(t, "nan", "k"+strconv.Itoa(i))
+			cas := put(t, s, k, tt.value, tt.kind)
+			_, err := s.Offset(ctx, k, cache.Delta{Amount: 1}, nil)
+			require.ErrorIs(t, err, cache.ErrNotANumber, "offset of %q", tt.value)
+			it, err := s.Get(ctx, k, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tt.value, string(it.Value), "value untouched")
+			assert.Equal(t, cas, it.CAS, "cas untouched")
+		})
+	}
+}
+
+func TestOffsetCreatesAJSONNumberFromTheInitialValue(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, sharedServer(t).url(), Options{Clock: newClock().Now})
+	k := key(t, "", "counter")
+
+	_, err := s.Offset(ctx, k, cache.Delta{Amount: 5}, nil)
+	require.ErrorIs(t, err, cache.ErrNotFound, "no initial value creates nothing")
+
+	initial := uint64(1<<64 - 2)
+	got, err := s.Offset(ctx, k, cache.Delta{Amount: 5}, &initial)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), got, "the delta applies to the initial value, wrapping")
+	it, err := s.Get(ctx, k, nil)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Item{Value: []byte("3"), Kind: cache.KindJSON, CAS: it.CAS}, it)
+}
+
+func TestTimeComesFromTheInjectedClock(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := newClock()
+	s := openStore(t, srv.url(), Options{Clock: clock.Now, ExpirySlack: time.Minute})
+	k := key(t, "ttl", "k")
+	put(t, s, k, `"v"`, cache.KindJSON) // expires in 3600 s by the fake clock, years ago by the real one
+
+	raw := rawClient(t, srv.addr())
+	pttl, err := raw.Do(ctx, raw.B().Pttl().Key(s.lay.itemPrefix(0)+itemName(k)).Build()).AsInt64()
+	require.NoError(t, err)
+	// ceil(now + 3600) is 3600.75 s away from the fake now.
+	want := (3600750 * time.Millisecond) + time.Minute
+	assert.InDelta(t, want.Milliseconds(), pttl, 2000, "Redis reclaims the key after the item's lifetime plus the slack")
+
+	clock.Advance(3600 * time.Second)
+	_, err = s.Get(ctx, k, nil)
+	require.NoError(t, err, "still live 0.75 s before expiry")
+	clock.Advance(750 * time.Millisecond)
+	_, err = s.Get(ctx, k, nil)
+	require.ErrorIs(t, err, cache.ErrNotFound, "expired once the clock reaches the expiry second")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Hits: 1, Misses: 1, ByteHits: uint64(len("k") + len(`"v"`))}, st)
+}
+
+func TestStatsRepairItemsRedisRemovedByItself(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := newClock()
+	s := openStore(t, srv.url(), Options{Clock: clock.Now})
+	old, young := key(t, "", "old"), key(t, "", "young")
+	put(t, s, old, "1234", cache.KindBytes)
+	clock.Advance(10 * time.Second)
+	put(t, s, young, "12", cache.KindBytes)
+	clock.Advance(5 * time.Second)
+
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Items: 2, Bytes: 3 + 4 + 5 + 2, OldestItemAge: 15}, st)
+
+	// Stand in for maxmemory eviction: the key vanishes without a script.
+	raw := rawClient(t, srv.addr())
+	require.NoError(t, raw.Do(ctx, raw.B().Del().Key(s.lay.itemPrefix(0)+itemName(old)).Build()).Error())
+	st, err = s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: 5 + 2, OldestItemAge: 5}, st)
+}
+
+func TestTwoStoresOverOneRedisActAsOneCache(t *testing.T) {
+	ctx := context.Background()
+	url, prefix := sharedServer(t).url(), uniquePrefix()
+	clock := newClock()
+	a := openStore(t, url, Options{Clock: clock.Now, KeyPrefix: prefix})
+	b := openStore(t, url, Options{Clock: clock.Now, KeyPrefix: prefix})
+	stores := []*Store{a, b}
+
+	t.Run("a write through one store is read through the other", func(t *testing.T) {
+		k := key(t, "shared", "greeting")
+		cas := put(t, a, k, `"hello"`, cache.KindJSON)
+		it, err := b.Get(ctx, k, nil)
+		require.NoError(t, err)
+		assert.Equal(t, `"hello"`, string(it.Value))
+		assert.Equal(t, cas, it.CAS)
+		require.NoError(t, b.Delete(ctx, k, 0))
+		_, err = a.Get(ctx, k, nil)
+		assert.ErrorIs(t, err, cache.ErrNotFound)
+	})
+
+	t.Run("a CAS race across both stores has exactly one winner", func(t *testing.T) {
+		k := key(t, "shared", "race")
+		put(t, a, k, "0", cache.KindBytes)
+		it, err := b.Get(ctx, k, nil)
+		require.NoError(t, err)
+		const racers = 16
+		var wg sync.WaitGroup
+		var won atomic.Int64
+		errs := make(chan error, racers)
+		for i := range racers {
+			wg.Go(func() {
+				_, err := stores[i%2].Put(ctx, cache.ModeCAS, cache.Entry{Key: k, Value: []byte(strconv.Itoa(i)), Kind: cache.KindBytes, CAS: it.CAS})
+				switch {
+				case err == nil:
+					won.Add(1)
+				case !errors.Is(err, cache.ErrCASMismatch):
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			assert.NoError(t, err)
+		}
+		assert.Equal(t, int64(1), won.Load())
+	})
+
+	t.Run("64 concurrent incr goroutines over both stores end exact", func(t *testing.T) {
+		k := key(t, "shared", "hits")
+		put(t, a, k, "0", cache.KindJSON)
+		const goroutines, each = 64, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		for i := range goroutines {
+			wg.Go(func() {
+				for range each {
+					if _, err := stores[i%2].Offset(ctx, k, cache.Delta{Amount: 1}, nil); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		it, err := b.Get(ctx, k, nil)
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(goroutines*each), string(it.Value))
+	})
+}
+
+func TestFlushAllTouchesOnlyTheStoresPrefix(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	prefix := uniquePrefix()
+	s := openStore(t, srv.url(), Options{Clock: newClock().Now, KeyPrefix: prefix})
+	raw := rawClient(t, srv.addr())
+	foreign := []string{
+		"foreign",                                    // unrelated data
+		prefix[:len(prefix)-1] + "x:{0}:i:a",         // shares the prefix's first bytes
+		"other:" + s.lay.itemPrefix(0) + "default:k", // ends like one of ours
+	}
+	for _, k := range foreign {
+		require.NoError(t, raw.Do(ctx, raw.B().Hset().Key(k).FieldValue().FieldValue("g", "0").Build()).Error())
+	}
+	t.Cleanup(func() { raw.Do(ctx, raw.B().Del().Key(foreign...).Build()) })
+
+	keys := []cache.Key{key(t, "a", "one"), key(t, "b", "two"), key(t, "b", "locked")}
+	var lastCAS uint64
+	for _, k := range keys {
+		lastCAS = put(t, s, k, "1", cache.KindBytes)
+	}
+	require.NoError(t, s.Delete(ctx, keys[2], 60))
+	_, err := s.Get(ctx, keys[0], nil)
+	require.NoError(t, err)
+
+	require.NoError(t, s.FlushAll(ctx))
+
+	for _, k := range foreign {
+		n, err := raw.Do(ctx, raw.B().Exists().Key(k).Build()).AsInt64()
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n, "foreign key %q kept", k)
+	}
+	left, err := raw.Do(ctx, raw.B().Keys().Pattern(s.lay.itemPattern()).Build()).AsStrSlice()
+	require.NoError(t, err)
+	assert.Empty(t, left, "no item or lock key of the store is left in Redis")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{}, st, "stats reset")
+	_, err = s.Put(ctx, cache.ModeAdd, cache.Entry{Key: keys[2], Value: []byte("2"), Kind: cache.KindBytes})
+	require.NoError(t, err, "the delete lock is gone")
+	cas := put(t, s, keys[0], "3", cache.KindBytes)
+	assert.Greater(t, cas, lastCAS, "cas ids keep increasing across a flush")
+}
+
+func TestUnreachableRedisFailsFastAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	srv := ownServer(t)
+	s := openStore(t, srv.url(), Options{Clock: newClock().Now, OpTimeout: 300 * time.Millisecond, DialTimeout: 200 * time.Millisecond})
+	k := key(t, "", "k")
+	put(t, s, k, "1", cache.KindBytes)
+	srv.stop()
+
+	ops := []struct {
+		name string
+		run  func() error
+	}{
+		{"get", func() error { _, err := s.Get(ctx, k, nil); return err }},
+		{"get_multi", func() error { _, err := s.GetMulti(ctx, []cache.Key{k}); return err }},
+		{"put", func() error { _, err := s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("2")}); return err }},
+		{"put_multi", func() error {
+			_, err := s.PutMulti(ctx, cache.ModeSet, []cache.Entry{{Key: k, Value: []byte("2")}})
+			return err
+		}},
+		{"delete", func() error { return s.Delete(ctx, k, 0) }},
+		{"delete_multi", func() error { _, err := s.DeleteMulti(ctx, []cache.Key{k}, 0); return err }},
+		{"offset", func() error { _, err := s.Offset(ctx, k, cache.Delta{Amount: 1}, nil); return err }},
+		{"offset_multi", func() error {
+			_, _, err := s.OffsetMulti(ctx, []cache.Key{k}, []cache.Delta{{Amount: 1}}, nil)
+			return err
+		}},
+		{"stats", func() error { _, err := s.Stats(ctx); return err }},
+		{"flush_all", func() error { return s.FlushAll(ctx) }},
+	}
+	for _, op := range ops {
+		start := time.Now()
+		err := op.run()
+		assert.ErrorIs(t, err, cache.ErrUnavailable, "%s with Redis down", op.name)
+		assert.Less(t, time.Since(start), time.Second, "%s fails fast", op.name)
+	}
+
+	require.NoError(t, srv.start(), "restart on the same port")
+	// The client reconnects on its own; the first calls may still meet the
+	// old, broken connection.
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if _, err = s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("3"), Kind: cache.KindBytes}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, err, "writes work again after the restart")
+	for _, op := range ops {
+		err := op.run()
+		if err != nil {
+			assert.NotErrorIs(t, err, cache.ErrUnavailable, "%s after the restart", op.name)
+		}
+	}
+}
+
+func TestOpenRejectsBadConfiguration(t *testing.T) {
+	url := sharedServer(t).url()
+	tests := []struct {
+		name string
+		url  string
+		opts Options
+		want error
+	}{
+		{"a prefix with a hash tag brace", url, Options{KeyPrefix: "a{b}:"}, cache.ErrInvalidArgument},
+		{"an unknown URL scheme", "http://127.0.0.1:1", Options{}, cache.ErrInvalidArgument},
+		{"a database that is not a number", url + "/x", Options{}, cache.ErrInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(context.Background(), tt.url, tt.opts)
+			assert.ErrorIs(t, err, tt.want, "Open(%q, %+v)", tt.url, tt.opts)
+		})
+	}
+
+	t.Run("an unreachable server is unavailable, quickly", func(t *testing.T) {
+		port, err := freePort()
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = Open(context.Background(), fmt.Sprintf("redis://127.0.0.1:%d", port), Options{DialTimeout: 200 * time.Millisecond})
+		assert.ErrorIs(t, err, cache.ErrUnavailable)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}
+
+func TestKeysNotBuiltWithNewKeyAreRejected(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, sharedServer(t).url(), Options{})
+	for _, k := range []cache.Key{{Name: "no-namespace"}, {Namespace: "a:b", Name: "k"}, {Namespace: "ns"}} {
+		_, err := s.Get(ctx, k, nil)
+		assert.ErrorIs(t, err, cache.ErrInvalidArgument, "get %+v", k)
+		_, err = s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("1")})
+		assert.ErrorIs(t, err, cache.ErrInvalidArgument, "put %+v", k)
+	}
+}
