@@ -34,6 +34,20 @@ class Response:
         return None
 
 
+class _ThreadConnection:
+    """Holds one thread's connection and closes it when the thread's locals are
+    dropped, so threads that end leave no socket open."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self):
+        self.conn = None
+
+    def __del__(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
 class Transport:
     """Sends JSON requests to one memcached-http server; safe for concurrent use."""
 
@@ -48,7 +62,7 @@ class Transport:
         self._headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
         if token:
             self._headers["Authorization"] = "Bearer " + token
-        self._local = threading.local()  # .conn: the calling thread's connection
+        self._local = threading.local()  # .held: the calling thread's _ThreadConnection
 
     def request(self, method, path, body, timeout):
         """Sends one request and returns its Response; raises NetworkError."""
@@ -58,7 +72,7 @@ class Transport:
             payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
         try:
-            reused = getattr(self._local, "conn", None) is not None
+            reused = self._held().conn is not None
             try:
                 status, data = self._roundtrip(method, path, payload, headers, timeout)
             except _STALE_CONNECTION_ERRORS:
@@ -71,17 +85,23 @@ class Transport:
 
     def close(self):
         """Closes the calling thread's connection; the next request opens a new one."""
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
+        held = self._held()
+        conn, held.conn = held.conn, None
         if conn is not None:
             conn.close()
 
+    def _held(self):
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _ThreadConnection()
+        return held
+
     def _roundtrip(self, method, path, payload, headers, timeout):
-        conn = getattr(self._local, "conn", None)
+        held = self._held()
+        conn = held.conn
         if conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=timeout)
-            self._local.conn = conn
+            conn = held.conn = cls(self._host, self._port, timeout=timeout)
         conn.timeout = timeout
         if conn.sock is not None:
             conn.sock.settimeout(timeout)

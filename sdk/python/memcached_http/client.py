@@ -90,6 +90,8 @@ TOKEN_ENV = "MEMCACHED_HTTP_TOKEN"
 # The largest time the server accepts: the end of year 9999 as a Unix time.
 _MAX_TIME = 253402300799
 _UINT64_END = 1 << 64
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
 # Statuses with which the server answers a write it did not store.
 _NOT_STORED_STATUSES = (404, 409, 412, 413)
 
@@ -191,8 +193,9 @@ def _check_delta(delta):
 def _check_offset(delta):
     if not isinstance(delta, int):
         raise TypeError("Delta must be an integer or long, received %r" % (delta,))
-    if not -_UINT64_END < delta < _UINT64_END:
-        raise ValueError("Delta must be between -(2**64) and 2**64, exclusive.")
+    # The server takes offset_multi deltas as signed 64-bit integers.
+    if not _INT64_MIN <= delta <= _INT64_MAX:
+        raise ValueError("Delta must be a signed 64-bit integer.")
 
 
 def _check_initial_value(initial_value):
