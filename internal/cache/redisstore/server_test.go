@@ -163,6 +163,15 @@ func rawClient(t testing.TB, addrs ...string) rueidis.Client {
 	return c
 }
 
+// rawSingle talks to one node only, even if it belongs to a cluster.
+func rawSingle(t testing.TB, addr string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true, ForceSingleClient: true})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
 // cluster is a three-master Redis Cluster without replicas.
 type cluster struct {
 	nodes []*server
@@ -213,9 +222,7 @@ func startCluster(t testing.TB) *cluster {
 	require.NoError(t, err, "redis-cli --cluster create: %s", out)
 	deadline := time.Now().Add(20 * time.Second)
 	for _, n := range c.nodes {
-		node, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{n.addr()}, DisableCache: true, ForceSingleClient: true})
-		require.NoError(t, err)
-		t.Cleanup(node.Close)
+		node := rawSingle(t, n.addr())
 		for {
 			info, err := node.Do(context.Background(), node.B().ClusterInfo().Build()).ToString()
 			if err == nil && strings.Contains(info, "cluster_state:ok") {
