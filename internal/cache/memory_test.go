@@ -1,0 +1,396 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves a sweeper goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex // guards now
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 250_000_000)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newTestMemory(t testing.TB, opts Options) *Memory {
+	t.Helper()
+	m, err := NewMemory(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
+	return m
+}
+
+func mustKey(t testing.TB, name string) Key {
+	t.Helper()
+	k, err := NewKey("", name)
+	require.NoError(t, err)
+	return k
+}
+
+func set(t testing.TB, m *Memory, name, value string, ttl float64) {
+	t.Helper()
+	_, err := m.Put(t.Context(), ModeSet, Entry{Key: mustKey(t, name), Value: []byte(value), Kind: KindBytes, Time: ttl})
+	require.NoError(t, err, "set %q", name)
+}
+
+func has(t testing.TB, m *Memory, name string) bool {
+	t.Helper()
+	_, err := m.Get(t.Context(), mustKey(t, name), nil)
+	if err != nil {
+		require.ErrorIs(t, err, ErrNotFound)
+	}
+	return err == nil
+}
+
+// checkShards verifies each shard's bookkeeping against its slots: charged
+// bytes, segment bytes, list membership, index reachability and the budget.
+func checkShards(t testing.TB, m *Memory) {
+	t.Helper()
+	for n, s := range m.shards {
+		s.mu.Lock()
+		var used, prot int64
+		var live, inUse int
+		for i := range s.slots {
+			sl := &s.slots[i]
+			if sl.state&stateMask == stateFree {
+				continue
+			}
+			inUse++
+			used += sl.size()
+			live += sl.dataLen()
+			if sl.state&segProtected != 0 {
+				prot += sl.size()
+			}
+			ns, name := s.keyOf(sl)
+			assert.Equal(t, int32(i), s.lookupLocked(m.hashSlot(s, sl), string(ns), string(name)), "shard %d: slot %d reachable from the index", n, i)
+		}
+		listed := 0
+		for _, l := range s.lists {
+			for i := l.head; i != nilSlot; i = s.slots[i].next {
+				listed++
+			}
+		}
+		assert.Equal(t, used, s.used, "shard %d: charged bytes", n)
+		assert.Equal(t, prot, s.protUsed, "shard %d: protected bytes", n)
+		assert.Equal(t, live, s.live, "shard %d: live arena bytes", n)
+		assert.Equal(t, inUse, listed, "shard %d: every slot in use is on one LRU list", n)
+		assert.LessOrEqual(t, s.used, s.budget, "shard %d: within budget", n)
+		assert.LessOrEqual(t, len(s.arena), cap(s.arena), "shard %d", n)
+		s.mu.Unlock()
+	}
+}
+
+func TestNewMemoryValidatesOptions(t *testing.T) {
+	maxItem := int64(ItemOverhead + MaxNamespaceLen + MaxKeyBytes + DefaultMaxValueSize)
+	cases := []struct {
+		name string
+		opts Options
+		ok   bool
+	}{
+		{"zero options take the defaults", Options{}, true},
+		{"a negative memory limit is invalid", Options{MemoryLimit: -1}, false},
+		{"a negative max value size is invalid", Options{MaxValueSize: -1}, false},
+		{"negative shards are invalid", Options{Shards: -2}, false},
+		{"3 shards is not a power of two", Options{Shards: 3}, false},
+		{"a limit below one largest item is invalid", Options{MemoryLimit: maxItem - 1}, false},
+		{"a limit of exactly one largest item works", Options{MemoryLimit: maxItem}, true},
+		{"shards too small for the largest item are invalid", Options{MemoryLimit: 64 << 20, Shards: 128}, false},
+		{"shards above 1 GiB each are invalid", Options{MemoryLimit: 4 << 30, Shards: 2}, false},
+		{"an explicit power-of-two shard count works", Options{MemoryLimit: 64 << 20, Shards: 32, MaxValueSize: 1 << 10}, true},
+		{"a large value limit within the memory limit works", Options{MemoryLimit: 64 << 20, MaxValueSize: 8 << 20}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := NewMemory(c.opts)
+			if !c.ok {
+				require.ErrorIs(t, err, ErrInvalidArgument)
+				return
+			}
+			require.NoError(t, err)
+			defer func() { require.NoError(t, m.Close()) }()
+			limit := c.opts.MemoryLimit
+			if limit == 0 {
+				limit = DefaultMemoryLimit
+			}
+			budget := m.shards[0].budget
+			assert.LessOrEqual(t, budget*int64(len(m.shards)), limit, "shard budgets add up to at most the limit")
+			assert.GreaterOrEqual(t, budget, ItemOverhead+MaxNamespaceLen+MaxKeyBytes+int64(m.maxValue), "a shard holds the largest item")
+		})
+	}
+}
+
+func TestDefaultShards(t *testing.T) {
+	maxItem := int64(ItemOverhead + MaxNamespaceLen + MaxKeyBytes + DefaultMaxValueSize)
+	cases := []struct {
+		name  string
+		limit int64
+		check func(t *testing.T, n int)
+	}{
+		{"each shard holds two of the largest items", DefaultMemoryLimit, func(t *testing.T, n int) {
+			assert.GreaterOrEqual(t, int64(DefaultMemoryLimit)/int64(n), 2*maxItem)
+		}},
+		{"a tiny limit falls back to one shard", maxItem, func(t *testing.T, n int) { assert.Equal(t, 1, n) }},
+		{"a huge limit keeps shards under 1 GiB", 1 << 40, func(t *testing.T, n int) {
+			assert.LessOrEqual(t, int64(1<<40)/int64(n), int64(maxShardBudget))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.check(t, defaultShards(c.limit, maxItem)) })
+	}
+}
+
+func TestGetHitDoesNotAllocate(t *testing.T) {
+	m := newTestMemory(t, Options{})
+	set(t, m, "k", strings.Repeat("v", 100), 60)
+	k, dst := mustKey(t, "k"), make([]byte, 0, 128)
+	allocs := testing.AllocsPerRun(100, func() {
+		it, err := m.Get(t.Context(), k, dst)
+		if err != nil || len(it.Value) != 100 {
+			t.Fatalf("get: %v, %d bytes", err, len(it.Value))
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+// tinyStore has one shard with room for exactly n items of a 3-byte key
+// ("k00") and a 4-byte value. It shrinks the budget below what NewMemory
+// allows (one 250-byte key), so eviction order shows with a few items.
+func tinyStore(t *testing.T, clock *fakeClock, n int) *Memory {
+	t.Helper()
+	m := newTestMemory(t, Options{MaxValueSize: 1, Shards: 1, Clock: clock.Now})
+	m.shards[0].budget = int64(n * (ItemOverhead + len(DefaultNamespace) + 3 + 4))
+	m.maxValue = 4
+	return m
+}
+
+func TestEviction(t *testing.T) {
+	t.Run("a full store evicts only the least recently used item", func(t *testing.T) {
+		clock := newFakeClock()
+		m := tinyStore(t, clock, 10)
+		for i := range 10 {
+			set(t, m, fmt.Sprintf("k%02d", i), "vvvv", 0)
+		}
+		for i := 1; i < 10; i++ {
+			require.True(t, has(t, m, fmt.Sprintf("k%02d", i)))
+		}
+		set(t, m, "k10", "vvvv", 0)
+		assert.False(t, has(t, m, "k00"), "k00 was least recently used")
+		for i := 1; i <= 10; i++ {
+			assert.True(t, has(t, m, fmt.Sprintf("k%02d", i)), "k%02d stays", i)
+		}
+		checkShards(t, m)
+	})
+	t.Run("expired items are evicted before live ones", func(t *testing.T) {
+		clock := newFakeClock()
+		m := tinyStore(t, clock, 10)
+		set(t, m, "k00", "vvvv", 0) // least recently used, never expires
+		for i := 1; i < 10; i++ {
+			ttl := 0.0
+			if i%3 == 0 {
+				ttl = 5
+			}
+			set(t, m, fmt.Sprintf("k%02d", i), "vvvv", ttl)
+		}
+		clock.Advance(6 * time.Second)
+		for i := 10; i < 13; i++ {
+			set(t, m, fmt.Sprintf("k%02d", i), "vvvv", 0)
+		}
+		for i := range 13 {
+			assert.Equal(t, i%3 != 0 || i == 0 || i >= 10, has(t, m, fmt.Sprintf("k%02d", i)), "k%02d", i)
+		}
+		checkShards(t, m)
+	})
+	t.Run("recently read items survive a scan of new keys", func(t *testing.T) {
+		clock := newFakeClock()
+		m := tinyStore(t, clock, 20)
+		for i := range 20 {
+			set(t, m, fmt.Sprintf("k%02d", i), "vvvv", 0)
+		}
+		for i := range 5 {
+			require.True(t, has(t, m, fmt.Sprintf("k%02d", i)))
+		}
+		for i := 20; i < 99; i++ {
+			set(t, m, fmt.Sprintf("k%02d", i), "vvvv", 0)
+		}
+		for i := range 5 {
+			assert.True(t, has(t, m, fmt.Sprintf("k%02d", i)), "k%02d was read before the scan", i)
+		}
+		assert.False(t, has(t, m, "k05"), "unread k05 was evicted by the scan")
+		checkShards(t, m)
+	})
+	t.Run("a value too large for the store leaves the cache intact", func(t *testing.T) {
+		m := newTestMemory(t, Options{MemoryLimit: ItemOverhead + MaxNamespaceLen + MaxKeyBytes + 1000, MaxValueSize: 1000, Shards: 1})
+		for i := range 5 {
+			set(t, m, fmt.Sprint("k", i), "small", 0)
+		}
+		_, err := m.Put(t.Context(), ModeSet, Entry{Key: mustKey(t, "big"), Value: make([]byte, 1001)})
+		require.ErrorIs(t, err, ErrValueTooLarge)
+		for i := range 5 {
+			assert.True(t, has(t, m, fmt.Sprint("k", i)), "k%d kept", i)
+		}
+		_, err = m.Put(t.Context(), ModeSet, Entry{Key: mustKey(t, "big"), Value: make([]byte, 1000)})
+		require.NoError(t, err, "a value of the limit fits, evicting what it must")
+		assert.True(t, has(t, m, "big"))
+		checkShards(t, m)
+	})
+}
+
+func TestGrowingAnItemEvictsOthersNotItself(t *testing.T) {
+	m := newTestMemory(t, Options{MemoryLimit: ItemOverhead + MaxNamespaceLen + MaxKeyBytes + 1000, MaxValueSize: 1000, Shards: 1})
+	set(t, m, "a", strings.Repeat("a", 300), 0)
+	set(t, m, "b", strings.Repeat("b", 300), 0)
+	set(t, m, "a", strings.Repeat("A", 1000), 0)
+	assert.False(t, has(t, m, "b"))
+	it, err := m.Get(t.Context(), mustKey(t, "a"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Repeat("A", 1000), string(it.Value))
+	checkShards(t, m)
+}
+
+func TestHashCollisionsCompareKeys(t *testing.T) {
+	m := newTestMemory(t, Options{Shards: 1})
+	s := m.shards[0]
+	const h = 42 // every key below shares this hash
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.insertLocked(h, "ns", "a", []byte("A"), stateItem)
+	b := s.insertLocked(h, "ns", "b", []byte("B"), stateItem)
+	c := s.insertLocked(h, "other", "a", []byte("C"), stateItem)
+	assert.Equal(t, a, s.lookupLocked(h, "ns", "a"))
+	assert.Equal(t, b, s.lookupLocked(h, "ns", "b"))
+	assert.Equal(t, c, s.lookupLocked(h, "other", "a"))
+	assert.Equal(t, nilSlot, s.lookupLocked(h, "ns", "c"))
+	s.removeLocked(b, h)
+	assert.Equal(t, a, s.lookupLocked(h, "ns", "a"), "removing the middle of a chain keeps its ends")
+	assert.Equal(t, c, s.lookupLocked(h, "other", "a"))
+	s.removeLocked(c, h)
+	assert.Equal(t, a, s.lookupLocked(h, "ns", "a"), "removing the head keeps the rest")
+	s.removeLocked(a, h)
+	assert.Empty(t, s.index)
+}
+
+func TestArenaCompaction(t *testing.T) {
+	m := newTestMemory(t, Options{MemoryLimit: 1 << 20, MaxValueSize: 1 << 10, Shards: 1})
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := map[string]string{}
+	for i := range 20000 {
+		name := fmt.Sprint("k", rng.IntN(500))
+		value := strings.Repeat(string(rune('a'+i%26)), 1+rng.IntN(1000))
+		set(t, m, name, value, 0)
+		want[name] = value
+	}
+	for name, value := range want {
+		it, err := m.Get(t.Context(), mustKey(t, name), nil)
+		if err == nil {
+			assert.Equal(t, value, string(it.Value), name)
+		}
+	}
+	s := m.shards[0]
+	assert.LessOrEqual(t, int64(cap(s.arena)), s.budget*3/2+minArena, "the arena stays within 1.5× the budget")
+	checkShards(t, m)
+}
+
+func TestSweeperReclaimsExpiredItems(t *testing.T) {
+	clock := newFakeClock()
+	m := newTestMemory(t, Options{Shards: 2, MaxValueSize: 1 << 10, Clock: clock.Now})
+	for i := range 100 {
+		set(t, m, fmt.Sprint("k", i), "v", float64(1+i%2*100))
+	}
+	clock.Advance(10 * time.Second)
+	m.sweepOnce()
+	var used int64
+	for _, s := range m.shards {
+		used += s.used
+	}
+	assert.Equal(t, int64(50*(ItemOverhead+len(DefaultNamespace)+1))+int64(sumLen(50, 1, 2)), used, "only the 50 live items stay charged")
+	checkShards(t, m)
+}
+
+// sumLen is the total length of the names "k<i>" for i = from, from+step, … (n names).
+func sumLen(n, from, step int) int {
+	total := 0
+	for i := range n {
+		total += len(fmt.Sprint("k", from+i*step))
+	}
+	return total
+}
+
+func TestCloseStopsTheSweeper(t *testing.T) {
+	m, err := NewMemory(Options{})
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(), "Close is idempotent")
+	goleak.VerifyNone(t)
+}
+
+func TestMixedLoadStaysWithinTheMemoryLimit(t *testing.T) {
+	m := newTestMemory(t, Options{MemoryLimit: 256 << 10, MaxValueSize: 4 << 10, Shards: 4})
+	const workers = 8
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			dst := make([]byte, 0, 4<<10)
+			for range 3000 {
+				k := mustKey(t, fmt.Sprint("k", rng.IntN(400)))
+				switch op := rng.IntN(10); {
+				case op < 4:
+					_, err := m.Put(t.Context(), Mode(rng.IntN(3)), Entry{Key: k, Value: make([]byte, rng.IntN(4<<10)), Kind: KindBytes})
+					// add and replace may lose to the other workers.
+					assert.True(t, err == nil || errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound), "put: %v", err)
+				case op < 7:
+					_, _ = m.Get(t.Context(), k, dst)
+				case op < 8:
+					_, _ = m.Offset(t.Context(), k, Delta{Amount: 1}, new(uint64))
+				default:
+					_ = m.Delete(t.Context(), k, float64(rng.IntN(3)))
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	checker := sync.WaitGroup{}
+	checker.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				for _, s := range m.shards {
+					s.mu.Lock()
+					assert.LessOrEqual(t, s.used, s.budget)
+					s.mu.Unlock()
+				}
+			}
+		}
+	})
+	wg.Wait()
+	close(done)
+	checker.Wait()
+	checkShards(t, m)
+}
