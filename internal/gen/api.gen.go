@@ -288,7 +288,7 @@ type BatchSetItem struct {
 	Cas *Cas `json:"cas,omitempty"`
 
 	// Encoding How `value` carries the data; absent or `json` for a JSON value.
-	Encoding *Encoding `json:"encoding,omitempty"`
+	Encoding *Encoding `json:"encoding,omitempty" validate:"omitempty,oneof=json base64"`
 
 	// Flags Opaque to the server, returned unchanged.
 	//
@@ -410,7 +410,7 @@ type Item struct {
 	// Value Any JSON value (null included), or base64 text when `encoding` is `base64`.
 	//
 	// Example: {"name":"Ada"}
-	Value Value `json:"value"`
+	Value Value `json:"value" validate:"required"`
 }
 
 // ItemEncoding Present (`base64`) for byte values only.
@@ -448,7 +448,7 @@ type StoreRequest struct {
 	Cas *Cas `json:"cas,omitempty"`
 
 	// Encoding How `value` carries the data; absent or `json` for a JSON value.
-	Encoding *Encoding `json:"encoding,omitempty"`
+	Encoding *Encoding `json:"encoding,omitempty" validate:"omitempty,oneof=json base64"`
 
 	// Flags Opaque to the server, returned unchanged.
 	//

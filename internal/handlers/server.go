@@ -349,7 +349,7 @@ func (s *Server) GetStats(ctx context.Context, _ gen.GetStatsRequestObject) (gen
 		return nil, fmt.Errorf("get_stats: %w", err)
 	}
 	return gen.GetStats200JSONResponse{
-		Body: gen.Stats{Hits: st.Hits, Misses: st.Misses, ByteHits: st.ByteHits, Items: st.Items, Bytes: st.Bytes, OldestItemAge: st.OldestItemAge},
+		Body:    gen.Stats{Hits: st.Hits, Misses: st.Misses, ByteHits: st.ByteHits, Items: st.Items, Bytes: st.Bytes, OldestItemAge: st.OldestItemAge},
 		Headers: gen.GetStats200ResponseHeaders{CacheControl: noStore},
 	}, nil
 }

@@ -1,0 +1,138 @@
+// Command memcached-http serves App Engine memcache's Client API over HTTP/JSON
+// from the embedded cache engine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/handlers"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// config is the command line, each flag falling back to an environment variable.
+type config struct {
+	addr            string
+	memoryLimit     int64
+	maxValueSize    int
+	maxBatchKeys    int
+	maxBodyBytes    int64
+	logLevel        slog.Level
+	shutdownTimeout time.Duration
+}
+
+// parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
+// then the default.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("memcached-http", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (env MEMCACHED_HTTP_ADDR)")
+	fs.Int64Var(&c.memoryLimit, "memory-limit", cache.DefaultMemoryLimit, "cache memory limit in bytes (env MEMCACHED_HTTP_MEMORY_LIMIT)")
+	fs.IntVar(&c.maxValueSize, "max-value-size", cache.DefaultMaxValueSize, "largest value in bytes (env MEMCACHED_HTTP_MAX_VALUE_SIZE)")
+	fs.IntVar(&c.maxBatchKeys, "max-batch-keys", handlers.DefaultMaxBatchKeys, "keys per batch request (env MEMCACHED_HTTP_MAX_BATCH_KEYS)")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", handlers.DefaultMaxBodyBytes, "bytes per request body (env MEMCACHED_HTTP_MAX_BODY_BYTES)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env MEMCACHED_HTTP_LOG_LEVEL)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (env MEMCACHED_HTTP_SHUTDOWN_TIMEOUT)")
+	env := map[string]string{
+		"addr":             "MEMCACHED_HTTP_ADDR",
+		"memory-limit":     "MEMCACHED_HTTP_MEMORY_LIMIT",
+		"max-value-size":   "MEMCACHED_HTTP_MAX_VALUE_SIZE",
+		"max-batch-keys":   "MEMCACHED_HTTP_MAX_BATCH_KEYS",
+		"max-body-bytes":   "MEMCACHED_HTTP_MAX_BODY_BYTES",
+		"log-level":        "MEMCACHED_HTTP_LOG_LEVEL",
+		"shutdown-timeout": "MEMCACHED_HTTP_SHUTDOWN_TIMEOUT",
+	}
+	// Environment values are set as flag values first, so they are checked
+	// exactly like flags, and flags given on the command line override them.
+	for name, variable := range env {
+		if v := getenv(variable); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				return c, fmt.Errorf("memcached-http: %s=%q: %w", variable, v, err)
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("memcached-http: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("memcached-http: unexpected arguments %q", fs.Args())
+	}
+	return c, nil
+}
+
+// run serves until ctx is done, then lets in-flight requests finish.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	slog.SetDefault(logger)
+
+	store, err := cache.NewMemory(cache.Options{MemoryLimit: c.memoryLimit, MaxValueSize: c.maxValueSize})
+	if err != nil {
+		return fmt.Errorf("memcached-http: cache: %w", err)
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("memcached-http: %w", err)
+	}
+	srv := &http.Server{
+		Handler: handlers.NewRouter(store, handlers.Config{
+			MaxBatchKeys: c.maxBatchKeys,
+			MaxBodyBytes: c.maxBodyBytes,
+			Logger:       logger,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("memcached-http: serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down", "timeout", c.shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("memcached-http: shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("memcached-http: serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
