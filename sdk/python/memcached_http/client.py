@@ -236,6 +236,27 @@ def _as_uint(value):
     return None
 
 
+def _with_persistent_id(pickler, pid):
+    """Returns a pickler class that asks pid for persistent ids. A subclass,
+    because Python 3.13's C Pickler no longer lets instances set persistent_id."""
+
+    class PersistentIdPickler(pickler):
+        def persistent_id(self, obj):
+            return pid(obj)
+
+    return PersistentIdPickler
+
+
+def _with_persistent_load(unpickler, pload):
+    """Returns an unpickler class that loads persistent ids with pload."""
+
+    class PersistentLoadUnpickler(unpickler):
+        def persistent_load(self, persistent_id):
+            return pload(persistent_id)
+
+    return PersistentLoadUnpickler
+
+
 class Client:
     """Memcache client object, through which one invokes all memcache operations.
 
@@ -278,11 +299,9 @@ class Client:
           token: bearer token sent with every request; default $MEMCACHED_HTTP_TOKEN.
           deadline: seconds a call may take before it counts as a network failure.
         """
-        self._pickler_factory = pickler
-        self._unpickler_factory = unpickler
+        self._pickler_factory = pickler if pid is None else _with_persistent_id(pickler, pid)
+        self._unpickler_factory = unpickler if pload is None else _with_persistent_load(unpickler, pload)
         self._pickle_protocol = pickleProtocol
-        self._persistent_id = pid
-        self._persistent_load = pload
         self.url = url or os.environ.get(URL_ENV) or DEFAULT_URL
         if token is None:
             token = os.environ.get(TOKEN_ENV) or None
@@ -315,17 +334,11 @@ class Client:
 
     def _do_pickle(self, value):
         data = io.BytesIO()
-        pickler = self._pickler_factory(data, protocol=self._pickle_protocol)
-        if self._persistent_id is not None:
-            pickler.persistent_id = self._persistent_id
-        pickler.dump(value)
+        self._pickler_factory(data, protocol=self._pickle_protocol).dump(value)
         return data.getvalue()
 
     def _do_unpickle(self, value):
-        unpickler = self._unpickler_factory(io.BytesIO(value))
-        if self._persistent_load is not None:
-            unpickler.persistent_load = self._persistent_load
-        return unpickler.load()
+        return self._unpickler_factory(io.BytesIO(value)).load()
 
     def _decode(self, item):
         return _wire.decode_value(item, self._do_unpickle)
