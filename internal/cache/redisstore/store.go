@@ -141,10 +141,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %w", cache.ErrUnavailable, err)
 	}
-	s := &Store{client: client, opts: opts, lay: layout{prefix: opts.KeyPrefix, buckets: 1}}
+	buckets := 1
 	if client.Mode() == rueidis.ClientModeCluster {
-		s.lay.buckets = opts.ClusterBuckets
+		buckets = opts.ClusterBuckets
 	}
+	s := &Store{client: client, opts: opts, lay: newLayout(opts.KeyPrefix, buckets)}
 	ctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
 	defer cancel()
 	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
@@ -234,8 +235,10 @@ func (s *Store) itemCall(k cache.Key, ms, sec string, extra ...string) call {
 	b := s.lay.bucket(k)
 	name := itemName(k)
 	ipfx := s.lay.itemPrefix(b)
-	keys := append([]string{ipfx + name}, s.lay.bookkeeping(b)...)
-	args := append([]string{ms, sec, ipfx, name}, extra...)
+	keys := make([]string, 0, 5)
+	keys = append(append(keys, ipfx+name), s.lay.bookkeeping(b)...)
+	args := make([]string, 0, 4+len(extra))
+	args = append(append(args, ms, sec, ipfx, name), extra...)
 	return call{keys: keys, args: args}
 }
 
