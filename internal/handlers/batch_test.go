@@ -46,13 +46,19 @@ func TestSetMulti(t *testing.T) {
 		wantValue     any // under p:a afterwards
 	}{
 		{name: "set stores every item", mode: "set",
-			items:         func(string) []map[string]any { return []map[string]any{{"key": "a", "value": 1}, {"key": "b", "value": 2}} },
+			items: func(string) []map[string]any {
+				return []map[string]any{{"key": "a", "value": 1}, {"key": "b", "value": 2}}
+			},
 			wantNotStored: []any{}, wantValue: 1.0},
 		{name: "add reports the live keys", mode: "add",
-			items:         func(string) []map[string]any { return []map[string]any{{"key": "a", "value": 1}, {"key": "b", "value": 2}} },
+			items: func(string) []map[string]any {
+				return []map[string]any{{"key": "a", "value": 1}, {"key": "b", "value": 2}}
+			},
 			wantNotStored: []any{"a"}, wantValue: "old"},
 		{name: "replace reports the missing keys", mode: "replace",
-			items:         func(string) []map[string]any { return []map[string]any{{"key": "a", "value": 1}, {"key": "b", "value": 2}} },
+			items: func(string) []map[string]any {
+				return []map[string]any{{"key": "a", "value": 1}, {"key": "b", "value": 2}}
+			},
 			wantNotStored: []any{"b"}, wantValue: 1.0},
 		{name: "cas stores items whose token is current", mode: "cas",
 			items: func(cas string) []map[string]any {
