@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	defaults := config{
+		addr: "127.0.0.1:8080", memoryLimit: 64 << 20, maxValueSize: 1 << 20,
+		maxBatchKeys: 10_000, maxBodyBytes: 32 << 20, logLevel: slog.LevelInfo, shutdownTimeout: 30 * time.Second,
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    func(c *config)
+		wantErr string
+	}{
+		{name: "no flags and no environment give the defaults", want: func(*config) {}},
+		{name: "the environment fills unset flags",
+			env: map[string]string{
+				"MEMCACHED_HTTP_ADDR": ":9000", "MEMCACHED_HTTP_MEMORY_LIMIT": "1000000", "MEMCACHED_HTTP_MAX_VALUE_SIZE": "2000",
+				"MEMCACHED_HTTP_MAX_BATCH_KEYS": "5", "MEMCACHED_HTTP_MAX_BODY_BYTES": "4096", "MEMCACHED_HTTP_LOG_LEVEL": "debug",
+				"MEMCACHED_HTTP_SHUTDOWN_TIMEOUT": "5s",
+			},
+			want: func(c *config) {
+				*c = config{addr: ":9000", memoryLimit: 1_000_000, maxValueSize: 2000, maxBatchKeys: 5,
+					maxBodyBytes: 4096, logLevel: slog.LevelDebug, shutdownTimeout: 5 * time.Second}
+			}},
+		{name: "a flag overrides the environment",
+			args: []string{"-addr", ":7000", "-log-level", "warn"},
+			env:  map[string]string{"MEMCACHED_HTTP_ADDR": ":9000", "MEMCACHED_HTTP_LOG_LEVEL": "debug"},
+			want: func(c *config) { c.addr, c.logLevel = ":7000", slog.LevelWarn }},
+		{name: "a malformed environment value is an error", env: map[string]string{"MEMCACHED_HTTP_MAX_BATCH_KEYS": "many"},
+			wantErr: "MEMCACHED_HTTP_MAX_BATCH_KEYS"},
+		{name: "an unknown log level is an error", args: []string{"-log-level", "loud"}, wantErr: "log-level"},
+		{name: "stray arguments are an error", args: []string{"serve"}, wantErr: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			want := defaults
+			tt.want(&want)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+// server is the built binary running on a free port.
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	logs chan map[string]any // the JSON log lines, in order
+}
+
+func startBinary(t *testing.T) *server {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "memcached-http")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-shutdown-timeout", "20s")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MEMCACHED_HTTP_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+
+	s := &server{cmd: cmd, logs: make(chan map[string]any, 100)}
+	go func() {
+		defer close(s.logs)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				s.logs <- line
+			}
+		}
+	}()
+	line := s.waitLog(t, "listening")
+	s.base = "http://" + line["addr"].(string)
+	return s
+}
+
+// waitLog returns the next log line with message msg.
+func (s *server) waitLog(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-s.logs:
+			require.True(t, ok, "the server exited before logging %q", msg)
+			if line["msg"] == msg {
+				return line
+			}
+		case <-timeout:
+			require.FailNow(t, "no log line", msg)
+		}
+	}
+}
+
+func (s *server) call(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var v map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	return resp.StatusCode, v
+}
+
+func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
+	s := startBinary(t)
+
+	status, body := s.call(t, http.MethodGet, "/healthz", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, true, body["ok"])
+	status, _ = s.call(t, http.MethodPut, "/v1/ns/default/keys/user:42", `{"value": {"name": "Ada"}}`)
+	assert.Equal(t, http.StatusOK, status)
+	status, body = s.call(t, http.MethodGet, "/v1/ns/default/keys/user:42", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"name": "Ada"}, body["value"])
+	status, body = s.call(t, http.MethodPost, "/v1/ns/default/keys/visits:incr", `{"initial_value": 0}`)
+	assert.Equal(t, http.StatusOK, status)
+	assert.InDelta(t, 1, body["value"], 0)
+	line := s.waitLog(t, "request")
+	assert.Equal(t, "/healthz", line["path"], "one log line per request, in order")
+
+	resp, err := http.Get(s.base + "/openapi.yaml")
+	require.NoError(t, err)
+	spec, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Contains(t, string(spec), "openapi: 3.0.3")
+
+	// A raw upload that is still arriving when SIGTERM lands must complete.
+	// Expect: 100-continue tells us when the handler has started reading it.
+	bodyR, bodyW := io.Pipe()
+	req, err := http.NewRequest(http.MethodPut, s.base+"/v1/ns/default/keys/slow", bodyR)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Expect", "100-continue")
+	reading := make(chan struct{})
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{Got100Continue: func() { close(reading) }})
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 30 * time.Second}}
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := client.Do(req.WithContext(ctx))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(b), err: err}
+	}()
+	select {
+	case <-reading:
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the server never started reading the upload")
+	}
+	_, err = bodyW.Write([]byte("first half, "))
+	require.NoError(t, err)
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	s.waitLog(t, "shutting down")
+	_, err = bodyW.Write([]byte("second half"))
+	require.NoError(t, err)
+	require.NoError(t, bodyW.Close())
+
+	res := <-done
+	require.NoError(t, res.err)
+	assert.Equal(t, http.StatusOK, res.status, "the in-flight request finishes: %s", res.body)
+	assert.Contains(t, res.body, `"stored":true`)
+	line = s.waitLog(t, "request")
+	for line["path"] != "/v1/ns/default/keys/slow" {
+		line = s.waitLog(t, "request")
+	}
+	assert.InDelta(t, http.StatusOK, line["status"], 0)
+	s.waitLog(t, "stopped")
+
+	require.NoError(t, s.cmd.Wait(), "the process exits 0 after draining")
+	assert.Equal(t, 0, s.cmd.ProcessState.ExitCode())
+}
