@@ -127,6 +127,16 @@ class GetSetTest(ServerTestCase):
             self.client.set("k", b"x" * (memcache.MAX_VALUE_SIZE + 1))
         self.assertEqual("old", self.client.get("k"))
 
+    def test_a_value_the_server_finds_too_large_is_not_stored(self):
+        # 600,000 quotes pass the seed's byte limit, but their JSON encoding
+        # (each quote escaped with a backslash) exceeds the server's 1 MiB limit.
+        self.client.set("k", "old")
+        self.assertFalse(self.client.set("k", '"' * 600_000))
+        self.assertEqual("old", self.client.get("k"))
+        with self.assertLogs("memcached_http", "WARNING"):
+            self.assertEqual(["k", "other"], sorted(self.client.set_multi({"k": '"' * 600_000, "other": 1})))
+        self.assertEqual({"k": "old"}, self.client.get_multi(["k", "other"]))
+
     def test_a_value_at_the_seed_limit_is_stored(self):
         value = b"x" * memcache.MAX_VALUE_SIZE
         self.assertTrue(self.client.set("k", value))
