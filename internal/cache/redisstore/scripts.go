@@ -77,7 +77,8 @@ local function load(...)
 end
 `
 
-// getScript: ARGV[5] key size. Returns {value, kind, flags, cas, expires} or nil.
+// getScript: ARGV[5] key size, [6] idle TTL (ms). Returns {value, kind,
+// flags, cas, expires} or nil.
 const getScript = prelude + `
 sweep(8)
 local st, h = load('v', 'k', 'f', 'c')
@@ -88,12 +89,13 @@ end
 redis.call('HINCRBY', meta, 'hits', 1)
 redis.call('HINCRBY', meta, 'bh', tonumber(ARGV[5]) + #h[4])
 redis.call('ZADD', lru, nows, name)
+if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[6]) end
 return {h[4], h[5], h[6], h[7], h[2]}
 `
 
 // putScript: ARGV[5] item size, [6] mode, [7] value, [8] kind, [9] flags,
-// [10] expires (s, 0 = never), [11] expected cas, [12] Redis TTL (ms, 0 =
-// none), [13] buckets, [14] bucket. Returns the new cas id, or 0 (exists),
+// [10] expires (s, 0 = never), [11] expected cas, [12] Redis TTL (ms),
+// [13] buckets, [14] bucket. Returns the new cas id, or 0 (exists),
 // -1 (not found), -2 (cas mismatch).
 const putScript = prelude + `
 sweep(8)
@@ -108,8 +110,7 @@ redis.call('DEL', item)
 local e = tonumber(ARGV[10])
 if e > 0 and now >= e * 1000 then return id end
 redis.call('HSET', item, 'g', gen, 'v', ARGV[7], 'k', ARGV[8], 'f', ARGV[9], 'c', id, 'e', ARGV[10])
-local ttl = tonumber(ARGV[12])
-if ttl > 0 then redis.call('PEXPIRE', item, ttl) end
+redis.call('PEXPIRE', item, ARGV[12])
 account(name, tonumber(ARGV[5]), e)
 return id
 `
@@ -132,7 +133,7 @@ return 1
 
 // offsetScript: ARGV[5] key size, [6] amount (decimal), [7] '1' to
 // decrement, [8] initial value (decimal, empty for none), [9] kind of a created
-// item, [10] buckets, [11] bucket. Returns {result} as a decimal string, or
+// item, [10] buckets, [11] bucket, [12] idle TTL (ms). Returns {result} as a decimal string, or
 // {-1} (not found) / {-2} (not a number).
 const offsetScript = prelude + `
 local MAX = '18446744073709551615'
@@ -208,8 +209,10 @@ local size = tonumber(ARGV[5]) + #v
 local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
 if created then
   redis.call('HSET', item, 'g', gen, 'v', v, 'k', kind, 'f', '0', 'c', id, 'e', '0')
+  redis.call('PEXPIRE', item, ARGV[12])
   account(name, size, 0)
 else
+  if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[12]) end
   redis.call('HSET', item, 'v', v, 'c', id)
   local old = tonumber(redis.call('HGET', sz, name) or size)
   redis.call('HSET', sz, name, size)

@@ -26,6 +26,13 @@
 // untouched for longer than ExpirySlack past its expiry): Stats repairs the
 // drift it finds while looking for the least recently accessed item, and
 // FlushAll resets it.
+//
+// Eviction: every item and lock key carries a TTL (its expiry plus
+// ExpirySlack, or IdleTTL renewed on access for items that never expire) and
+// the bookkeeping keys carry none. Run Redis with maxmemory-policy
+// volatile-lru (or volatile-ttl) so that memory pressure evicts items only;
+// an allkeys-* policy may evict a bucket's bookkeeping, which resets its
+// stats and its CAS counter, and then a stale CAS id could match again.
 package redisstore
 
 import (
@@ -51,6 +58,7 @@ const (
 	DefaultOpTimeout      = time.Second
 	DefaultExpirySlack    = time.Minute
 	DefaultClusterBuckets = 1024
+	DefaultIdleTTL        = 30 * 24 * time.Hour
 )
 
 // Options configure a Store; zero fields take the defaults above.
@@ -65,6 +73,12 @@ type Options struct {
 	// ExpirySlack is how long after an item's expiry Redis keeps its key; it
 	// covers the skew between Options.Clock and the server's clock.
 	ExpirySlack time.Duration
+	// IdleTTL is the Redis TTL of items that never expire, renewed whenever
+	// they are read or written. It gives every item key a TTL, so a Redis
+	// running maxmemory-policy volatile-lru evicts items and never the
+	// store's counters; an item left unread for IdleTTL is dropped, as an
+	// eviction would drop it.
+	IdleTTL time.Duration
 	// ClusterBuckets is how many hash tags items spread over on a cluster.
 	// Every node sharing the cache must use the same value.
 	ClusterBuckets int
@@ -89,6 +103,9 @@ func (o Options) withDefaults() Options {
 	if o.ExpirySlack <= 0 {
 		o.ExpirySlack = DefaultExpirySlack
 	}
+	if o.IdleTTL <= 0 {
+		o.IdleTTL = DefaultIdleTTL
+	}
 	if o.ClusterBuckets <= 0 {
 		o.ClusterBuckets = DefaultClusterBuckets
 	}
@@ -100,6 +117,8 @@ type Store struct {
 	client rueidis.Client
 	lay    layout
 	opts   Options
+	// idleTTL is Options.IdleTTL in milliseconds, as scripts take it.
+	idleTTL string
 }
 
 var _ cache.Store = (*Store)(nil)
@@ -145,7 +164,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if client.Mode() == rueidis.ClientModeCluster {
 		buckets = opts.ClusterBuckets
 	}
-	s := &Store{client: client, opts: opts, lay: newLayout(opts.KeyPrefix, buckets)}
+	s := &Store{
+		client:  client,
+		opts:    opts,
+		lay:     newLayout(opts.KeyPrefix, buckets),
+		idleTTL: strconv.FormatInt(opts.IdleTTL.Milliseconds(), 10),
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
 	defer cancel()
 	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
@@ -243,13 +267,19 @@ func (s *Store) itemCall(k cache.Key, ms, sec string, extra ...string) call {
 }
 
 // redisTTL is how long Redis keeps a key that expires (by the injected
-// clock) at Unix second exp: until then plus the slack.
+// clock) at Unix second exp: until then plus the slack. A key that never
+// expires gets the idle TTL, renewed on every access.
 func (s *Store) redisTTL(now time.Time, exp int64) string {
 	if exp == 0 {
-		return "0"
+		return s.idleTTL
 	}
 	ttl := time.Unix(exp, 0).Sub(now) + s.opts.ExpirySlack
 	return strconv.FormatInt(max(ttl.Milliseconds(), 1), 10)
+}
+
+// getCall builds the getScript call for k.
+func (s *Store) getCall(k cache.Key, ms, sec string) call {
+	return s.itemCall(k, ms, sec, strconv.Itoa(len(k.Name)), s.idleTTL)
 }
 
 // Get returns the live item under key, its value appended to dst[:0].
@@ -260,7 +290,7 @@ func (s *Store) Get(ctx context.Context, key cache.Key, dst []byte) (cache.Item,
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
 	_, ms, sec := s.clock()
-	res := s.eval(ctx, getLua, []call{s.itemCall(key, ms, sec, strconv.Itoa(len(key.Name)))})[0]
+	res := s.eval(ctx, getLua, []call{s.getCall(key, ms, sec)})[0]
 	it, err := s.item(res, dst)
 	if err != nil {
 		return cache.Item{}, fmt.Errorf("redisstore: get %q: %w", key.Name, err)
@@ -286,7 +316,7 @@ func (s *Store) GetMulti(ctx context.Context, keys []cache.Key) (map[cache.Key]c
 		}
 		seen[k] = struct{}{}
 		uniq = append(uniq, k)
-		calls = append(calls, s.itemCall(k, ms, sec, strconv.Itoa(len(k.Name))))
+		calls = append(calls, s.getCall(k, ms, sec))
 	}
 	items := make(map[cache.Key]cache.Item, len(uniq))
 	for i, res := range s.eval(ctx, getLua, calls) {
@@ -521,6 +551,7 @@ func (s *Store) offsetCall(k cache.Key, d cache.Delta, initial *uint64, ms, sec 
 		strconv.Itoa(int(createdKind)),
 		strconv.Itoa(s.lay.buckets),
 		strconv.Itoa(s.lay.bucket(k)),
+		s.idleTTL,
 	)
 }
 
@@ -617,6 +648,9 @@ func (s *Store) Stats(ctx context.Context) (cache.Stats, error) {
 		reply, err := res.ToArray()
 		if err != nil {
 			return cache.Stats{}, s.fail("stats", err)
+		}
+		if len(reply) != 6 {
+			return cache.Stats{}, fmt.Errorf("redisstore: stats: %d values in reply, want 6", len(reply))
 		}
 		var v [6]int64
 		for i := range v {

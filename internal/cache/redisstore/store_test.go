@@ -424,3 +424,76 @@ func TestKeysNotBuiltWithNewKeyAreRejected(t *testing.T) {
 		assert.ErrorIs(t, err, cache.ErrInvalidArgument, "put %+v", k)
 	}
 }
+
+func TestOnlyItemKeysCarryATTLSoEvictionSparesTheBookkeeping(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	s := openStore(t, srv.url(), Options{Clock: newClock().Now, IdleTTL: time.Hour})
+	raw := rawClient(t, srv.addr())
+	pttl := func(k string) int64 {
+		t.Helper()
+		ms, err := raw.Do(ctx, raw.B().Pttl().Key(k).Build()).AsInt64()
+		require.NoError(t, err)
+		return ms
+	}
+	forever, counter, locked := key(t, "", "forever"), key(t, "", "counter"), key(t, "", "locked")
+	_, err := s.Put(ctx, cache.ModeSet, cache.Entry{Key: forever, Value: []byte("1")})
+	require.NoError(t, err)
+	_, err = s.Offset(ctx, counter, cache.Delta{Amount: 1}, new(uint64))
+	require.NoError(t, err)
+	put(t, s, locked, "1", cache.KindBytes)
+	require.NoError(t, s.Delete(ctx, locked, 30))
+	put(t, s, key(t, "", "expiring"), "1", cache.KindBytes)
+
+	hour := time.Hour.Milliseconds()
+	for _, k := range []cache.Key{forever, counter} {
+		assert.InDelta(t, hour, pttl(s.lay.itemPrefix(0)+itemName(k)), 2000, "%s: an item that never expires gets the idle TTL", k.Name)
+	}
+	assert.InDelta(t, (30*time.Second + DefaultExpirySlack).Milliseconds(), pttl(s.lay.itemPrefix(0)+itemName(locked)), 2000, "a lock lives its period plus the slack")
+	for _, k := range s.lay.bookkeeping(0) {
+		assert.Equal(t, int64(-1), pttl(k), "bookkeeping key %s has no TTL", k)
+	}
+
+	// Reading an item renews its idle TTL.
+	item := s.lay.itemPrefix(0) + itemName(forever)
+	require.NoError(t, raw.Do(ctx, raw.B().Pexpire().Key(item).Milliseconds(60_000).Build()).Error())
+	_, err = s.Get(ctx, forever, nil)
+	require.NoError(t, err)
+	assert.InDelta(t, hour, pttl(item), 2000, "get renews the idle TTL")
+}
+
+func TestLayoutKeepsTheStoresKeysApart(t *testing.T) {
+	tests := []struct {
+		name, prefix, pattern string
+	}{
+		{"a plain prefix", "mchttp:", "mchttp:{*}:i:*"},
+		{"glob characters in the prefix match literally", `a*b?[c]\:`, `a\*b\?\[c\]\\:{*}:i:*`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLayout(tt.prefix, 4)
+			assert.Equal(t, tt.pattern, l.itemPattern())
+			for b := range 4 {
+				got, ok := l.bucketOf(l.itemPrefix(b) + "ns:key")
+				assert.True(t, ok)
+				assert.Equal(t, b, got)
+			}
+			for _, foreign := range []string{"x" + tt.prefix + "{1}:i:ns:k", tt.prefix + "{9}:i:ns:k", tt.prefix + "{a}:i:ns:k"} {
+				_, ok := l.bucketOf(foreign)
+				assert.False(t, ok, "%q is not an item of the store", foreign)
+			}
+		})
+	}
+
+	t.Run("the items of one namespace spread over every bucket", func(t *testing.T) {
+		l := newLayout("p:", 16)
+		seen := map[int]int{}
+		for i := range 1600 {
+			seen[l.bucket(cache.Key{Namespace: "one", Name: strconv.Itoa(i)})]++
+		}
+		assert.Len(t, seen, 16)
+		for b, n := range seen {
+			assert.InDelta(t, 100, n, 50, "bucket %d", b)
+		}
+	})
+}
