@@ -519,7 +519,7 @@ class CasTest(ServerTestCase):
         self.assertTrue(self.client.cas(key, 2))
         self.assertEqual(2, self.client.get(key))
 
-    def test_concurrent_cas_on_one_client_loses_no_update(self):
+    def test_concurrent_cas_from_many_clients_loses_no_update(self):
         self.client.set("n", 0)
         workers, rounds = 4, 10
 
@@ -537,6 +537,26 @@ class CasTest(ServerTestCase):
         for t in threads:
             t.join()
         self.assertEqual(workers * rounds, self.client.get("n"))
+
+
+    def test_one_client_shared_by_threads_keeps_each_keys_cas_id(self):
+        keys = ["k%d" % i for i in range(6)]
+        self.client.set_multi({k: 0 for k in keys})
+        failures = []
+
+        def bump(key):
+            for _ in range(20):
+                value = self.client.gets(key)
+                if not self.client.cas(key, value + 1):
+                    failures.append(key)
+
+        threads = [threading.Thread(target=bump, args=(k,)) for k in keys]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([], failures, "no other key's gets may disturb a key's CAS id")
+        self.assertEqual({k: 20 for k in keys}, self.client.get_multi(keys))
 
 
 class AsyncTest(ServerTestCase):
