@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -41,6 +42,7 @@ type server struct {
 	port int
 	dir  string
 	args []string
+	tls  *tls.Config // set when the port speaks TLS only; the client side
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd
@@ -68,10 +70,13 @@ func startServer(bin, dir string, args ...string) (*server, error) {
 }
 
 func (s *server) start() error {
-	args := append([]string{
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	port := []string{"--port", strconv.Itoa(s.port)}
+	if s.tls != nil {
+		port = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
+	}
+	args := append(append(port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-	}, s.args...)
+	), s.args...)
 	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
@@ -79,7 +84,7 @@ func (s *server) start() error {
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
-	return waitPing(s.addr(), 10*time.Second)
+	return waitPing(s.addr(), s.tls, 10*time.Second)
 }
 
 // stop kills the server and waits for it to exit.
@@ -100,10 +105,17 @@ func (s *server) url() string { return "redis://" + s.addr() }
 
 // waitPing polls until the server answers PING: process start-up is real
 // time, not something a fake clock can stand in for.
-func waitPing(addr string, limit time.Duration) error {
+func waitPing(addr string, tlsConf *tls.Config, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
+	dialer := &net.Dialer{Timeout: 100 * time.Millisecond}
 	for {
-		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		var conn net.Conn
+		var err error
+		if tlsConf != nil {
+			conn, err = tls.DialWithDialer(dialer, "tcp", addr, tlsConf)
+		} else {
+			conn, err = dialer.Dial("tcp", addr)
+		}
 		if err == nil {
 			_ = conn.SetDeadline(time.Now().Add(time.Second))
 			_, err = conn.Write([]byte("PING\r\n"))

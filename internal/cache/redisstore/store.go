@@ -38,6 +38,7 @@ package redisstore
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -79,6 +80,9 @@ type Options struct {
 	// store's counters; an item left unread for IdleTTL is dropped, as an
 	// eviction would drop it.
 	IdleTTL time.Duration
+	// TLSConfig replaces the default TLS settings (system roots, server name
+	// from the URL) of a rediss:// URL, e.g. to trust a private CA.
+	TLSConfig *tls.Config
 	// ClusterBuckets is how many hash tags items spread over on a cluster.
 	// Every node sharing the cache must use the same value.
 	ClusterBuckets int
@@ -152,6 +156,16 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	copt, err := rueidis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w: %w", cache.ErrInvalidArgument, err)
+	}
+	if opts.TLSConfig != nil {
+		if copt.TLSConfig == nil {
+			return nil, fmt.Errorf("redisstore: %w: TLS settings given for a URL without TLS; use rediss://", cache.ErrInvalidArgument)
+		}
+		conf := opts.TLSConfig.Clone()
+		if conf.ServerName == "" {
+			conf.ServerName = copt.TLSConfig.ServerName
+		}
+		copt.TLSConfig = conf
 	}
 	copt.DisableCache = true // no client-side caching: every read must see other nodes' writes
 	copt.Dialer.Timeout = opts.DialTimeout
