@@ -291,7 +291,7 @@ func TestHashCollisionsCompareKeys(t *testing.T) {
 	s.removeLocked(c, h)
 	assert.Equal(t, a, s.lookupLocked(h, "ns", "a"), "removing the head keeps the rest")
 	s.removeLocked(a, h)
-	assert.Empty(t, s.index)
+	assert.Zero(t, s.idx.n)
 }
 
 func TestArenaCompaction(t *testing.T) {
@@ -311,7 +311,7 @@ func TestArenaCompaction(t *testing.T) {
 		}
 	}
 	s := m.shards[0]
-	assert.LessOrEqual(t, int64(cap(s.arena)), s.budget*3/2+minArena, "the arena stays within 1.5× the budget")
+	assert.LessOrEqual(t, int64(cap(s.arena)), s.budget*5/4+minArena, "the arena stays within 1.25× the budget")
 	checkShards(t, m)
 }
 

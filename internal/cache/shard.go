@@ -32,27 +32,40 @@ const (
 // collector never scans the slot arrays however many items they hold; key
 // and value bytes live in the shard's arena at off: namespace, key name,
 // value, back to back.
+//
+// The 64-bit CAS id and expiry are split into 32-bit halves so the struct
+// is 4-byte aligned and takes 44 bytes instead of 48.
 type slot struct {
-	cas        uint64
-	expires    int64  // Unix seconds; 0 = never
-	off        uint32 // start of the namespace in the arena
-	valLen     uint32
-	flags      uint32
-	access     uint32 // seconds since Memory.base of the last access
-	prev, next int32  // LRU neighbours; next also links the free list
-	hnext      int32  // next slot whose key has the same 64-bit hash
-	nsLen      uint8
-	keyLen     uint8
-	kind       Kind
-	state      uint8
+	casLo, casHi uint32
+	expLo, expHi uint32 // Unix seconds; 0 = never
+	off          uint32 // start of the namespace in the arena
+	valLen       uint32
+	flags        uint32
+	access       uint32 // seconds since Memory.base of the last access
+	prev, next   int32  // LRU neighbours; next also links the free list
+	nsLen        uint8
+	keyLen       uint8
+	kind         Kind
+	state        uint8
 }
+
+func (sl *slot) cas() uint64 { return uint64(sl.casHi)<<32 | uint64(sl.casLo) }
+
+func (sl *slot) setCAS(v uint64) { sl.casLo, sl.casHi = uint32(v), uint32(v>>32) }
+
+func (sl *slot) expires() int64 { return int64(uint64(sl.expHi)<<32 | uint64(sl.expLo)) }
+
+func (sl *slot) setExpires(v int64) { sl.expLo, sl.expHi = uint32(v), uint32(uint64(v)>>32) }
 
 func (sl *slot) dataLen() int { return int(sl.nsLen) + int(sl.keyLen) + int(sl.valLen) }
 
 // size is what the slot is charged against the memory limit.
 func (sl *slot) size() int64 { return ItemOverhead + int64(sl.dataLen()) }
 
-func (sl *slot) expired(now int64) bool { return sl.expires != 0 && now >= sl.expires }
+func (sl *slot) expired(now int64) bool {
+	exp := sl.expires()
+	return exp != 0 && now >= exp
+}
 
 type list struct{ head, tail int32 }
 
@@ -60,7 +73,7 @@ type list struct{ head, tail int32 }
 type shard struct {
 	mu sync.Mutex // guards every field below
 
-	index    map[uint64]int32 // key hash → first slot; pointer-free, never scanned
+	idx      index // key fingerprint → slot
 	slots    []slot
 	free     int32 // head of the free slot list
 	arena    []byte
@@ -82,7 +95,7 @@ func newShard(budget int64) *shard {
 
 // resetLocked empties the shard, releasing its memory.
 func (s *shard) resetLocked() {
-	s.index = make(map[uint64]int32)
+	s.idx = index{}
 	s.slots = nil
 	s.free = nilSlot
 	s.arena = nil
@@ -104,13 +117,23 @@ func (s *shard) valueOf(sl *slot) []byte {
 	return s.arena[start : start+int(sl.valLen)]
 }
 
-// lookupLocked returns the slot holding key (live, expired or locked), or nilSlot.
+// lookupLocked returns the slot holding key (live, expired or locked), or
+// nilSlot. Slots whose fingerprint matches are told apart by their key bytes.
 func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
-	i, ok := s.index[h]
-	if !ok {
+	x := &s.idx
+	if len(x.entries) == 0 {
 		return nilSlot
 	}
-	for ; i != nilSlot; i = s.slots[i].hnext {
+	fp, mask := uint32(h), len(x.entries)-1
+	for p := x.home(fp); ; p = (p + 1) & mask {
+		e := x.entries[p]
+		if e == 0 {
+			return nilSlot
+		}
+		if entryFP(e) != fp {
+			continue
+		}
+		i := entrySlot(e)
 		sl := &s.slots[i]
 		if int(sl.nsLen) != len(ns) || int(sl.keyLen) != len(name) {
 			continue
@@ -120,7 +143,6 @@ func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 			return i
 		}
 	}
-	return nilSlot
 }
 
 // findLocked returns the slot of key unless it is missing or expired; an
@@ -194,24 +216,11 @@ func (s *shard) touchLocked(i int32, tick uint32) {
 // removeLocked frees slot i, whose key hashes to h.
 func (s *shard) removeLocked(i int32, h uint64) {
 	sl := &s.slots[i]
-	if head := s.index[h]; head == i {
-		if sl.hnext == nilSlot {
-			delete(s.index, h)
-		} else {
-			s.index[h] = sl.hnext
-		}
-	} else {
-		for p := head; p != nilSlot; p = s.slots[p].hnext {
-			if s.slots[p].hnext == i {
-				s.slots[p].hnext = sl.hnext
-				break
-			}
-		}
-	}
+	s.idx.remove(uint32(h), i)
 	s.unlinkLocked(i)
 	s.used -= sl.size()
 	s.live -= sl.dataLen()
-	*sl = slot{state: stateFree, next: s.free, prev: nilSlot, hnext: nilSlot}
+	*sl = slot{state: stateFree, next: s.free, prev: nilSlot}
 	s.free = i
 }
 
@@ -259,17 +268,17 @@ func (s *shard) allocSlotLocked() int32 {
 		s.free = s.slots[i].next
 		return i
 	}
-	s.slots = append(s.slots, slot{state: stateFree, prev: nilSlot, next: nilSlot, hnext: nilSlot})
+	s.slots = append(s.slots, slot{state: stateFree, prev: nilSlot, next: nilSlot})
 	return int32(len(s.slots) - 1)
 }
 
 // allocLocked returns the offset of n fresh arena bytes. When the arena is
-// full it is compacted into a new one sized 1.5× the live bytes, so dead
-// bytes never exceed half the arena and each byte written is copied at most
-// twice on average.
+// full it is compacted into a new one sized 1.25× the live bytes, so dead
+// and spare bytes stay under a fifth of the arena, and each byte written is
+// copied four times on average (amortised O(1)).
 func (s *shard) allocLocked(n int) uint32 {
 	if len(s.arena)+n > cap(s.arena) {
-		next := make([]byte, 0, max(minArena, (s.live+n)*3/2))
+		next := make([]byte, 0, max(minArena, (s.live+n)*5/4))
 		for i := range s.slots {
 			sl := &s.slots[i]
 			if sl.state&stateMask == stateFree {
@@ -302,12 +311,8 @@ func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint
 		nsLen:  uint8(len(ns)),
 		keyLen: uint8(len(name)),
 		state:  state,
-		hnext:  nilSlot,
 	}
-	if head, ok := s.index[h]; ok {
-		sl.hnext = head
-	}
-	s.index[h] = i
+	s.idx.insert(uint32(h), i)
 	s.used += sl.size()
 	s.pushFrontLocked(i)
 	return i
@@ -337,6 +342,7 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), now)
 	j := s.insertLocked(h, ns, name, value, stateItem|keep.state&segProtected)
 	sl = &s.slots[j]
-	sl.cas, sl.expires, sl.flags, sl.kind, sl.access = keep.cas, keep.expires, keep.flags, keep.kind, keep.access
+	sl.casLo, sl.casHi, sl.expLo, sl.expHi = keep.casLo, keep.casHi, keep.expLo, keep.expHi
+	sl.flags, sl.kind, sl.access = keep.flags, keep.kind, keep.access
 	return j
 }
