@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // The tests run against real redis-server processes on free loopback ports.
@@ -247,6 +248,8 @@ func startCluster(t testing.TB) *cluster {
 	return c
 }
 
+// TestMain stops the shared server and checks that closed stores leave no
+// goroutine behind.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.srv != nil {
@@ -254,6 +257,17 @@ func TestMain(m *testing.M) {
 	}
 	if shared.dir != "" {
 		_ = os.RemoveAll(shared.dir)
+	}
+	if code == 0 {
+		// rueidis closes replaced cluster connections and retries slot
+		// refreshes from goroutines that sleep up to 5 s and then end.
+		if err := goleak.Find(
+			goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+			goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
