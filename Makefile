@@ -38,7 +38,7 @@ lint: vet fmt-check spec-lint
 spec-lint:
 	@if command -v npm >/dev/null 2>&1; then \
 		[ -d node_modules/@redocly/cli ] || npm ci --no-audit --no-fund; \
-		$(REDOCLY) lint $(SPEC); \
+		$(REDOCLY) lint --format=stylish $(SPEC); \
 	elif [ -n "$${CI:-}" ]; then \
 		echo "spec-lint: npm not found; CI needs Node.js >= 20.19 for @redocly/cli"; exit 1; \
 	else \
