@@ -497,3 +497,24 @@ func TestLayoutKeepsTheStoresKeysApart(t *testing.T) {
 		}
 	})
 }
+
+func TestScriptsAreResentAfterTheServerForgetsThem(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	s := openStore(t, srv.url(), Options{Clock: newClock().Now})
+	raw := rawClient(t, srv.addr())
+	keys := []cache.Key{key(t, "", "a"), key(t, "", "b")}
+	for _, k := range keys {
+		put(t, s, k, "1", cache.KindBytes)
+	}
+
+	require.NoError(t, raw.Do(ctx, raw.B().ScriptFlush().Build()).Error())
+	_, err := s.Get(ctx, keys[0], nil)
+	require.NoError(t, err, "a single call falls back to EVAL")
+
+	require.NoError(t, raw.Do(ctx, raw.B().ScriptFlush().Build()).Error())
+	values, errs, err := s.OffsetMulti(ctx, keys, []cache.Delta{{Amount: 1}, {Amount: 2}}, nil)
+	require.NoError(t, err, "a pipeline falls back to EVAL")
+	assert.Equal(t, []error{nil, nil}, errs)
+	assert.Equal(t, []uint64{2, 3}, values, "each write applied exactly once")
+}
