@@ -18,6 +18,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/api"
+	"github.com/memcached-http/memcached-http/internal/handlers/contracttest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -136,11 +139,9 @@ func (s *server) call(t *testing.T, method, path, body string) (int, map[string]
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp, got := contracttest.Do(t, http.DefaultClient, req)
 	var v map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	require.NoError(t, json.Unmarshal(got, &v))
 	return resp.StatusCode, v
 }
 
@@ -161,17 +162,15 @@ func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
 	line := s.waitLog(t, "request")
 	assert.Equal(t, "/healthz", line["path"], "one log line per request, in order")
 
-	resp, err := http.Get(s.base + "/openapi.yaml")
+	req, err := http.NewRequest(http.MethodGet, s.base+"/openapi.yaml", nil)
 	require.NoError(t, err)
-	spec, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	assert.Contains(t, string(spec), "openapi: 3.0.3")
+	_, spec := contracttest.Do(t, http.DefaultClient, req)
+	assert.Equal(t, api.OpenAPI, spec, "the binary serves the contract it embeds")
 
 	// A raw upload that is still arriving when SIGTERM lands must complete.
 	// Expect: 100-continue tells us when the handler has started reading it.
 	bodyR, bodyW := io.Pipe()
-	req, err := http.NewRequest(http.MethodPut, s.base+"/v1/ns/default/keys/slow", bodyR)
+	req, err = http.NewRequest(http.MethodPut, s.base+"/v1/ns/default/keys/slow", bodyR)
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Expect", "100-continue")
@@ -179,9 +178,9 @@ func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{Got100Continue: func() { close(reading) }})
 	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 30 * time.Second}}
 	type result struct {
-		status int
-		body   string
-		err    error
+		resp *http.Response
+		body []byte
+		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
@@ -192,7 +191,7 @@ func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		done <- result{status: resp.StatusCode, body: string(b), err: err}
+		done <- result{resp: resp, body: b, err: err}
 	}()
 	select {
 	case <-reading:
@@ -210,8 +209,9 @@ func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
 
 	res := <-done
 	require.NoError(t, res.err)
-	assert.Equal(t, http.StatusOK, res.status, "the in-flight request finishes: %s", res.body)
-	assert.Contains(t, res.body, `"stored":true`)
+	contracttest.Check(t, req, res.resp.StatusCode, res.resp.Header, res.body)
+	assert.Equal(t, http.StatusOK, res.resp.StatusCode, "the in-flight request finishes: %s", res.body)
+	assert.Contains(t, string(res.body), `"stored":true`)
 	line = s.waitLog(t, "request")
 	for line["path"] != "/v1/ns/default/keys/slow" {
 		line = s.waitLog(t, "request")

@@ -2,27 +2,22 @@ package handlers_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/memcached-http/memcached-http/api"
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/handlers"
+	"github.com/memcached-http/memcached-http/internal/handlers/contracttest"
 )
 
 // clock is a settable time source for cache.NewMemory, so expiry is tested
@@ -110,7 +105,7 @@ type request struct {
 	header map[string]string
 }
 
-// do sends req through the router and validates the response against
+// do sends req through the router and checks the response against
 // api/openapi.yaml; every test goes through here so the contract cannot drift.
 func (e *env) do(req request) response {
 	e.t.Helper()
@@ -140,91 +135,8 @@ func (e *env) do(req request) response {
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, r)
 	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
-	validateResponse(e.t, r, res)
+	contracttest.Check(e.t, r, res.status, res.header, res.body)
 	return res
-}
-
-var (
-	specOnce sync.Once
-	spec     *openapi3.T
-	specErr  error
-)
-
-func loadSpec(t *testing.T) *openapi3.T {
-	t.Helper()
-	specOnce.Do(func() {
-		spec, specErr = openapi3.NewLoader().LoadFromData(api.OpenAPI)
-		if specErr == nil {
-			specErr = spec.Validate(context.Background())
-		}
-	})
-	require.NoError(t, specErr)
-	return spec
-}
-
-// route finds the operation a request addresses the way the server does: the
-// key is the rest of the path, and a final :incr/:decr on POST picks the method.
-func route(doc *openapi3.T, method, escaped string) (*routers.Route, map[string]string) {
-	if rest, ok := strings.CutPrefix(escaped, "/v1/ns/"); ok {
-		if ns, tail, ok := strings.Cut(rest, "/"); ok {
-			if key, ok := strings.CutPrefix(tail, "keys/"); ok {
-				path := "/v1/ns/{namespace}/keys/{key}"
-				if method == http.MethodPost {
-					for _, verb := range []string{":incr", ":decr"} {
-						if k, ok := strings.CutSuffix(key, verb); ok {
-							path, key = path+verb, k
-							break
-						}
-					}
-				}
-				return operation(doc, method, path), map[string]string{"namespace": ns, "key": key}
-			}
-		}
-	}
-	for path := range doc.Paths.Map() {
-		pattern := "^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$"
-		if regexp.MustCompile(pattern).MatchString(escaped) && !strings.Contains(path, "{key}") {
-			return operation(doc, method, path), nil
-		}
-	}
-	return nil, nil
-}
-
-func operation(doc *openapi3.T, method, path string) *routers.Route {
-	item := doc.Paths.Value(path)
-	if item == nil || item.GetOperation(method) == nil {
-		return nil
-	}
-	return &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: item.GetOperation(method)}
-}
-
-func validateResponse(t *testing.T, r *http.Request, res response) {
-	t.Helper()
-	doc := loadSpec(t)
-	rt, params := route(doc, r.Method, r.URL.EscapedPath())
-	if rt == nil {
-		// No operation: only the router's own 404 and 405 may answer, in the one error shape.
-		assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, res.status)
-		var v any
-		require.NoError(t, json.Unmarshal(res.body, &v))
-		assert.NoError(t, doc.Components.Schemas["Error"].Value.VisitJSON(v), "body: %s", res.body)
-		return
-	}
-	if res.status == http.StatusNotModified {
-		assert.Empty(t, res.body, "304 carries no body")
-		assert.NotEmpty(t, res.header.Get("ETag"))
-		return
-	}
-	input := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: rt},
-		Status:                 res.status,
-		Header:                 res.header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
-	}
-	input.SetBodyBytes(res.body)
-	assert.NoError(t, openapi3filter.ValidateResponse(context.Background(), input),
-		"%s %s → %d %s", r.Method, r.URL.EscapedPath(), res.status, res.body)
-	assert.NotEqual(t, http.StatusInternalServerError, res.status, "body: %s", res.body)
 }
 
 // keyPath is the path of key in the default namespace, percent-encoded.
