@@ -100,6 +100,16 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
+// signal sends sig to the running server, e.g. SIGSTOP to make it hang.
+func (s *server) signal(sig os.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("redis-server on %d is not running", s.port)
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
 func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 func (s *server) url() string { return "redis://" + s.addr() }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -517,4 +518,30 @@ func TestScriptsAreResentAfterTheServerForgetsThem(t *testing.T) {
 	require.NoError(t, err, "a pipeline falls back to EVAL")
 	assert.Equal(t, []error{nil, nil}, errs)
 	assert.Equal(t, []uint64{2, 3}, values, "each write applied exactly once")
+}
+
+func TestAHungRedisFailsWithinTheOperationTimeout(t *testing.T) {
+	ctx := context.Background()
+	srv := ownServer(t)
+	s := openStore(t, srv.url(), Options{Clock: newClock().Now, OpTimeout: 300 * time.Millisecond})
+	k := key(t, "", "k")
+	put(t, s, k, "1", cache.KindBytes)
+
+	require.NoError(t, srv.signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = srv.signal(syscall.SIGCONT) })
+	start := time.Now()
+	_, err := s.Get(ctx, k, nil)
+	elapsed := time.Since(start)
+	assert.ErrorIs(t, err, cache.ErrUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, elapsed, time.Second, "bounded by OpTimeout, not by the server")
+
+	require.NoError(t, srv.signal(syscall.SIGCONT))
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if _, err = s.Get(ctx, k, nil); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, err, "reads work again once the server resumes")
 }
