@@ -21,20 +21,26 @@ import (
 
 // The tests run against real redis-server processes on free loopback ports.
 
-const installHint = "redis-server not found: install it (apt-get install -y redis-server)"
-
-// redisServerPath finds redis-server. Without it the tests are skipped
-// locally but fail in CI, where a missing server must not pass silently.
-func redisServerPath(t testing.TB) string {
+// binary finds redis-server or redis-cli. Without them the tests are
+// skipped locally but fail in CI, where a missing server must not pass
+// silently.
+func binary(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
+	path, err := exec.LookPath(name)
 	if err != nil {
+		hint := name + " not found: install it (apt-get install -y redis-server)"
 		if os.Getenv("CI") == "true" {
-			t.Fatal(installHint)
+			t.Fatal(hint)
 		}
-		t.Skip(installHint)
+		t.Skip(hint)
 	}
 	return path
+}
+
+// redisServerPath finds redis-server.
+func redisServerPath(t testing.TB) string {
+	t.Helper()
+	return binary(t, "redis-server")
 }
 
 // server is one redis-server process.
@@ -225,8 +231,7 @@ func (c *cluster) addrs() []string {
 func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	bin := redisServerPath(t)
-	cli, err := exec.LookPath("redis-cli")
-	require.NoError(t, err, installHint)
+	cli := binary(t, "redis-cli")
 	c := &cluster{}
 	for i := range 3 {
 		dir := t.TempDir()

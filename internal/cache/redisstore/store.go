@@ -17,6 +17,9 @@
 //
 // Cluster: items are spread over Options.ClusterBuckets hash tags, not one
 // tag per namespace, so no namespace is pinned to one node (see layout).
+// A script may only touch keys of one slot, so CAS ids come from a counter
+// per bucket (one global counter against a single server): id = count ×
+// buckets + bucket, unique across buckets and increasing for every item.
 //
 // URLs: redis://[user:password@]host:port[/db], rediss://… for TLS (also
 // valkey:// and valkeys://). A cluster is detected by itself; more seed nodes
