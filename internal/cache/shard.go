@@ -5,13 +5,15 @@ import (
 )
 
 // Slot states. The low bits say what a slot holds; segProtected marks items
-// in the protected LRU segment.
+// in the protected LRU segment and referenced items read since they last
+// moved between segments.
 const (
 	stateFree    uint8 = 0
 	stateItem    uint8 = 1
 	stateLock    uint8 = 2
 	stateMask    uint8 = 3
 	segProtected uint8 = 4
+	referenced   uint8 = 8
 )
 
 const (
@@ -20,9 +22,9 @@ const (
 	// evictScan is how many slots a write looks at for expired items before
 	// it evicts a live one, so expired items go first at O(1) cost.
 	evictScan = 16
-	// protectedPercent caps the protected segment; the rest of a shard's
-	// budget is the probation segment that new items enter, so a scan of new
-	// keys only ever evicts other unread items.
+	// protectedPercent caps the protected segment, which holds items read
+	// while in probation; new items enter probation, so a scan of new keys
+	// only ever evicts other unread items.
 	protectedPercent = 80
 	// minArena is the smallest arena a shard allocates.
 	minArena = 4 << 10
@@ -194,21 +196,29 @@ func (s *shard) unlinkLocked(i int32) {
 	sl.prev, sl.next = nilSlot, nilSlot
 }
 
-// touchLocked records a read: the item moves to the head of the protected
-// segment, demoting the protected tail to probation when the segment is full.
+// touchLocked records a read by setting the slot's referenced bit; it
+// touches no neighbours, so a read of a cold item costs no extra cache
+// misses. Eviction gives referenced items a second chance in the protected
+// segment (segmented CLOCK, an approximation of segmented LRU).
 func (s *shard) touchLocked(i int32, tick uint32) {
-	s.unlinkLocked(i)
-	s.slots[i].state |= segProtected
 	s.slots[i].access = tick
-	s.pushFrontLocked(i)
+	s.slots[i].state |= referenced
+}
+
+// balanceLocked shrinks the protected segment to its share: unreferenced
+// items at its tail move to the probation head, referenced ones lose the bit
+// and go round once more. Each step clears a bit or demotes, so it ends.
+func (s *shard) balanceLocked() {
 	limit := s.budget * protectedPercent / 100
 	for s.protUsed > limit {
 		t := s.lists[1].tail
-		if t == i {
-			break
-		}
+		sl := &s.slots[t]
 		s.unlinkLocked(t)
-		s.slots[t].state &^= segProtected
+		if sl.state&referenced != 0 {
+			sl.state &^= referenced
+		} else {
+			sl.state &^= segProtected
+		}
 		s.pushFrontLocked(t)
 	}
 }
@@ -225,21 +235,35 @@ func (s *shard) removeLocked(i int32, h uint64) {
 }
 
 // makeRoomLocked evicts until need more bytes fit in the budget: expired
-// slots near the scan cursor first, then the probation tail, then the
-// protected tail. The caller has checked that need fits an empty shard.
+// slots near the scan cursor first, then from the probation tail (the
+// protected tail once probation is empty). A referenced victim is spared
+// once: it loses the bit and moves to the protected head. Every step evicts
+// or clears a bit, so the cost is amortised O(1) per write. The caller has
+// checked that need fits an empty shard.
 func (s *shard) makeRoomLocked(m *Memory, need int64, now int64) {
+	if s.used+need > s.budget {
+		s.reclaimExpiredLocked(m, now, evictScan)
+	}
 	for s.used+need > s.budget {
-		if s.reclaimExpiredLocked(m, now, evictScan) > 0 {
-			continue
+		seg := 0
+		if s.lists[0].tail == nilSlot {
+			seg = 1
 		}
-		victim := s.lists[0].tail
-		if victim == nilSlot {
-			victim = s.lists[1].tail
-		}
-		if victim == nilSlot {
+		v := s.lists[seg].tail
+		if v == nilSlot {
 			return
 		}
-		s.removeLocked(victim, m.hashSlot(s, &s.slots[victim]))
+		sl := &s.slots[v]
+		if sl.state&referenced == 0 {
+			s.removeLocked(v, m.hashSlot(s, sl))
+			continue
+		}
+		s.unlinkLocked(v)
+		sl.state = sl.state&^referenced | segProtected
+		s.pushFrontLocked(v)
+		if seg == 0 {
+			s.balanceLocked()
+		}
 	}
 }
 
@@ -340,7 +364,7 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 	keep := *sl
 	s.removeLocked(i, h)
 	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), now)
-	j := s.insertLocked(h, ns, name, value, stateItem|keep.state&segProtected)
+	j := s.insertLocked(h, ns, name, value, stateItem|keep.state&(segProtected|referenced))
 	sl = &s.slots[j]
 	sl.casLo, sl.casHi, sl.expLo, sl.expHi = keep.casLo, keep.casHi, keep.expLo, keep.expHi
 	sl.flags, sl.kind, sl.access = keep.flags, keep.kind, keep.access
