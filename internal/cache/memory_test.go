@@ -394,3 +394,33 @@ func TestMixedLoadStaysWithinTheMemoryLimit(t *testing.T) {
 	checker.Wait()
 	checkShards(t, m)
 }
+
+func TestLargeValues(t *testing.T) {
+	cases := []struct {
+		name string
+		opts Options
+		size int
+	}{
+		{"a 1 MiB value fits the defaults", Options{}, 1 << 20},
+		{"an 8 MiB value fits a raised value limit", Options{MemoryLimit: 64 << 20, MaxValueSize: 8 << 20}, 8 << 20},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newTestMemory(t, c.opts)
+			value := make([]byte, c.size)
+			for i := range value {
+				value[i] = byte(i * 7)
+			}
+			for i := range 3 {
+				_, err := m.Put(t.Context(), ModeSet, Entry{Key: mustKey(t, fmt.Sprint("big", i)), Value: value, Kind: KindBytes})
+				require.NoError(t, err)
+			}
+			it, err := m.Get(t.Context(), mustKey(t, "big2"), nil)
+			require.NoError(t, err)
+			assert.Equal(t, value, it.Value)
+			_, err = m.Put(t.Context(), ModeSet, Entry{Key: mustKey(t, "over"), Value: make([]byte, c.size+1), Kind: KindBytes})
+			assert.ErrorIs(t, err, ErrValueTooLarge)
+			checkShards(t, m)
+		})
+	}
+}

@@ -368,5 +368,8 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 	sl = &s.slots[j]
 	sl.casLo, sl.casHi, sl.expLo, sl.expHi = keep.casLo, keep.casHi, keep.expLo, keep.expHi
 	sl.flags, sl.kind, sl.access = keep.flags, keep.kind, keep.access
+	if keep.state&segProtected != 0 {
+		s.balanceLocked()
+	}
 	return j
 }
