@@ -45,7 +45,6 @@ local function sweep(limit)
     forget(n)
     redis.call('UNLINK', ipfx .. n)
   end
-  return #dead
 end
 
 -- account records a freshly written item n of size s.
