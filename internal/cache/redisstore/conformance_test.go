@@ -25,9 +25,6 @@ func TestConformance(t *testing.T) {
 }
 
 func TestClusterConformance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-node Redis Cluster")
-	}
 	c := startCluster(t)
 
 	t.Run("suite", func(t *testing.T) { conformance(t, c.url()) })
