@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -268,7 +267,3 @@ func wantsRaw(ctx context.Context) bool {
 	raw, _ := ctx.Value(rawKey{}).(bool)
 	return raw
 }
-
-// errNoBody guards the strict server's body dispatch: checkMediaType lets
-// only JSON or octet-stream through, so one of the two bodies is always set.
-var errNoBody = errors.New("handlers: request body not decoded")

@@ -24,6 +24,10 @@ type Server struct {
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
+// errNoBody guards the strict server's body dispatch: checkMediaType lets
+// only JSON or octet-stream through, so one of the two bodies is always set.
+var errNoBody = errors.New("handlers: request body not decoded")
+
 // key builds the cache key of a path namespace and key, naming the field at fault.
 func key(ns, name string) (cache.Key, error) {
 	if err := cache.ValidateNamespace(ns); err != nil {
