@@ -39,9 +39,6 @@ func key(ns, name string) (cache.Key, error) {
 
 // Get implements the seed's get / gets.
 func (s *Server) Get(ctx context.Context, req gen.GetRequestObject) (gen.GetResponseObject, error) {
-	if err := check(req.Params); err != nil {
-		return nil, err
-	}
 	k, err := key(req.Namespace, req.Key)
 	if err != nil {
 		return nil, err
@@ -133,7 +130,7 @@ func (s *Server) Delete(ctx context.Context, req gen.DeleteRequestObject) (gen.D
 	case errors.Is(err, cache.ErrNotFound):
 		return gen.Delete404JSONResponse{Status: gen.DeleteItemMissing, Error: detail(fmt.Errorf("delete: %w", err))}, nil
 	case err != nil:
-		return nil, onField("seconds", fmt.Errorf("delete: %w", err))
+		return nil, fmt.Errorf("delete: %w", err)
 	}
 	return gen.Delete200JSONResponse{Status: gen.DeleteSuccessful}, nil
 }
@@ -254,7 +251,7 @@ func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (g
 	}
 	errs, err := s.store.PutMulti(ctx, mode, entries)
 	if err != nil {
-		return nil, onField("items", fmt.Errorf("set_multi: %w", err))
+		return nil, fmt.Errorf("set_multi: %w", err)
 	}
 	notStored := make([]string, 0)
 	for i, err := range errs {
@@ -276,7 +273,7 @@ func (s *Server) DeleteMulti(ctx context.Context, req gen.DeleteMultiRequestObje
 	}
 	errs, err := s.store.DeleteMulti(ctx, keys, deref(req.Body.Seconds))
 	if err != nil {
-		return nil, onField("seconds", fmt.Errorf("delete_multi: %w", err))
+		return nil, fmt.Errorf("delete_multi: %w", err)
 	}
 	statuses := make(map[string]gen.DeleteStatus, len(keys))
 	for i, err := range errs {
