@@ -3,6 +3,43 @@
 // (keys, namespaces, expiration), and the embedded TTL+LRU engine.
 //
 // The package imports only the standard library; HTTP lives elsewhere.
+//
+// # The embedded engine
+//
+// NewMemory builds a Memory: a power-of-two number of shards picked by the
+// top bits of a key's hash, each behind its own mutex (no global lock; CAS
+// ids come from one atomic counter). A shard keeps its items in a slice of
+// 44-byte pointer-free slots, finds them through an open-addressing table of
+// uint64 fingerprint entries (hash collisions are told apart by comparing
+// the stored namespace and key bytes), and keeps namespace, key and value
+// bytes back to back in one byte arena that is compacted when full. The
+// garbage collector therefore scans a handful of pointers per shard however
+// many items there are, and a Get hit appends the value to the caller's
+// buffer without allocating.
+//
+// Memory bound: each shard owns MemoryLimit/shards bytes and charges every
+// item or delete lock ItemOverhead + len(namespace) + len(key) + len(value);
+// the charged total never exceeds MemoryLimit. The heap behind it is about
+// the same (BenchmarkItemOverhead: about 78 bytes per small item beyond key
+// and value, against 80 + 7 for the default namespace charged), plus the
+// spare room of growing slices (the arena is at most 1.25× a shard's
+// budget, and is briefly doubled while compacting) and slot slices that
+// keep their length after mass deletes, until FlushAll.
+//
+// Eviction is segmented CLOCK, an approximation of segmented LRU: new items
+// enter a probation list; a read only sets a bit on the slot; when a write
+// needs room it first frees expired slots found by a short scan, then takes
+// the probation tail, and a referenced victim is spared once by moving it
+// to the protected list (at most 80% of the shard). A scan of new keys thus
+// evicts only unread items. Expired items are invisible at once, reclaimed
+// when touched, by that scan, by Stats, and by a background sweeper that
+// looks at a bounded batch of slots per shard each second until Close.
+//
+// Cost against a plain map behind a sync.RWMutex (see BENCHMARKS.md): Get
+// 3.7× (time.Now, which every operation needs for expiry, is 40% of it),
+// parallel Get 1.7×, Set 2.3×, Incr 1.4×; p99 Get latency at 10M items is
+// 3-5× that at 10k, as it is for the plain map, because a random Get at
+// that size misses every cache level three times.
 package cache
 
 import (
