@@ -145,6 +145,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 
 	var (
 		wg      sync.WaitGroup
+		pacer   sync.WaitGroup
 		sent    atomic.Uint64
 		sched   = schedule{start: start, rate: cfg.rate}
 		planned uint64
@@ -161,7 +162,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 		if runtime.GOMAXPROCS(0) < 2 {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 		}
-		go pace(sched, planned, &stop, tickets)
+		pacer.Go(func() { pace(sched, planned, &stop, runCtx.Done(), tickets) })
 	}
 	for _, w := range workers {
 		wg.Go(func() {
@@ -174,6 +175,8 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cancel()
+	pacer.Wait()
 
 	res := &result{
 		Label: cfg.label, Target: cfg.kind, URL: cfg.url, Mix: cfg.mix.String(),
@@ -279,14 +282,19 @@ func (w *worker) runClosed(stop *atomic.Bool) {
 }
 
 // pace hands out request numbers at their due times until all planned
-// requests are out or the run stops, then closes tickets.
-func pace(sched schedule, planned uint64, stop *atomic.Bool, tickets chan<- uint64) {
+// requests are out or the run stops, then closes tickets. done ends it even
+// when tickets is full and no worker is left to take one.
+func pace(sched schedule, planned uint64, stop *atomic.Bool, done <-chan struct{}, tickets chan<- uint64) {
 	defer close(tickets)
 	for i := uint64(0); i < planned && !stop.Load(); i++ {
 		if wait := time.Until(sched.due(i)); wait > 0 {
 			preciseSleep(wait)
 		}
-		tickets <- i
+		select {
+		case tickets <- i:
+		case <-done:
+			return
+		}
 	}
 }
 

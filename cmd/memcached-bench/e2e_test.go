@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// startFixed runs `memcached-bench -serve-fixed` in-process and returns its URL.
+func startFixed(t *testing.T, valueSize string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, []string{"-serve-fixed", "-addr", "127.0.0.1:0", "-value-size", valueSize}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err)
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-served, "the ceiling server shuts down cleanly")
+	})
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	require.True(t, ok, "first line %q", line)
+	return url
+}
+
+// bench runs the generator with args plus -json and decodes its report.
+func bench(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append(args, "-json"), &out, &errOut)
+	require.NoError(t, err, "stderr: %s", errOut.String())
+	var res result
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res), "output %q", out.String())
+	return res
+}
+
+func assertLatencyOrdered(t *testing.T, l latencyMicros) {
+	t.Helper()
+	assert.Positive(t, l.P50)
+	assert.LessOrEqual(t, l.P50, l.P99)
+	assert.LessOrEqual(t, l.P99, l.P999)
+	assert.LessOrEqual(t, l.P999, l.Max)
+}
+
+func TestClosedModelAgainstTheCeiling(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	url := startFixed(t, "100")
+	res := bench(t, "-url", url, "-target", "fixed", "-conns", "4", "-duration", "300ms", "-label", "ceiling-get")
+
+	assert.Equal(t, "ceiling-get", res.Label)
+	assert.Equal(t, "closed", res.Model)
+	assert.Zero(t, res.Errors)
+	assert.Greater(t, res.Requests, uint64(100), "four loopback connections manage far more than 100 requests in 300 ms")
+	assert.Equal(t, res.Requests, res.Keys)
+	assert.InDelta(t, 0.3, res.DurationS, 0.2, "the run stops by itself after -duration")
+	assert.InEpsilon(t, float64(res.Requests)/res.DurationS, res.RequestsPS, 1e-9)
+	assertLatencyOrdered(t, res.Latency)
+}
+
+func TestOpenModelSendsAtTheRequestedRate(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	url := startFixed(t, "100")
+	res := bench(t, "-url", url, "-target", "fixed", "-conns", "4", "-duration", "500ms", "-rate", "2000")
+
+	assert.Equal(t, "open", res.Model)
+	assert.Zero(t, res.Errors)
+	// 2,000/s for 0.5 s plans 1,000 requests; a busy test machine may leave a
+	// few unsent at the very end, which the report counts.
+	assert.Equal(t, uint64(1000), res.Requests+res.Dropped)
+	assert.Greater(t, res.Requests, uint64(900))
+	assertLatencyOrdered(t, res.Latency)
+}
+
+// fakeCache is just enough of memcached-http's API to check what the
+// generator sends and counts: PUT stores, GET reads, batchGet lists hits.
+type fakeCache struct {
+	mu    sync.Mutex // guards items
+	items map[string][]byte
+}
+
+func (f *fakeCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimPrefix(r.URL.Path, "/v1/ns/bench/keys/")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPut:
+		body, _ := io.ReadAll(r.Body)
+		f.items[key] = body
+		_, _ = io.WriteString(w, `{"stored":true,"cas":"1"}`)
+	case r.Method == http.MethodGet:
+		v, ok := f.items[key]
+		if !ok {
+			http.Error(w, `{"error":{"code":"not_found"}}`, http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(v)
+	case r.URL.Path == "/v1/ns/bench/keys:batchGet":
+		var req struct{ Keys []string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		items := map[string]json.RawMessage{}
+		for _, k := range req.Keys {
+			if v, ok := f.items[k]; ok {
+				items[k] = v
+			}
+		}
+		// Over 2 KiB this goes out chunked, which the client must follow.
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
+	default:
+		http.Error(w, "unexpected", http.StatusTeapot)
+	}
+}
+
+func TestPreloadMakesEveryGetAHit(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	fake := &fakeCache{items: map[string][]byte{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	res := bench(t, "-url", srv.URL, "-conns", "3", "-keys", "500", "-duration", "200ms", "-mix", "get")
+	assert.Zero(t, res.Errors, "first error: %s", res.FirstError)
+	assert.Zero(t, res.Misses, "every key was stored before the measurement")
+	fake.mu.Lock()
+	assert.Len(t, fake.items, 500)
+	assert.JSONEq(t, `{"value":"`+string(valueBytes(100))+`"}`, string(fake.items["k499"]))
+	fake.mu.Unlock()
+}
+
+func TestWithoutPreloadGetsMiss(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	srv := httptest.NewServer(&fakeCache{items: map[string][]byte{}})
+	defer srv.Close()
+
+	res := bench(t, "-url", srv.URL, "-conns", "2", "-duration", "100ms", "-preload=false")
+	assert.Zero(t, res.Errors)
+	assert.Positive(t, res.Misses)
+	assert.Equal(t, res.Requests, res.Misses, "404s are answered requests, counted as misses")
+}
+
+func TestBatchGetCountsKeysPerRequest(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	srv := httptest.NewServer(&fakeCache{items: map[string][]byte{}})
+	defer srv.Close()
+
+	res := bench(t, "-url", srv.URL, "-conns", "2", "-keys", "300", "-duration", "200ms", "-mix", "batchget", "-batch", "50")
+	assert.Zero(t, res.Errors, "first error: %s", res.FirstError)
+	assert.Positive(t, res.Requests)
+	assert.Equal(t, 50*res.Requests, res.Keys)
+	assert.Equal(t, 50, res.Batch)
+	assert.InEpsilon(t, 50*res.RequestsPS, res.KeysPS, 1e-9)
+}
+
+func TestServerErrorsAreCounted(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	srv := httptest.NewServer(&fakeCache{items: map[string][]byte{}})
+	defer srv.Close()
+
+	// The fake does not know incr, so every request fails with 418.
+	res := bench(t, "-url", srv.URL, "-conns", "1", "-duration", "100ms", "-mix", "incr")
+	assert.Positive(t, res.Errors)
+	assert.Zero(t, res.Requests)
+	assert.Contains(t, res.FirstError, "incr answered 418")
+}
+
+func TestRunRefusesBadSettingsBeforeConnecting(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a target off this machine", []string{"-url", "http://192.168.1.20:8080"}, "not a loopback address"},
+		{"no connections", []string{"-conns", "0"}, "-conns 0"},
+		{"no duration", []string{"-duration", "0s"}, "-duration 0s"},
+		{"a negative rate", []string{"-rate", "-5"}, "-rate -5"},
+		{"writes against the fixed ceiling", []string{"-target", "fixed", "-mix", "set"}, "only -mix get"},
+		{"a zipf exponent the generator cannot draw", []string{"-dist", "zipf", "-zipf-s", "0.9"}, "zipf exponent"},
+		{"a summary without results", []string{"-summarize"}, "need -results"},
+		{"stray arguments", []string{"extra"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, io.Discard, io.Discard)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
