@@ -55,7 +55,7 @@ type Memory struct {
 	cas      atomic.Uint64 // last CAS id handed out; never reset
 	stop     chan struct{}
 	done     chan struct{}
-	close    sync.Once
+	closing  sync.Once
 }
 
 var _ Store = (*Memory)(nil)
@@ -468,7 +468,7 @@ func (m *Memory) Stats(context.Context) (Stats, error) {
 
 // Close stops the background sweeper. The store stays usable.
 func (m *Memory) Close() error {
-	m.close.Do(func() {
+	m.closing.Do(func() {
 		close(m.stop)
 		<-m.done
 	})

@@ -17,7 +17,7 @@ const (
 )
 
 const (
-	// nilSlot ends index chains, LRU lists and the free list.
+	// nilSlot means no slot: it ends the LRU lists and the free list.
 	nilSlot int32 = -1
 	// evictScan is how many slots a write looks at for expired items before
 	// it evicts a live one, so expired items go first at O(1) cost.
