@@ -333,3 +333,24 @@ func p99Scale(b *testing.B, getSmall func(Key, []byte) error, small int, getLarg
 	b.ReportMetric(pl, "p99-ns/10M")
 	b.ReportMetric(pl/ps, "p99-ratio")
 }
+
+// BenchmarkStats measures Stats over one million items: it scans every slot
+// (one shard lock at a time) to count live items exactly.
+func BenchmarkStats(b *testing.B) {
+	const n = 1_000_000
+	m := newTestMemory(b, Options{MemoryLimit: 1 << 30})
+	ctx := context.Background()
+	value := make([]byte, 16)
+	for i := range n {
+		if _, err := m.Put(ctx, ModeSet, Entry{Key: Key{Namespace: DefaultNamespace, Name: "key:" + strconv.Itoa(i)}, Value: value, Kind: KindBytes}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := m.Stats(ctx)
+		if err != nil || st.Items != n {
+			b.Fatalf("stats: %+v, %v", st, err)
+		}
+	}
+}

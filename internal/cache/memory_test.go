@@ -205,6 +205,21 @@ func TestEviction(t *testing.T) {
 		}
 		checkShards(t, m)
 	})
+	t.Run("a large write evicts just enough of the least recently used items", func(t *testing.T) {
+		clock := newFakeClock()
+		m := tinyStore(t, clock, 10)
+		m.maxValue = 1000
+		for i := range 10 {
+			set(t, m, fmt.Sprintf("k%02d", i), "vvvv", 0)
+		}
+		// Three small items' worth: 3 × (overhead + namespace + 3 + 4) bytes.
+		set(t, m, "big", strings.Repeat("b", 3*(ItemOverhead+len(DefaultNamespace)+3+4)-ItemOverhead-len(DefaultNamespace)-3), 0)
+		for i := range 10 {
+			assert.Equal(t, i >= 3, has(t, m, fmt.Sprintf("k%02d", i)), "k%02d", i)
+		}
+		assert.Equal(t, m.shards[0].budget, m.shards[0].used, "the store is exactly full")
+		checkShards(t, m)
+	})
 	t.Run("expired items are evicted before live ones", func(t *testing.T) {
 		clock := newFakeClock()
 		m := tinyStore(t, clock, 10)
@@ -422,5 +437,19 @@ func TestLargeValues(t *testing.T) {
 			assert.ErrorIs(t, err, ErrValueTooLarge)
 			checkShards(t, m)
 		})
+	}
+}
+
+func TestFlushAllReleasesMemory(t *testing.T) {
+	m := newTestMemory(t, Options{Shards: 4})
+	for i := range 1000 {
+		set(t, m, fmt.Sprint("k", i), "value", 0)
+	}
+	require.NoError(t, m.FlushAll(t.Context()))
+	for _, s := range m.shards {
+		assert.Zero(t, s.used)
+		assert.Zero(t, s.idx.n)
+		assert.Nil(t, s.arena)
+		assert.Nil(t, s.slots)
 	}
 }
