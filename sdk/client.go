@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/memcached-http/memcached-http/sdk/client"
@@ -14,9 +15,10 @@ import (
 // Client talks to one memcached-http server with the methods of App Engine's
 // memcache Client. It is safe for concurrent use, CAS bookkeeping included.
 type Client struct {
-	api   *client.ClientWithResponses
-	http  *http.Client
-	token string
+	api      *client.ClientWithResponses
+	http     *http.Client
+	token    string
+	basePath string // the base URL's path, ending in "/"
 
 	mu     sync.Mutex        // guards casIDs
 	casIDs map[casKey]uint64 // ids remembered by Gets and ForCAS reads, for CAS
@@ -32,7 +34,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, invalidf("base URL %q is not http(s)://host[:port][/path]", baseURL)
 	}
-	c := &Client{casIDs: make(map[casKey]uint64)}
+	c := &Client{basePath: strings.TrimSuffix(u.Path, "/") + "/", casIDs: make(map[casKey]uint64)}
 	for _, opt := range opts {
 		opt(c)
 	}
@@ -40,18 +42,54 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.http = &http.Client{}
 	}
 	c.api, err = client.NewClientWithResponses(baseURL,
-		client.WithHTTPClient(c.http), client.WithRequestEditorFn(c.authorize))
+		client.WithHTTPClient(c.http), client.WithRequestEditorFn(c.edit))
 	if err != nil {
 		return nil, fmt.Errorf("sdk: new client: %w", err)
 	}
 	return c, nil
 }
 
-func (c *Client) authorize(_ context.Context, req *http.Request) error {
+// edit adds the bearer token and puts a pinned path (see pinPath) in place.
+func (c *Client) edit(ctx context.Context, req *http.Request) error {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	if raw, ok := ctx.Value(pathKey{}).(string); ok {
+		path, err := url.PathUnescape(raw)
+		if err != nil {
+			return fmt.Errorf("sdk: pinned path %q: %w", raw, err)
+		}
+		req.URL.Path, req.URL.RawPath = path, raw
+	}
 	return nil
+}
+
+// pathKey is the context key of a request's pinned, escaped path.
+type pathKey struct{}
+
+// pinPath sends a request whose namespace or key is "." or ".." to the path
+// the contract names. The generated client resolves its path as a URL
+// reference, which would drop such dot segments and address another
+// resource; pinned, they travel as %2E. key is "" for batch requests; suffix
+// follows the key (":incr") or the keys collection (":batchGet").
+func (c *Client) pinPath(ctx context.Context, namespace, key, suffix string) context.Context {
+	if !dotSegment(namespace) && !dotSegment(key) {
+		return ctx
+	}
+	p := c.basePath + "v1/ns/" + escapeSegment(namespace) + "/keys"
+	if key != "" {
+		p += "/" + escapeSegment(key)
+	}
+	return context.WithValue(ctx, pathKey{}, p+suffix)
+}
+
+func dotSegment(s string) bool { return s == "." || s == ".." }
+
+func escapeSegment(s string) string {
+	if dotSegment(s) {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
 }
 
 // CASReset forgets every CAS id this Client remembered, so CAS and CASMulti

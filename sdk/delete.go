@@ -48,7 +48,7 @@ func (c *Client) Delete(ctx context.Context, key any, opts ...CallOption) (Delet
 	if o.lockSeconds != 0 {
 		params.Seconds = &o.lockSeconds
 	}
-	resp, err := c.api.DeleteWithResponse(ctx, o.namespace, k.wire, params)
+	resp, err := c.api.DeleteWithResponse(c.pinPath(ctx, o.namespace, k.wire, ""), o.namespace, k.wire, params)
 	if err != nil {
 		return DeleteNetworkFailure, fmt.Errorf("sdk: Delete %q: %w", k.name, err)
 	}
@@ -95,7 +95,7 @@ func (c *Client) deleteMulti(keys any, opts []CallOption) call[map[string]Delete
 		if len(wks) == 0 {
 			return out, nil
 		}
-		resp, err := c.api.DeleteMultiWithResponse(ctx, o.namespace, body)
+		resp, err := c.api.DeleteMultiWithResponse(c.pinPath(ctx, o.namespace, "", ":batchDelete"), o.namespace, body)
 		switch {
 		case err != nil:
 		case resp.StatusCode() != http.StatusOK:

@@ -52,7 +52,7 @@ func (c *Client) get(ctx context.Context, op string, key, dst any, o callOptions
 	if o.forCAS {
 		params.ForCas = &o.forCAS
 	}
-	resp, err := c.api.GetWithResponse(ctx, o.namespace, k.wire, params)
+	resp, err := c.api.GetWithResponse(c.pinPath(ctx, o.namespace, k.wire, ""), o.namespace, k.wire, params)
 	if err != nil {
 		return false, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
 	}
@@ -151,7 +151,7 @@ func (c *Client) getMultiItems(op string, keys any, opts []CallOption) call[map[
 		if len(wks) == 0 {
 			return nil, nil
 		}
-		resp, err := c.api.GetMultiWithResponse(ctx, o.namespace, body)
+		resp, err := c.api.GetMultiWithResponse(c.pinPath(ctx, o.namespace, "", ":batchGet"), o.namespace, body)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("sdk: %s: %w", op, err)

@@ -51,13 +51,13 @@ func (c *Client) offset(op string, key any, delta uint64, opts []CallOption) cal
 			result *client.OffsetResult
 		)
 		if op == "Incr" {
-			resp, err := c.api.IncrWithResponse(ctx, o.namespace, k.wire, body)
+			resp, err := c.api.IncrWithResponse(c.pinPath(ctx, o.namespace, k.wire, ":incr"), o.namespace, k.wire, body)
 			if err != nil {
 				return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
 			}
 			status, raw, result = resp.StatusCode(), resp.Body, resp.JSON200
 		} else {
-			resp, err := c.api.DecrWithResponse(ctx, o.namespace, k.wire, body)
+			resp, err := c.api.DecrWithResponse(c.pinPath(ctx, o.namespace, k.wire, ":decr"), o.namespace, k.wire, body)
 			if err != nil {
 				return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
 			}
@@ -116,7 +116,7 @@ func (c *Client) offsetMulti(mapping any, opts []CallOption) call[map[string]*ui
 		if len(entries) == 0 {
 			return out, nil
 		}
-		resp, err := c.api.OffsetMultiWithResponse(ctx, o.namespace, body)
+		resp, err := c.api.OffsetMultiWithResponse(c.pinPath(ctx, o.namespace, "", ":batchOffset"), o.namespace, body)
 		switch {
 		case err != nil:
 			return out, fmt.Errorf("sdk: OffsetMulti: %w", err)

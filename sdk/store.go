@@ -62,7 +62,7 @@ func (c *Client) store(ctx context.Context, op string, mode client.SetParamsMode
 		cas := strconv.FormatUint(id, 10)
 		body.Cas = &cas
 	}
-	resp, err := c.api.SetWithResponse(ctx, o.namespace, k.wire, &client.SetParams{Mode: &mode}, body)
+	resp, err := c.api.SetWithResponse(c.pinPath(ctx, o.namespace, k.wire, ""), o.namespace, k.wire, &client.SetParams{Mode: &mode}, body)
 	if err != nil {
 		return false, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
 	}
@@ -167,7 +167,7 @@ func (c *Client) storeMulti(op string, mode client.BatchSetRequestMode, mapping 
 		if len(items) == 0 {
 			return noID, nil
 		}
-		resp, err := c.api.SetMultiWithResponse(ctx, o.namespace, body)
+		resp, err := c.api.SetMultiWithResponse(c.pinPath(ctx, o.namespace, "", ":batchSet"), o.namespace, body)
 		switch {
 		case err != nil:
 			return all, fmt.Errorf("sdk: %s: %w", op, err)
