@@ -20,8 +20,9 @@
 // Memory bound: each shard owns MemoryLimit/shards bytes and charges every
 // item or delete lock ItemOverhead + len(namespace) + len(key) + len(value);
 // the charged total never exceeds MemoryLimit. A shard evicts when its own
-// share is full (keys hash evenly, so shares fill evenly), and NewMemory
-// picks the shard count so that every share holds the largest item twice. The heap behind it is about
+// share is full (keys hash evenly, so shares fill evenly); by default
+// NewMemory picks a shard count whose shares hold the largest item twice,
+// and it rejects an explicit Shards whose shares cannot hold it once. The heap behind it is about
 // the same (BenchmarkItemOverhead: about 78 bytes per small item beyond key
 // and value, against 80 + 7 for the default namespace charged), plus the
 // spare room of growing slices (the arena is at most 1.25× a shard's
