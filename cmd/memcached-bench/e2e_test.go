@@ -71,6 +71,7 @@ func TestClosedModelAgainstTheCeiling(t *testing.T) {
 	assert.InDelta(t, 0.3, res.DurationS, 0.2, "the run stops by itself after -duration")
 	assert.InEpsilon(t, float64(res.Requests)/res.DurationS, res.RequestsPS, 1e-9)
 	assertLatencyOrdered(t, res.Latency)
+	assert.Positive(t, res.ClientCPU, "the generator reports its own CPU use")
 }
 
 func TestOpenModelSendsAtTheRequestedRate(t *testing.T) {

@@ -44,27 +44,30 @@ type latencyMicros struct {
 
 // result is what one run reports, also as one JSON line for scripts.
 type result struct {
-	Label       string        `json:"label,omitempty"`
-	Target      targetKind    `json:"target"`
-	URL         string        `json:"url"`
-	Mix         string        `json:"mix"`
-	Model       string        `json:"model"`
-	Conns       int           `json:"conns"`
-	Batch       int           `json:"batch,omitempty"`
-	ValueSize   int           `json:"value_size"`
-	KeySpace    uint64        `json:"key_space"`
-	Dist        string        `json:"dist"`
-	Rate        float64       `json:"rate,omitempty"`
-	DurationS   float64       `json:"duration_s"`
-	Requests    uint64        `json:"requests"`
-	Keys        uint64        `json:"keys"`
-	Errors      uint64        `json:"errors"`
-	Misses      uint64        `json:"misses"`
-	Dropped     uint64        `json:"dropped,omitempty"`
-	RequestsPS  float64       `json:"requests_per_s"`
-	KeysPS      float64       `json:"keys_per_s"`
-	Latency     latencyMicros `json:"latency_us"`
-	FirstError  string        `json:"first_error,omitempty"`
+	Label      string        `json:"label,omitempty"`
+	Target     targetKind    `json:"target"`
+	URL        string        `json:"url"`
+	Mix        string        `json:"mix"`
+	Model      string        `json:"model"`
+	Conns      int           `json:"conns"`
+	Batch      int           `json:"batch,omitempty"`
+	ValueSize  int           `json:"value_size"`
+	KeySpace   uint64        `json:"key_space"`
+	Dist       string        `json:"dist"`
+	Rate       float64       `json:"rate,omitempty"`
+	DurationS  float64       `json:"duration_s"`
+	Requests   uint64        `json:"requests"`
+	Keys       uint64        `json:"keys"`
+	Errors     uint64        `json:"errors"`
+	Misses     uint64        `json:"misses"`
+	Dropped    uint64        `json:"dropped,omitempty"`
+	RequestsPS float64       `json:"requests_per_s"`
+	KeysPS     float64       `json:"keys_per_s"`
+	Latency    latencyMicros `json:"latency_us"`
+	FirstError string        `json:"first_error,omitempty"`
+	// ClientCPU is the generator's own CPU use in percent of one core: near
+	// 100 × its cores means the client, not the server, set the pace.
+	ClientCPU   float64 `json:"client_cpu_percent"`
 	hist        *histogram
 	elapsedTime time.Duration
 }
@@ -133,6 +136,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 	}
 
 	var stop atomic.Bool
+	cpuBefore := cpuTime()
 	start := time.Now()
 	timer := time.AfterFunc(cfg.duration, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -175,6 +179,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpuBefore
 	cancel()
 	pacer.Wait()
 
@@ -182,6 +187,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 		Label: cfg.label, Target: cfg.kind, URL: cfg.url, Mix: cfg.mix.String(),
 		Model: "closed", Conns: cfg.conns, ValueSize: cfg.valueSize, KeySpace: cfg.keySpace,
 		Dist: cfg.dist, hist: newHistogram(), elapsedTime: elapsed,
+		ClientCPU: 100 * cpu.Seconds() / elapsed.Seconds(),
 	}
 	if cfg.mix.has(opBatchGet) {
 		res.Batch = cfg.batch

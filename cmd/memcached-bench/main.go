@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -165,10 +166,12 @@ func writeText(w io.Writer, r *result) error {
 	_, err := fmt.Fprintf(w,
 		"%s %s: %s, %.1fs\n"+
 			"  %.0f requests/s, %.0f keys/s (%d requests, %d errors, %d misses, %d not sent in time)\n"+
-			"  latency p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
+			"  latency p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n"+
+			"  client CPU %.0f%% of one core (GOMAXPROCS %d)\n",
 		r.Target, r.Mix, model, r.DurationS,
 		r.RequestsPS, r.KeysPS, r.Requests, r.Errors, r.Misses, r.Dropped,
-		ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max), ms(r.Latency.Mean))
+		ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.P999), ms(r.Latency.Max), ms(r.Latency.Mean),
+		r.ClientCPU, runtime.GOMAXPROCS(0))
 	if err == nil && r.FirstError != "" {
 		_, err = fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
 	}

@@ -60,6 +60,7 @@ type rowSummary struct {
 	label                    string
 	runs                     int
 	rps, kps, p50, p99, p999 float64 // latencies in microseconds
+	cpu                      float64 // client CPU, percent of one core
 	errors, dropped          uint64
 	target, mix, model       string
 	conns, batch             int
@@ -93,6 +94,7 @@ func summarize(results []result) []rowSummary {
 			p50:    pick(func(r result) float64 { return r.Latency.P50 }),
 			p99:    pick(func(r result) float64 { return r.Latency.P99 }),
 			p999:   pick(func(r result) float64 { return r.Latency.P999 }),
+			cpu:    pick(func(r result) float64 { return r.ClientCPU }),
 			rate:   pick(func(r result) float64 { return r.Rate }),
 			target: string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model,
 			conns: runs[0].Conns, batch: runs[0].Batch,
@@ -175,8 +177,8 @@ func writeMarkdown(w io.Writer, results []result) error {
 	rows := summarize(results)
 	byLabel := make(map[string]rowSummary, len(rows))
 	var sb strings.Builder
-	sb.WriteString("| row | target | load | runs | requests/s | keys/s | p50 ms | p99 ms | p99.9 ms | errors |\n")
-	sb.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	sb.WriteString("| row | target | load | runs | requests/s | keys/s | p50 ms | p99 ms | p99.9 ms | errors | client CPU |\n")
+	sb.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		byLabel[r.label] = r
 		load := fmt.Sprintf("%s, %d conns", r.mix, r.conns)
@@ -190,8 +192,8 @@ func writeMarkdown(w io.Writer, results []result) error {
 		if r.dropped > 0 {
 			errs += fmt.Sprintf(" (+%d not sent in time)", r.dropped)
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %s | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %s |\n",
-			r.label, r.target, load, r.runs, r.rps, r.kps, r.p50/1e3, r.p99/1e3, r.p999/1e3, errs)
+		fmt.Fprintf(&sb, "| %s | %s | %s | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %s | %.0f %% |\n",
+			r.label, r.target, load, r.runs, r.rps, r.kps, r.p50/1e3, r.p99/1e3, r.p999/1e3, errs, r.cpu)
 	}
 	sb.WriteString("\n| ratio | value | target | met |\n|---|---:|---|---|\n")
 	for _, q := range ratios {

@@ -28,7 +28,7 @@ func run3(label string, target targetKind, mixSpec string, rps []float64, keysPe
 	for i := range rps {
 		out[i] = result{
 			Label: label, Target: target, Mix: mixSpec, Model: "closed", Conns: 64,
-			RequestsPS: rps[i], KeysPS: rps[i] * keysPerReq,
+			RequestsPS: rps[i], KeysPS: rps[i] * keysPerReq, ClientCPU: 40 + float64(i),
 			Latency: latencyMicros{P50: p99us[i] / 4, P99: p99us[i], P999: p99us[i] * 2},
 		}
 	}
@@ -73,8 +73,8 @@ func TestSummaryReportsMediansAndRatios(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, writeMarkdown(&out, results))
 	md := out.String()
-	assert.Contains(t, md, "| ours-get | memcached | get:1, 64 conns | 3 | 70000 | 70000 | 0.250 | 1.000 | 2.000 | 0 |")
-	assert.Contains(t, md, "| ours-get-halfpeak | memcached | get:1, 64 conns, open model at 35000/s | 1 | 35000 | 35000 | 0.300 | 1.200 | 2.400 | 0 (+7 not sent in time) |")
+	assert.Contains(t, md, "| ours-get | memcached | get:1, 64 conns | 3 | 70000 | 70000 | 0.250 | 1.000 | 2.000 | 0 | 41 % |")
+	assert.Contains(t, md, "| ours-get-halfpeak | memcached | get:1, 64 conns, open model at 35000/s | 1 | 35000 | 35000 | 0.300 | 1.200 | 2.400 | 0 (+7 not sent in time) | 40 % |")
 	assert.Contains(t, md, "| GET hit ÷ ceiling (requests/s) | 0.70× | ≥ 0.80× | no |")
 	assert.Contains(t, md, "| GET hit ÷ Webdis GET (requests/s) | 2.00× | ≥ 1.0× | yes |")
 	assert.Contains(t, md, "| PUT set ÷ Webdis SET (requests/s) | not run | — | — |")

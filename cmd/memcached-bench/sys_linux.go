@@ -20,3 +20,13 @@ func preciseSleep(d time.Duration) {
 		ts = left // a signal (e.g. the runtime's preemption) cut the sleep short
 	}
 }
+
+// cpuTime is the CPU time (user + system) this process has used so far, to
+// report how busy the load generator itself was.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
