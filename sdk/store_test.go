@@ -352,3 +352,32 @@ func TestDeleteMulti(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, statuses)
 }
+
+func TestDotNamespacesAndKeysAreNotPathSegments(t *testing.T) {
+	e := newEnv(t)
+	e.set("k", "in default")
+	for _, ns := range []string{".", "..", "..."} {
+		t.Run(ns, func(t *testing.T) {
+			in := sdk.WithNamespace(ns)
+			e.set("..", "dots", in)
+			assert.Equal(t, "dots", e.get("..", in))
+			notStored, err := e.c.SetMulti(e.ctx, map[string]int{"n": 1}, in)
+			require.NoError(t, err)
+			assert.Empty(t, notStored)
+			n, err := e.c.Incr(e.ctx, "n", 2, in)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(3), n)
+			values, err := e.c.OffsetMulti(e.ctx, map[string]int{"n": -1}, in)
+			require.NoError(t, err)
+			assert.Equal(t, map[string]*uint64{"n": ptr[uint64](2)}, values)
+			got, err := e.c.GetMulti(e.ctx, []string{"..", "n", "k"}, in)
+			require.NoError(t, err)
+			assert.Equal(t, map[string]any{"..": "dots", "n": 2}, got, "the default namespace's k is not visible")
+			statuses, err := e.c.DeleteMulti(e.ctx, []string{"n"}, in)
+			require.NoError(t, err)
+			assert.Equal(t, map[string]sdk.DeleteStatus{"n": sdk.DeleteSuccessful}, statuses)
+		})
+	}
+	assert.Equal(t, "in default", e.get("k"))
+	assert.Nil(t, e.get(".."), "the dotted namespaces kept their items to themselves")
+}

@@ -156,7 +156,8 @@ var kindTypes = map[reflect.Kind]reflect.Type{
 // value rebuilds the value as the Go type its flags record: []byte, string,
 // bool, the exact integer or float type, and for other JSON values what
 // json.Unmarshal gives an any (map[string]any, []any, float64, …). Integers
-// written without a Go kind (by the Python SDK) come back as int64, or uint64
+// without a Go kind (written by the Python SDK, by a client that sets no
+// flags, or created by Incr's initial value) come back as int64, or uint64
 // above its range, and TYPE_LONG digit strings as *big.Int.
 func (it item) value() (any, error) {
 	typ := it.flags & flagTypeMask
@@ -173,12 +174,12 @@ func (it item) value() (any, error) {
 			return p.Elem().Interface(), nil
 		}
 	}
-	switch typ {
-	case typeInt:
+	switch {
+	case typ == typeInt, it.flags == 0: // no flags: another client's or a counter the server created
 		if v, ok := plainInteger(it.raw); ok {
 			return v, nil
 		}
-	case typeLong:
+	case typ == typeLong:
 		var digits string
 		if json.Unmarshal(it.raw, &digits) == nil {
 			if n, ok := new(big.Int).SetString(digits, 10); ok {
