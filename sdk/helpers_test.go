@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
