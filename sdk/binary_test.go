@@ -1,0 +1,122 @@
+package sdk_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/sdk"
+)
+
+// seedProgram is a program written against the seed's method list, ported by
+// renaming methods and constructing the Client. It runs against every server.
+func seedProgram(t *testing.T, ctx context.Context, c *sdk.Client) {
+	ok, err := c.Set(ctx, "greeting", "hello", sdk.WithTime(60))
+	require.NoError(t, err)
+	assert.True(t, ok)
+	var greeting string
+	found, err := c.Get(ctx, "greeting", &greeting)
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, "hello", greeting)
+
+	ok, _ = c.Add(ctx, "greeting", "again")
+	assert.False(t, ok, "add on a live key")
+	ok, _ = c.Replace(ctx, "nobody", "x")
+	assert.False(t, ok, "replace on a missing key")
+
+	n, err := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), n)
+	n, err = c.Decr(ctx, "hits", 5)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), n)
+
+	var counter uint64
+	_, err = c.Gets(ctx, "hits", &counter)
+	require.NoError(t, err)
+	ok, err = c.CAS(ctx, "hits", counter+10)
+	require.NoError(t, err)
+	assert.True(t, ok)
+
+	notStored, err := c.SetMulti(ctx, map[string]any{"a": 1, "b": []int{2, 3}}, sdk.WithKeyPrefix("user:"), sdk.WithNamespace("app"))
+	require.NoError(t, err)
+	assert.Empty(t, notStored)
+	got, err := c.GetMulti(ctx, []string{"a", "b", "c"}, sdk.WithKeyPrefix("user:"), sdk.WithNamespace("app"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"a": 1, "b": []any{2.0, 3.0}}, got)
+	values, err := c.OffsetMulti(ctx, map[string]int{"a": 2}, sdk.WithKeyPrefix("user:"), sdk.WithNamespace("app"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]*uint64{"a": ptr[uint64](3)}, values)
+	statuses, err := c.DeleteMulti(ctx, []string{"a", "c"}, sdk.WithKeyPrefix("user:"), sdk.WithNamespace("app"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]sdk.DeleteStatus{"a": sdk.DeleteSuccessful, "c": sdk.DeleteItemMissing}, statuses)
+
+	status, err := c.Delete(ctx, "greeting")
+	require.NoError(t, err)
+	assert.Equal(t, sdk.DeleteSuccessful, status)
+
+	stats, err := c.GetStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), stats.Items, "hits and user:b are left")
+	ok, err = c.FlushAll(ctx)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	stats, err = c.GetStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sdk.Stats{}, *stats)
+}
+
+func TestSeedProgramAgainstTheRouter(t *testing.T) {
+	e := newEnv(t)
+	seedProgram(t, e.ctx, e.c)
+}
+
+// TestSeedProgramAgainstTheBinary builds cmd/memcached-http, starts it on a
+// free port and runs the seed program over a real socket.
+func TestSeedProgramAgainstTheBinary(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	require.NoError(t, err, "the test builds the server with the go tool")
+	bin := filepath.Join(t.TempDir(), "memcached-http")
+	build := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, "./cmd/memcached-http")
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	var stderr bytes.Buffer
+	server := exec.Command(bin, "-addr", addr, "-log-level", "warn")
+	server.Stderr = &stderr
+	require.NoError(t, server.Start())
+	t.Cleanup(func() {
+		assert.NoError(t, server.Process.Kill())
+		_ = server.Wait() // a killed process always reports its signal
+	})
+
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "the server never became healthy: %s", &stderr)
+
+	c, err := sdk.New(base)
+	require.NoError(t, err)
+	t.Cleanup(c.DisconnectAll)
+	seedProgram(t, t.Context(), c)
+}
