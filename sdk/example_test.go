@@ -1,0 +1,180 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"time"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/handlers"
+	"github.com/memcached-http/memcached-http/sdk"
+)
+
+// exampleServer starts the service in memory and returns its URL and a stop
+// function; a real program points New at a running memcached-http instead.
+func exampleServer() (string, func()) {
+	store, err := cache.NewMemory(cache.Options{})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(handlers.NewRouter(store, handlers.Config{}))
+	return srv.URL, func() {
+		srv.Close()
+		store.Close()
+	}
+}
+
+func Example() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	c, err := sdk.New(url)
+	if err != nil {
+		panic(err)
+	}
+	c.Set(ctx, "greeting", "hello", sdk.WithExpiration(time.Minute))
+
+	var greeting string
+	if found, _ := c.Get(ctx, "greeting", &greeting); found {
+		fmt.Println(greeting)
+	}
+	if _, err := c.Get(ctx, "absent", &greeting); errors.Is(err, sdk.ErrCacheMiss) {
+		fmt.Println("miss")
+	}
+	// Output:
+	// hello
+	// miss
+}
+
+// The seed's CAS example: two clients fetch with Gets; the first CAS wins,
+// the second gets false.
+func ExampleClient_CAS() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	first, _ := sdk.New(url)
+	second, _ := sdk.New(url)
+	first.Set(ctx, "counter", 0)
+
+	var a, b int
+	first.Gets(ctx, "counter", &a)
+	second.Gets(ctx, "counter", &b)
+
+	ok, _ := first.CAS(ctx, "counter", a+1)
+	fmt.Println("first:", ok)
+	ok, err := second.CAS(ctx, "counter", b+1)
+	fmt.Println("second:", ok, errors.Is(err, sdk.ErrCASConflict))
+	// Output:
+	// first: true
+	// second: false true
+}
+
+func ExampleClient_GetMulti() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	c.SetMulti(ctx, map[string]any{"42": "Ada", "43": 1815}, sdk.WithKeyPrefix("user:"))
+	users, _ := c.GetMulti(ctx, []string{"42", "43", "44"}, sdk.WithKeyPrefix("user:"))
+	fmt.Println(users)
+	fmt.Printf("%T %T\n", users["42"], users["43"])
+	// Output:
+	// map[42:Ada 43:1815]
+	// string int
+}
+
+func ExampleClient_AddMulti() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	c.Set(ctx, "a", 1)
+	notAdded, _ := c.AddMulti(ctx, map[string]int{"a": 10, "b": 20})
+	fmt.Println(notAdded)
+	// Output: [a]
+}
+
+func ExampleClient_Incr() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	n, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0))
+	fmt.Println(n)
+	n, _ = c.Incr(ctx, "hits", 10)
+	fmt.Println(n)
+	_, err := c.Incr(ctx, "nothing", 1)
+	fmt.Println(errors.Is(err, sdk.ErrCacheMiss))
+	// Output:
+	// 1
+	// 11
+	// true
+}
+
+func ExampleClient_OffsetMulti() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	c.Set(ctx, "credits", 10)
+	values, _ := c.OffsetMulti(ctx, map[string]int{"credits": -3, "missing": 1})
+	fmt.Println(*values["credits"], values["missing"])
+	// Output: 7 <nil>
+}
+
+func ExampleClient_Delete() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	c.Set(ctx, "session", "token")
+	status, _ := c.Delete(ctx, "session", sdk.WithLockSeconds(30))
+	fmt.Println(status)
+	ok, _ := c.Add(ctx, "session", "another") // the key is locked for 30 seconds
+	fmt.Println(ok)
+	status, _ = c.Delete(ctx, "never-set")
+	fmt.Println(status)
+	// Output:
+	// DELETE_SUCCESSFUL
+	// false
+	// DELETE_ITEM_MISSING
+}
+
+func ExampleClient_GetMultiAsync() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	c.Set(ctx, "k", []byte("bytes stay bytes"))
+	future := c.GetMultiAsync(ctx, []string{"k"})
+	// … other work while the request is in flight …
+	items, _ := future.GetResult()
+	fmt.Printf("%q\n", items["k"])
+	// Output: "bytes stay bytes"
+}
+
+func ExampleGetAs() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := sdk.New(url)
+
+	type profile struct {
+		Name   string
+		Visits int
+	}
+	c.Set(ctx, "user:42", profile{Name: "Ada", Visits: 3})
+	p, _ := sdk.GetAs[profile](ctx, c, "user:42")
+	fmt.Printf("%+v\n", p)
+	// Output: {Name:Ada Visits:3}
+}
