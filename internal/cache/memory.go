@@ -449,7 +449,7 @@ func (m *Memory) Stats(context.Context) (Stats, error) {
 			switch {
 			case sl.state&stateMask == stateFree:
 			case sl.expired(now):
-				s.removeLocked(int32(i), m.hashSlot(s, sl))
+				s.expireLocked(int32(i), m.hashSlot(s, sl))
 			case sl.state&stateMask == stateItem:
 				st.Items++
 				st.Bytes += uint64(sl.keyLen) + uint64(sl.valLen)

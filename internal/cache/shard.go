@@ -87,6 +87,7 @@ type shard struct {
 	cursor   int32   // next slot the expiry scan looks at
 
 	hits, misses, byteHits uint64
+	counters               Counters // never reset: Prometheus counters only grow
 }
 
 func newShard(budget int64) *shard {
@@ -152,7 +153,7 @@ func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 func (s *shard) findLocked(h uint64, ns, name string, now int64) int32 {
 	i := s.lookupLocked(h, ns, name)
 	if i != nilSlot && s.slots[i].expired(now) {
-		s.removeLocked(i, h)
+		s.expireLocked(i, h)
 		return nilSlot
 	}
 	return i
@@ -255,6 +256,7 @@ func (s *shard) makeRoomLocked(m *Memory, need int64, now int64) {
 		}
 		sl := &s.slots[v]
 		if sl.state&referenced == 0 {
+			s.counters.Evictions++
 			s.removeLocked(v, m.hashSlot(s, sl))
 			continue
 		}
@@ -279,7 +281,7 @@ func (s *shard) reclaimExpiredLocked(m *Memory, now int64, n int) int {
 		s.cursor++
 		sl := &s.slots[i]
 		if sl.state&stateMask != stateFree && sl.expired(now) {
-			s.removeLocked(i, m.hashSlot(s, sl))
+			s.expireLocked(i, m.hashSlot(s, sl))
 			freed++
 		}
 	}
