@@ -40,6 +40,7 @@ type config struct {
 	maxBodyBytes    int64
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	corsOrigins     []string
 }
 
 // parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
@@ -55,6 +56,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", handlers.DefaultMaxBodyBytes, "bytes per request body (env MEMCACHED_HTTP_MAX_BODY_BYTES)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env MEMCACHED_HTTP_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (env MEMCACHED_HTTP_SHUTDOWN_TIMEOUT)")
+	fs.Func("cors-origins", "comma-separated origins whose scripts may call the API, e.g. https://app.example.com,https://*.example.org or *; none by default (env MEMCACHED_HTTP_CORS_ORIGINS)", func(v string) error {
+		origins, err := handlers.ParseCORSOrigins(v)
+		c.corsOrigins = origins
+		return err
+	})
 	env := map[string]string{
 		"addr":             "MEMCACHED_HTTP_ADDR",
 		"memory-limit":     "MEMCACHED_HTTP_MEMORY_LIMIT",
@@ -63,6 +69,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"max-body-bytes":   "MEMCACHED_HTTP_MAX_BODY_BYTES",
 		"log-level":        "MEMCACHED_HTTP_LOG_LEVEL",
 		"shutdown-timeout": "MEMCACHED_HTTP_SHUTDOWN_TIMEOUT",
+		"cors-origins":     "MEMCACHED_HTTP_CORS_ORIGINS",
 	}
 	// Environment values are set as flag values first, so they are checked
 	// exactly like flags, and flags given on the command line override them.
@@ -106,6 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			MaxBatchKeys: c.maxBatchKeys,
 			MaxBodyBytes: c.maxBodyBytes,
 			Logger:       logger,
+			CORSOrigins:  c.corsOrigins,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,

@@ -54,6 +54,15 @@ func TestParseConfig(t *testing.T) {
 			wantErr: "MEMCACHED_HTTP_MAX_BATCH_KEYS"},
 		{name: "an unknown log level is an error", args: []string{"-log-level", "loud"}, wantErr: "log-level"},
 		{name: "stray arguments are an error", args: []string{"serve"}, wantErr: "unexpected arguments"},
+		{name: "CORS origins come from the environment as a comma-separated list",
+			env:  map[string]string{"MEMCACHED_HTTP_CORS_ORIGINS": "https://app.example.com, http://localhost:3000"},
+			want: func(c *config) { c.corsOrigins = []string{"https://app.example.com", "http://localhost:3000"} }},
+		{name: "the CORS flag replaces the environment's list",
+			args: []string{"-cors-origins", "*"},
+			env:  map[string]string{"MEMCACHED_HTTP_CORS_ORIGINS": "https://app.example.com"},
+			want: func(c *config) { c.corsOrigins = []string{"*"} }},
+		{name: "a CORS origin with a path is an error", args: []string{"-cors-origins", "https://app.example.com/"},
+			wantErr: "cors-origins"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ type Config struct {
 	MaxBatchKeys int          // keys (or offsets, or items) per batch request; 0 means the default
 	MaxBodyBytes int64        // bytes per request body; 0 means the default
 	Logger       *slog.Logger // one line per request; nil logs nothing
+	CORSOrigins  []string     // origins whose scripts may call the API (see ParseCORSOrigins); none by default
 }
 
 func (c Config) withDefaults() Config {
@@ -50,7 +51,7 @@ func (c Config) withDefaults() Config {
 }
 
 // NewRouter returns the whole service as one handler: the /v1 API over store,
-// GET /healthz and GET /openapi.yaml.
+// GET /healthz, GET /openapi.yaml and Swagger UI at GET /docs.
 func NewRouter(store cache.Store, cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	strict := gen.NewStrictHandlerWithOptions(&Server{store: store, cfg: cfg},
@@ -62,12 +63,14 @@ func NewRouter(store cache.Store, cfg Config) http.Handler {
 	keys := &keyRouter{ops: &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError}}
 
 	r := chi.NewRouter()
-	r.Use(logRequests(cfg.Logger), limitBody(cfg.MaxBodyBytes), keys.route, batchMediaType)
+	// CORS stays ahead of any authentication: preflights carry no credentials.
+	r.Use(logRequests(cfg.Logger), allowOrigins(cfg.CORSOrigins), limitBody(cfg.MaxBodyBytes), keys.route, batchMediaType)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{status: http.StatusNotFound, code: gen.ErrorDetailCodeNotFound,
 			err: fmt.Errorf("handlers: no route %s", r.URL.EscapedPath())})
 	})
 	r.MethodNotAllowed(methodNotAllowed)
+	mountDocs(r)
 	return gen.HandlerWithOptions(strict, gen.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramError})
 }
 
