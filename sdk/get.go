@@ -12,8 +12,9 @@ import (
 
 // Get stores the value under key in dst, a non-nil pointer, as json.Unmarshal
 // would (see the package documentation for how types are kept). It reports
-// whether the key held a live item; on a miss dst is untouched and the error
-// is ErrCacheMiss. Options: WithNamespace, ForCAS.
+// whether dst now holds the value: false with ErrCacheMiss on a miss (dst
+// untouched), false with the decoding error when the value does not fit dst.
+// Options: WithNamespace, ForCAS.
 func (c *Client) Get(ctx context.Context, key, dst any, opts ...CallOption) (bool, error) {
 	o, err := applyOptions("Get", optNamespace|optForCAS, opts)
 	if err != nil {
