@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,9 +97,9 @@ func TestSeedProgramAgainstTheBinary(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 
-	var stderr bytes.Buffer
+	stderr := &lockedBuffer{}
 	server := exec.Command(bin, "-addr", addr, "-log-level", "warn")
-	server.Stderr = &stderr
+	server.Stderr = stderr
 	require.NoError(t, server.Start())
 	t.Cleanup(func() {
 		assert.NoError(t, server.Process.Kill())
@@ -113,10 +114,28 @@ func TestSeedProgramAgainstTheBinary(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "the server never became healthy: %s", &stderr)
+	}, 20*time.Second, 20*time.Millisecond, "the server never became healthy: %s", stderr)
 
 	c, err := sdk.New(base)
 	require.NoError(t, err)
 	t.Cleanup(c.DisconnectAll)
 	seedProgram(t, t.Context(), c)
+}
+
+// lockedBuffer collects the server's stderr while the test may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -137,9 +137,9 @@ func TestAsyncCallsDoNotReadTheCallersMapLater(t *testing.T) {
 // that cannot be reached: the seed's failure result, plus the cause.
 func TestFailuresGiveTheSeedsFailureResults(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
+	base := srv.URL
 	srv.Close() // nothing listens there now
-	c, err := sdk.New(url)
+	c, err := sdk.New(base)
 	require.NoError(t, err)
 	ctx := t.Context()
 

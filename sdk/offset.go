@@ -15,26 +15,52 @@ import (
 // creates it; a value that is not an unsigned decimal integer gives
 // ErrNotANumber. Options: WithNamespace, WithInitialValue.
 func (c *Client) Incr(ctx context.Context, key any, delta uint64, opts ...CallOption) (uint64, error) {
-	return c.offset("Incr", key, delta, opts)(ctx)
+	return c.offset("Incr", c.sendIncr, key, delta, opts)(ctx)
 }
 
 // IncrAsync is Incr run in the background.
 func (c *Client) IncrAsync(ctx context.Context, key any, delta uint64, opts ...CallOption) *Future[uint64] {
-	return start(ctx, c.offset("Incr", key, delta, opts))
+	return start(ctx, c.offset("Incr", c.sendIncr, key, delta, opts))
 }
 
 // Decr subtracts delta from the counter under key, flooring at 0, and returns
 // its new value; errors and options as Incr.
 func (c *Client) Decr(ctx context.Context, key any, delta uint64, opts ...CallOption) (uint64, error) {
-	return c.offset("Decr", key, delta, opts)(ctx)
+	return c.offset("Decr", c.sendDecr, key, delta, opts)(ctx)
 }
 
 // DecrAsync is Decr run in the background.
 func (c *Client) DecrAsync(ctx context.Context, key any, delta uint64, opts ...CallOption) *Future[uint64] {
-	return start(ctx, c.offset("Decr", key, delta, opts))
+	return start(ctx, c.offset("Decr", c.sendDecr, key, delta, opts))
 }
 
-func (c *Client) offset(op string, key any, delta uint64, opts []CallOption) call[uint64] {
+// offsetAnswer is the server's answer to an incr or decr.
+type offsetAnswer struct {
+	status int
+	body   []byte
+	result *client.OffsetResult
+}
+
+// offsetSender sends one incr or decr request.
+type offsetSender func(ctx context.Context, namespace, key string, body client.OffsetRequest) (offsetAnswer, error)
+
+func (c *Client) sendIncr(ctx context.Context, namespace, key string, body client.OffsetRequest) (offsetAnswer, error) {
+	resp, err := c.api.IncrWithResponse(c.pinPath(ctx, namespace, key, ":incr"), namespace, key, body)
+	if err != nil {
+		return offsetAnswer{}, err
+	}
+	return offsetAnswer{resp.StatusCode(), resp.Body, resp.JSON200}, nil
+}
+
+func (c *Client) sendDecr(ctx context.Context, namespace, key string, body client.OffsetRequest) (offsetAnswer, error) {
+	resp, err := c.api.DecrWithResponse(c.pinPath(ctx, namespace, key, ":decr"), namespace, key, body)
+	if err != nil {
+		return offsetAnswer{}, err
+	}
+	return offsetAnswer{resp.StatusCode(), resp.Body, resp.JSON200}, nil
+}
+
+func (c *Client) offset(op string, send offsetSender, key any, delta uint64, opts []CallOption) call[uint64] {
 	o, err := applyOptions(op, optNamespace|optInitialValue, opts)
 	if err != nil {
 		return failed[uint64](0, err)
@@ -45,35 +71,21 @@ func (c *Client) offset(op string, key any, delta uint64, opts []CallOption) cal
 	}
 	body := client.OffsetRequest{Delta: &delta, InitialValue: o.initial}
 	return func(ctx context.Context) (uint64, error) {
-		var (
-			status int
-			raw    []byte
-			result *client.OffsetResult
-		)
-		if op == "Incr" {
-			resp, err := c.api.IncrWithResponse(c.pinPath(ctx, o.namespace, k.wire, ":incr"), o.namespace, k.wire, body)
-			if err != nil {
-				return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
-			}
-			status, raw, result = resp.StatusCode(), resp.Body, resp.JSON200
-		} else {
-			resp, err := c.api.DecrWithResponse(c.pinPath(ctx, o.namespace, k.wire, ":decr"), o.namespace, k.wire, body)
-			if err != nil {
-				return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
-			}
-			status, raw, result = resp.StatusCode(), resp.Body, resp.JSON200
-		}
+		a, err := send(ctx, o.namespace, k.wire, body)
 		switch {
-		case status == http.StatusOK && result != nil:
-			return result.Value, nil
-		case status == http.StatusNotFound:
-			return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, ErrCacheMiss)
-		case status == http.StatusConflict:
-			return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, ErrNotANumber)
-		case status == http.StatusOK:
-			return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, errUnreadable(status))
+		case err != nil:
+		case a.status == http.StatusOK && a.result != nil:
+			return a.result.Value, nil
+		case a.status == http.StatusOK:
+			err = errUnreadable(a.status)
+		case a.status == http.StatusNotFound:
+			err = ErrCacheMiss
+		case a.status == http.StatusConflict:
+			err = ErrNotANumber
+		default:
+			err = answerError(a.status, a.body)
 		}
-		return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, answerError(status, raw))
+		return 0, fmt.Errorf("sdk: %s %q: %w", op, k.name, err)
 	}
 }
 

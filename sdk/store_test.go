@@ -212,29 +212,33 @@ func TestExpiration(t *testing.T) {
 
 func TestOptionsAMethodDoesNotTakeAreRefused(t *testing.T) {
 	e := newEnv(t)
-	calls := map[string]func(opt sdk.CallOption) error{
-		"Get with a key prefix": func(o sdk.CallOption) error { _, err := e.c.Get(e.ctx, "k", new(any), o); return err },
-		"Gets with ForCAS":      func(o sdk.CallOption) error { _, err := e.c.Gets(e.ctx, "k", new(any), o); return err },
-		"Set with a lock":       func(o sdk.CallOption) error { _, err := e.c.Set(e.ctx, "k", 1, o); return err },
-		"Delete with a time":    func(o sdk.CallOption) error { _, err := e.c.Delete(e.ctx, "k", o); return err },
-		"Incr with a prefix":    func(o sdk.CallOption) error { _, err := e.c.Incr(e.ctx, "k", 1, o); return err },
-		"SetMulti with ForCAS":  func(o sdk.CallOption) error { _, err := e.c.SetMulti(e.ctx, map[string]int{}, o); return err },
-		"GetMulti with initial": func(o sdk.CallOption) error { _, err := e.c.GetMulti(e.ctx, []string{"k"}, o); return err },
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Get with a key prefix", func() error { _, err := e.c.Get(e.ctx, "k", new(any), sdk.WithKeyPrefix("p")); return err }},
+		{"Gets with ForCAS", func() error { _, err := e.c.Gets(e.ctx, "k", new(any), sdk.ForCAS()); return err }},
+		{"Set with a lock", func() error { _, err := e.c.Set(e.ctx, "k", 1, sdk.WithLockSeconds(1)); return err }},
+		{"CAS with an initial value", func() error { _, err := e.c.CAS(e.ctx, "k", 1, sdk.WithInitialValue(1)); return err }},
+		{"Delete with a time", func() error { _, err := e.c.Delete(e.ctx, "k", sdk.WithTime(1)); return err }},
+		{"Incr with a prefix", func() error { _, err := e.c.Incr(e.ctx, "k", 1, sdk.WithKeyPrefix("p")); return err }},
+		{"SetMulti with ForCAS", func() error { _, err := e.c.SetMulti(e.ctx, map[string]int{"k": 1}, sdk.ForCAS()); return err }},
+		{"GetMulti with an initial value", func() error {
+			_, err := e.c.GetMulti(e.ctx, []string{"k"}, sdk.WithInitialValue(1))
+			return err
+		}},
+		{"DeleteMulti with a time", func() error { _, err := e.c.DeleteMulti(e.ctx, []string{"k"}, sdk.WithTime(1)); return err }},
+		{"OffsetMulti with a lock", func() error {
+			_, err := e.c.OffsetMulti(e.ctx, map[string]int{"k": 1}, sdk.WithLockSeconds(1))
+			return err
+		}},
 	}
-	opts := map[string]sdk.CallOption{
-		"Get with a key prefix": sdk.WithKeyPrefix("p"),
-		"Gets with ForCAS":      sdk.ForCAS(),
-		"Set with a lock":       sdk.WithLockSeconds(1),
-		"Delete with a time":    sdk.WithTime(1),
-		"Incr with a prefix":    sdk.WithKeyPrefix("p"),
-		"SetMulti with ForCAS":  sdk.ForCAS(),
-		"GetMulti with initial": sdk.WithInitialValue(1),
-	}
-	for name, call := range calls {
-		t.Run(name, func(t *testing.T) {
-			assert.ErrorIs(t, call(opts[name]), sdk.ErrInvalidArgument)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.ErrorIs(t, tt.call(), sdk.ErrInvalidArgument)
 		})
 	}
+	assert.Nil(t, e.get("k"), "nothing was sent")
 }
 
 func TestMultiStores(t *testing.T) {
@@ -317,9 +321,15 @@ func TestDeleteLockSeconds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sdk.DeleteSuccessful, status)
 
+	assert.Nil(t, e.get("k"), "a locked key reads as a miss")
 	ok, err := e.c.Add(e.ctx, "k", "added")
 	assert.False(t, ok, "add fails on a locked key")
 	assert.ErrorIs(t, err, sdk.ErrNotStored)
+	ok, err = e.c.Replace(e.ctx, "k", "replaced")
+	assert.False(t, ok, "replace fails on a locked key")
+	assert.ErrorIs(t, err, sdk.ErrNotStored)
+	_, err = e.c.Incr(e.ctx, "k", 1)
+	assert.ErrorIs(t, err, sdk.ErrCacheMiss, "incr misses on a locked key")
 	notStored, err := e.c.AddMulti(e.ctx, map[string]string{"k": "added"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"k"}, notStored)
