@@ -1,5 +1,6 @@
 // Command memcached-http serves App Engine memcache's Client API over HTTP/JSON
-// from the embedded cache engine.
+// from the embedded cache engine, or from a Redis/Valkey server or cluster
+// that several nodes share (-store).
 package main
 
 import (
@@ -11,12 +12,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/cache/redisstore"
 	"github.com/memcached-http/memcached-http/internal/handlers"
 )
 
@@ -41,6 +45,8 @@ type config struct {
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 	corsOrigins     []string
+	store           string // "memory" or a Redis/Valkey URL, which may hold a password
+	redisKeyPrefix  string
 }
 
 // parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
@@ -50,7 +56,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs := flag.NewFlagSet("memcached-http", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (env MEMCACHED_HTTP_ADDR)")
-	fs.Int64Var(&c.memoryLimit, "memory-limit", cache.DefaultMemoryLimit, "cache memory limit in bytes (env MEMCACHED_HTTP_MEMORY_LIMIT)")
+	fs.Int64Var(&c.memoryLimit, "memory-limit", cache.DefaultMemoryLimit, "cache memory limit in bytes; memory store only, ignored with Redis, whose maxmemory applies (env MEMCACHED_HTTP_MEMORY_LIMIT)")
 	fs.IntVar(&c.maxValueSize, "max-value-size", cache.DefaultMaxValueSize, "largest value in bytes (env MEMCACHED_HTTP_MAX_VALUE_SIZE)")
 	fs.IntVar(&c.maxBatchKeys, "max-batch-keys", handlers.DefaultMaxBatchKeys, "keys per batch request (env MEMCACHED_HTTP_MAX_BATCH_KEYS)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", handlers.DefaultMaxBodyBytes, "bytes per request body (env MEMCACHED_HTTP_MAX_BODY_BYTES)")
@@ -61,6 +67,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		c.corsOrigins = origins
 		return err
 	})
+	fs.StringVar(&c.store, "store", "memory", "where items live: memory (this process only) or a redis://, rediss://, valkey:// or valkeys:// URL shared by every node, e.g. redis://:password@host:6379/0, or a cluster as redis://host1:6379?addr=host2:6379&addr=host3:6379 (env MEMCACHED_HTTP_STORE)")
+	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", redisstore.DefaultKeyPrefix, "prefix of every Redis key the service writes; nodes sharing a cache must use the same one; ignored by the memory store (env MEMCACHED_HTTP_REDIS_KEY_PREFIX)")
 	env := map[string]string{
 		"addr":             "MEMCACHED_HTTP_ADDR",
 		"memory-limit":     "MEMCACHED_HTTP_MEMORY_LIMIT",
@@ -70,6 +78,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"log-level":        "MEMCACHED_HTTP_LOG_LEVEL",
 		"shutdown-timeout": "MEMCACHED_HTTP_SHUTDOWN_TIMEOUT",
 		"cors-origins":     "MEMCACHED_HTTP_CORS_ORIGINS",
+		"store":            "MEMCACHED_HTTP_STORE",
+		"redis-key-prefix": "MEMCACHED_HTTP_REDIS_KEY_PREFIX",
 	}
 	// Environment values are set as flag values first, so they are checked
 	// exactly like flags, and flags given on the command line override them.
@@ -86,6 +96,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("memcached-http: unexpected arguments %q", fs.Args())
 	}
+	if c.store != "memory" {
+		if _, err := parseStoreURL(c.store); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -98,9 +113,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
 	slog.SetDefault(logger)
 
-	store, err := cache.NewMemory(cache.Options{MemoryLimit: c.memoryLimit, MaxValueSize: c.maxValueSize})
+	store, err := openStore(ctx, c, logger)
 	if err != nil {
-		return fmt.Errorf("memcached-http: cache: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -143,4 +158,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// parseStoreURL checks a -store URL. Its errors never quote the URL, which
+// may hold a password (url.Parse's own errors quote it whole).
+func parseStoreURL(store string) (*url.URL, error) {
+	u, err := url.Parse(store)
+	if uerr, ok := errors.AsType[*url.Error](err); ok {
+		err = uerr.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memcached-http: -store: not a URL: %w", err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "valkey", "valkeys":
+	default:
+		return nil, fmt.Errorf("memcached-http: -store: want memory or a redis://, rediss://, valkey:// or valkeys:// URL, not scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("memcached-http: -store: the %s URL names no host", u.Scheme)
+	}
+	return u, nil
+}
+
+// openStore opens the store -store names. It logs the store's kind and, for
+// Redis, the hosts it connects to: never the URL, whose credentials must not
+// reach the logs.
+func openStore(ctx context.Context, c config, logger *slog.Logger) (cache.Store, error) {
+	if c.store == "memory" {
+		store, err := cache.NewMemory(cache.Options{MemoryLimit: c.memoryLimit, MaxValueSize: c.maxValueSize})
+		if err != nil {
+			return nil, fmt.Errorf("memcached-http: cache: %w", err)
+		}
+		logger.Info("store", "kind", "memory", "memory_limit", c.memoryLimit)
+		return store, nil
+	}
+	u, err := parseStoreURL(c.store)
+	if err != nil {
+		return nil, err
+	}
+	hosts := append([]string{u.Host}, u.Query()["addr"]...)
+	store, err := redisstore.Open(ctx, c.store, redisstore.Options{KeyPrefix: c.redisKeyPrefix, MaxValueSize: c.maxValueSize})
+	if err != nil {
+		return nil, fmt.Errorf("memcached-http: store %s at %s: %w", u.Scheme, strings.Join(hosts, ","), err)
+	}
+	logger.Info("store", "kind", u.Scheme, "hosts", hosts, "key_prefix", c.redisKeyPrefix)
+	return store, nil
 }

@@ -27,6 +27,7 @@ func TestParseConfig(t *testing.T) {
 	defaults := config{
 		addr: "127.0.0.1:8080", memoryLimit: 64 << 20, maxValueSize: 1 << 20,
 		maxBatchKeys: 10_000, maxBodyBytes: 32 << 20, logLevel: slog.LevelInfo, shutdownTimeout: 30 * time.Second,
+		store: "memory", redisKeyPrefix: "mchttp:",
 	}
 	tests := []struct {
 		name    string
@@ -44,7 +45,8 @@ func TestParseConfig(t *testing.T) {
 			},
 			want: func(c *config) {
 				*c = config{addr: ":9000", memoryLimit: 1_000_000, maxValueSize: 2000, maxBatchKeys: 5,
-					maxBodyBytes: 4096, logLevel: slog.LevelDebug, shutdownTimeout: 5 * time.Second}
+					maxBodyBytes: 4096, logLevel: slog.LevelDebug, shutdownTimeout: 5 * time.Second,
+					store: "memory", redisKeyPrefix: "mchttp:"}
 			}},
 		{name: "a flag overrides the environment",
 			args: []string{"-addr", ":7000", "-log-level", "warn"},
@@ -63,6 +65,23 @@ func TestParseConfig(t *testing.T) {
 			want: func(c *config) { c.corsOrigins = []string{"*"} }},
 		{name: "a CORS origin with a path is an error", args: []string{"-cors-origins", "https://app.example.com/"},
 			wantErr: "cors-origins"},
+		{name: "the Redis store and its key prefix come from the environment",
+			env: map[string]string{"MEMCACHED_HTTP_STORE": "redis://:pw@cache.internal:6379/2", "MEMCACHED_HTTP_REDIS_KEY_PREFIX": "app1:"},
+			want: func(c *config) { c.store, c.redisKeyPrefix = "redis://:pw@cache.internal:6379/2", "app1:" }},
+		{name: "a cluster URL with more seed nodes is a store",
+			args: []string{"-store", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000"},
+			want: func(c *config) { c.store = "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000" }},
+		{name: "TLS and Valkey schemes are stores", args: []string{"-store", "valkeys://cache.internal:6380"},
+			want: func(c *config) { c.store = "valkeys://cache.internal:6380" }},
+		{name: "the store flag overrides the environment",
+			args: []string{"-store", "memory", "-redis-key-prefix", "b:"},
+			env:  map[string]string{"MEMCACHED_HTTP_STORE": "redis://cache.internal:6379", "MEMCACHED_HTTP_REDIS_KEY_PREFIX": "a:"},
+			want: func(c *config) { c.redisKeyPrefix = "b:" }},
+		{name: "a store that is neither memory nor a Redis URL is an error", args: []string{"-store", "memcached://cache:11211"},
+			wantErr: `not scheme "memcached"`},
+		{name: "a bare host name is not a store", args: []string{"-store", "cache.internal"}, wantErr: "-store"},
+		{name: "a Redis URL without a host is an error", env: map[string]string{"MEMCACHED_HTTP_STORE": "redis:///0"},
+			wantErr: "names no host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +95,25 @@ func TestParseConfig(t *testing.T) {
 			want := defaults
 			tt.want(&want)
 			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestStoreErrorsNeverQuoteThePassword(t *testing.T) {
+	tests := []struct {
+		name  string
+		store string
+	}{
+		{name: "a malformed port", store: "redis://app:s3cret-pw@cache.internal:port/0"},
+		{name: "a control character", store: "redis://app:s3cret-pw@cache.internal:6379/\x7f"},
+		{name: "an unknown scheme", store: "memcache://app:s3cret-pw@cache.internal:6379"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig([]string{"-store", tt.store}, func(string) string { return "" }, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "-store")
+			assert.NotContains(t, err.Error(), "s3cret-pw")
 		})
 	}
 }
