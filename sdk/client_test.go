@@ -207,13 +207,37 @@ func TestServerErrorsAreReported(t *testing.T) {
 }
 
 func TestUnreadableAnswersAreServerErrors(t *testing.T) {
-	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+	badCAS := stub(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"key": "k", "value": 1, "flags": 0, "cas": "not a number", "expires": null}`)
 	})
-	found, err := c.Get(t.Context(), "k", new(any))
+	found, err := badCAS.Get(t.Context(), "k", new(any))
 	assert.False(t, found)
-	assert.ErrorIs(t, err, sdk.ErrServerError)
+	assert.ErrorIs(t, err, sdk.ErrServerError, "a CAS token that is not a number")
+
+	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "not the contract")
+	})
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Get", func() error { _, err := c.Get(ctx, "k", new(any)); return err }},
+		{"GetMulti", func() error { _, err := c.GetMulti(ctx, []string{"k"}); return err }},
+		{"SetMulti", func() error { _, err := c.SetMulti(ctx, map[string]int{"k": 1}); return err }},
+		{"DeleteMulti", func() error { _, err := c.DeleteMulti(ctx, []string{"k"}); return err }},
+		{"Incr", func() error { _, err := c.Incr(ctx, "k", 1); return err }},
+		{"Decr", func() error { _, err := c.Decr(ctx, "k", 1); return err }},
+		{"OffsetMulti", func() error { _, err := c.OffsetMulti(ctx, map[string]int{"k": 1}); return err }},
+		{"GetStats", func() error { _, err := c.GetStats(ctx); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.ErrorIs(t, tt.call(), sdk.ErrServerError)
+		})
+	}
 }
 
 func TestRequestErrorsFromTheServer(t *testing.T) {
