@@ -17,7 +17,8 @@
 //   - ErrCASConflict: CAS on an item that changed since Gets.
 //   - ErrNotANumber: Incr or Decr on a value that is not a counter.
 //   - ErrNoStats: GetStats failed.
-//   - ErrServerError (and *Error): the server answered 5xx.
+//   - ErrServerError (and *Error for 5xx): the server failed or answered
+//     something this client cannot read.
 //   - ErrInvalidArgument (and *Error for 400/413): a bad key, namespace,
 //     option, value or destination.
 //   - otherwise the transport's or the context's error.
