@@ -38,7 +38,8 @@ func TestKeysOfEveryShapeAddressTheSameItem(t *testing.T) {
 
 func TestKeysThatNeedEscapingRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	keys := []string{"a/b", "a b", "50%", "q?x=1", "frag#1", "héllo", "日本", "user:42:incr", "x:decr", "%3A", "a+b", ".", "..", "../x", "a/../b"}
+	keys := []string{"a/b", "a b", "50%", "q?x=1", "frag#1", "héllo", "日本", "user:42:incr", "x:decr", "%3A", "a+b", ".", "..", "../x", "a/../b",
+		"a;b=c,d&e@f$g!h'i(j)*k~l", "tab\there", "new\nline", "back\\slash", "quote\"", "<html>", "emoji 🎉"}
 	for _, key := range keys {
 		t.Run(key, func(t *testing.T) {
 			e.set(key, 10)
