@@ -66,7 +66,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "a CORS origin with a path is an error", args: []string{"-cors-origins", "https://app.example.com/"},
 			wantErr: "cors-origins"},
 		{name: "the Redis store and its key prefix come from the environment",
-			env: map[string]string{"MEMCACHED_HTTP_STORE": "redis://:pw@cache.internal:6379/2", "MEMCACHED_HTTP_REDIS_KEY_PREFIX": "app1:"},
+			env:  map[string]string{"MEMCACHED_HTTP_STORE": "redis://:pw@cache.internal:6379/2", "MEMCACHED_HTTP_REDIS_KEY_PREFIX": "app1:"},
 			want: func(c *config) { c.store, c.redisKeyPrefix = "redis://:pw@cache.internal:6379/2", "app1:" }},
 		{name: "a cluster URL with more seed nodes is a store",
 			args: []string{"-store", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000"},
