@@ -98,6 +98,8 @@ else
 	pinning="not pinned (taskset missing or a single core)"
 fi
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+
 log "building"
 go build -o "$work/memcached-http" ./cmd/memcached-http
 go build -o "$work/memcached-bench" ./cmd/memcached-bench
@@ -184,6 +186,11 @@ peak="$("$work/memcached-bench" -results "$results" -median ours-get)"
 half_rate=$((peak / 2))
 measure ours-get-halfpeak -url "$ours" -mix get -rate "$half_rate"
 
+load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+tree_state=""
+if [ -n "$(git status --porcelain -- cmd internal go.mod go.sum 2>/dev/null)" ]; then
+	tree_state=" plus uncommitted changes in the working tree"
+fi
 command_line="BENCH_DURATION=$duration BENCH_CONNS=$conns BENCH_KEYS=$keys BENCH_VALUE_SIZE=$value_size BENCH_BATCH=$batch BENCH_ROUNDS=$rounds scripts/bench/run.sh"
 cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
 section="$work/section.md"
@@ -193,8 +200,8 @@ section="$work/section.md"
 	echo "Written by \`scripts/bench/run.sh\` (\`make bench\`); rerun it to refresh this section."
 	echo
 	echo "- Command: \`$command_line\`"
-	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning"
+	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$tree_state"
+	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after (above $ncpu, other work shared the cores and the figures are noisy)"
 	echo "- Load: memcached-bench, keep-alive HTTP/1.1, closed model unless noted, $keys keys (uniform), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit; each row is the median of its runs, $duration each, rounds interleaved."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
 	echo "- Half peak: open model at half the median GET peak ($half_rate requests/s), latency measured from each request's scheduled send time."
