@@ -184,7 +184,7 @@ func (c *Client) getStats(ctx context.Context) (*Stats, error) {
 	return nil, fmt.Errorf("sdk: GetStats: %w", errors.Join(ErrNoStats, err))
 }
 
-// Future is the pending result of an …Async call.
+// Future is the pending result of an …Async call; only those methods make one.
 type Future[T any] struct {
 	done   chan struct{}
 	result T
