@@ -3,14 +3,14 @@ GO      ?= go
 SPEC    := api/openapi.yaml
 REDOCLY := npx --no-install redocly
 
-.PHONY: run test vet fmt-check generate generate-check lint spec-lint go-test bench
+.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check go-test bench
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
 run:
 	$(GO) run ./cmd/memcached-http $(ARGS)
 
 ## test: everything CI checks
-test: vet fmt-check generate-check spec-lint go-test
+test: vet fmt-check generate-check spec-lint redis-check go-test
 
 vet:
 	$(GO) vet ./...
@@ -43,6 +43,16 @@ spec-lint:
 		echo "spec-lint: npm not found; CI needs Node.js >= 20.19 for @redocly/cli"; exit 1; \
 	else \
 		echo "spec-lint: NOT RUN (npm not found); install Node.js >= 20.19 to lint $(SPEC)"; \
+	fi
+
+# The Redis store's tests start their own redis-server. Without one they are
+# skipped locally, and they fail on CI; either way, say what to install.
+redis-check:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		if [ "$${CI:-}" = true ]; then \
+			echo "redis-check: redis-server not found; CI needs it for the Redis store tests: apt-get install -y redis-server"; exit 1; \
+		fi; \
+		echo "redis-check: redis-server not found; the Redis store tests will be SKIPPED. Install it: apt-get install -y redis-server (Debian/Ubuntu) or brew install redis (macOS)"; \
 	fi
 
 go-test:
