@@ -280,10 +280,13 @@ func (s *strideKeys) next() uint64 {
 func (w *worker) runClosed(stop *atomic.Bool) {
 	for !stop.Load() {
 		begin := time.Now()
-		if !w.send() {
+		ok, alive := w.send()
+		if ok {
+			w.stats.hist.record(time.Since(begin))
+		}
+		if !alive {
 			return
 		}
-		w.stats.hist.record(time.Since(begin))
 	}
 }
 
@@ -313,16 +316,21 @@ func (w *worker) runOpen(stop *atomic.Bool, tickets <-chan uint64, sched schedul
 			return
 		}
 		sent.Add(1)
-		if !w.send() {
+		ok, alive := w.send()
+		if ok {
+			w.stats.hist.record(time.Since(sched.due(i)))
+		}
+		if !alive {
 			return
 		}
-		w.stats.hist.record(time.Since(sched.due(i)))
 	}
 }
 
-// send builds and performs one request of the mix, counting its outcome. It
-// reports false when the connection is lost and cannot be reopened.
-func (w *worker) send() bool {
+// send builds and performs one request of the mix and counts its outcome.
+// ok means it was answered with success or a miss, so its latency counts
+// (the histogram then holds exactly the requests reported); alive is false
+// once the connection is lost and cannot be reopened.
+func (w *worker) send() (ok, alive bool) {
 	o := w.cfg.mix.pick(w.rng)
 	w.buf = w.b.build(w.buf[:0], o, w.keys)
 	if w.cfg.timeout > 0 {
@@ -333,13 +341,15 @@ func (w *worker) send() bool {
 	status, _, err := w.c.do(w.buf)
 	if err != nil && !errors.Is(err, errClosed) {
 		w.fail(err)
-		return w.reconnect()
+		return false, w.reconnect()
 	}
 	switch {
-	case status == 404 && (o == opGet):
+	case status == 404 && o == opGet:
+		ok = true
 		w.stats.misses++
 		w.stats.requests++
 	case status/100 == 2:
+		ok = true
 		w.stats.requests++
 		if o == opBatchGet {
 			w.stats.keys += uint64(w.cfg.batch)
@@ -350,9 +360,10 @@ func (w *worker) send() bool {
 		w.fail(fmt.Errorf("memcached-bench: %s answered %d", o, status))
 	}
 	if errors.Is(err, errClosed) {
-		return w.reconnect()
+		// The reply was complete; only the connection has to be replaced.
+		return ok, w.reconnect()
 	}
-	return true
+	return ok, true
 }
 
 // fail counts an error and keeps the first one for the report.
