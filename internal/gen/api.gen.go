@@ -515,11 +515,20 @@ type NotFound = Error
 // OffsetReply defines model for OffsetReply.
 type OffsetReply = OffsetResult
 
+// PermissionDenied The one error shape of every endpoint.
+type PermissionDenied = Error
+
 // PreconditionFailed The one error shape of every endpoint.
 type PreconditionFailed = Error
 
+// RateLimited The one error shape of every endpoint.
+type RateLimited = Error
+
 // TooLarge The one error shape of every endpoint.
 type TooLarge = Error
+
+// Unauthenticated The one error shape of every endpoint.
+type Unauthenticated = Error
 
 // Unavailable The one error shape of every endpoint.
 type Unavailable = Error
@@ -601,6 +610,9 @@ type ServerInterface interface {
 	// GetContract This document, as the server embeds it
 	// (GET /openapi.yaml)
 	GetContract(w http.ResponseWriter, r *http.Request)
+	// Ready Readiness probe
+	// (GET /readyz)
+	Ready(w http.ResponseWriter, r *http.Request)
 	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
 	// (POST /v1/flush)
 	FlushAll(w http.ResponseWriter, r *http.Request)
@@ -649,6 +661,12 @@ func (_ Unimplemented) Health(w http.ResponseWriter, r *http.Request) {
 // GetContract This document, as the server embeds it
 // (GET /openapi.yaml)
 func (_ Unimplemented) GetContract(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// Ready Readiness probe
+// (GET /readyz)
+func (_ Unimplemented) Ready(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -746,6 +764,20 @@ func (siw *ServerInterfaceWrapper) GetContract(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetContract(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// Ready operation middleware
+func (siw *ServerInterfaceWrapper) Ready(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.Ready(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1362,6 +1394,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/openapi.yaml", wrapper.GetContract)
 	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/readyz", wrapper.Ready)
+	})
 
 	return r
 }
@@ -1383,9 +1418,38 @@ type OffsetReplyJSONResponse struct {
 	Headers OffsetReplyResponseHeaders
 }
 
+type PermissionDeniedResponseHeaders struct {
+	XRequestId string
+}
+type PermissionDeniedJSONResponse struct {
+	Body Error
+
+	Headers PermissionDeniedResponseHeaders
+}
+
 type PreconditionFailedJSONResponse Error
 
+type RateLimitedResponseHeaders struct {
+	RetryAfter int
+	XRequestId string
+}
+type RateLimitedJSONResponse struct {
+	Body Error
+
+	Headers RateLimitedResponseHeaders
+}
+
 type TooLargeJSONResponse Error
+
+type UnauthenticatedResponseHeaders struct {
+	WWWAuthenticate string
+	XRequestId      string
+}
+type UnauthenticatedJSONResponse struct {
+	Body Error
+
+	Headers UnauthenticatedResponseHeaders
+}
 
 type UnavailableJSONResponse Error
 
@@ -1439,6 +1503,41 @@ func (response GetContract200ApplicationyamlResponse) VisitGetContractResponse(w
 	return err
 }
 
+type ReadyRequestObject struct {
+}
+
+type ReadyResponseObject interface {
+	VisitReadyResponse(w http.ResponseWriter) error
+}
+
+type Ready200JSONResponse Health
+
+func (response Ready200JSONResponse) VisitReadyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Ready503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response Ready503JSONResponse) VisitReadyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FlushAllRequestObject struct {
 }
 
@@ -1456,6 +1555,53 @@ func (response FlushAll200JSONResponse) VisitFlushAllResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FlushAll401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response FlushAll401JSONResponse) VisitFlushAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FlushAll403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response FlushAll403JSONResponse) VisitFlushAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FlushAll429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response FlushAll429JSONResponse) VisitFlushAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1526,6 +1672,37 @@ func (response Delete400JSONResponse) VisitDeleteResponse(w http.ResponseWriter)
 	return err
 }
 
+type Delete401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response Delete401JSONResponse) VisitDeleteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Delete403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response Delete403JSONResponse) VisitDeleteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Delete404JSONResponse DeleteMissing
 
 func (response Delete404JSONResponse) VisitDeleteResponse(w http.ResponseWriter) error {
@@ -1536,6 +1713,22 @@ func (response Delete404JSONResponse) VisitDeleteResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Delete429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response Delete429JSONResponse) VisitDeleteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1661,6 +1854,37 @@ func (response Get400JSONResponse) VisitGetResponse(w http.ResponseWriter) error
 	return err
 }
 
+type Get401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response Get401JSONResponse) VisitGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Get403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response Get403JSONResponse) VisitGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Get404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response Get404JSONResponse) VisitGetResponse(w http.ResponseWriter) error {
@@ -1671,6 +1895,22 @@ func (response Get404JSONResponse) VisitGetResponse(w http.ResponseWriter) error
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Get429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response Get429JSONResponse) VisitGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1751,6 +1991,37 @@ func (response Set400JSONResponse) VisitSetResponse(w http.ResponseWriter) error
 	return err
 }
 
+type Set401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response Set401JSONResponse) VisitSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Set403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response Set403JSONResponse) VisitSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Set404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response Set404JSONResponse) VisitSetResponse(w http.ResponseWriter) error {
@@ -1823,6 +2094,22 @@ func (response Set415JSONResponse) VisitSetResponse(w http.ResponseWriter) error
 	return err
 }
 
+type Set429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response Set429JSONResponse) VisitSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Set500JSONResponse struct{ InternalJSONResponse }
 
 func (response Set500JSONResponse) VisitSetResponse(w http.ResponseWriter) error {
@@ -1890,6 +2177,37 @@ func (response Decr400JSONResponse) VisitDecrResponse(w http.ResponseWriter) err
 	return err
 }
 
+type Decr401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response Decr401JSONResponse) VisitDecrResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Decr403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response Decr403JSONResponse) VisitDecrResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Decr404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response Decr404JSONResponse) VisitDecrResponse(w http.ResponseWriter) error {
@@ -1944,6 +2262,22 @@ func (response Decr415JSONResponse) VisitDecrResponse(w http.ResponseWriter) err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Decr429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response Decr429JSONResponse) VisitDecrResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2015,6 +2349,37 @@ func (response Incr400JSONResponse) VisitIncrResponse(w http.ResponseWriter) err
 	return err
 }
 
+type Incr401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response Incr401JSONResponse) VisitIncrResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Incr403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response Incr403JSONResponse) VisitIncrResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Incr404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response Incr404JSONResponse) VisitIncrResponse(w http.ResponseWriter) error {
@@ -2069,6 +2434,22 @@ func (response Incr415JSONResponse) VisitIncrResponse(w http.ResponseWriter) err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Incr429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response Incr429JSONResponse) VisitIncrResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2138,6 +2519,37 @@ func (response DeleteMulti400JSONResponse) VisitDeleteMultiResponse(w http.Respo
 	return err
 }
 
+type DeleteMulti401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteMulti401JSONResponse) VisitDeleteMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMulti403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response DeleteMulti403JSONResponse) VisitDeleteMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMulti413JSONResponse struct{ TooLargeJSONResponse }
 
 func (response DeleteMulti413JSONResponse) VisitDeleteMultiResponse(w http.ResponseWriter) error {
@@ -2164,6 +2576,22 @@ func (response DeleteMulti415JSONResponse) VisitDeleteMultiResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMulti429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeleteMulti429JSONResponse) VisitDeleteMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2241,6 +2669,37 @@ func (response GetMulti400JSONResponse) VisitGetMultiResponse(w http.ResponseWri
 	return err
 }
 
+type GetMulti401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetMulti401JSONResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMulti403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response GetMulti403JSONResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMulti413JSONResponse struct{ TooLargeJSONResponse }
 
 func (response GetMulti413JSONResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
@@ -2267,6 +2726,22 @@ func (response GetMulti415JSONResponse) VisitGetMultiResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMulti429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetMulti429JSONResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2344,6 +2819,37 @@ func (response OffsetMulti400JSONResponse) VisitOffsetMultiResponse(w http.Respo
 	return err
 }
 
+type OffsetMulti401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response OffsetMulti401JSONResponse) VisitOffsetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OffsetMulti403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response OffsetMulti403JSONResponse) VisitOffsetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type OffsetMulti413JSONResponse struct{ TooLargeJSONResponse }
 
 func (response OffsetMulti413JSONResponse) VisitOffsetMultiResponse(w http.ResponseWriter) error {
@@ -2370,6 +2876,22 @@ func (response OffsetMulti415JSONResponse) VisitOffsetMultiResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OffsetMulti429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response OffsetMulti429JSONResponse) VisitOffsetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2439,6 +2961,37 @@ func (response SetMulti400JSONResponse) VisitSetMultiResponse(w http.ResponseWri
 	return err
 }
 
+type SetMulti401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response SetMulti401JSONResponse) VisitSetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetMulti403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response SetMulti403JSONResponse) VisitSetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetMulti413JSONResponse struct{ TooLargeJSONResponse }
 
 func (response SetMulti413JSONResponse) VisitSetMultiResponse(w http.ResponseWriter) error {
@@ -2465,6 +3018,22 @@ func (response SetMulti415JSONResponse) VisitSetMultiResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetMulti429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response SetMulti429JSONResponse) VisitSetMultiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2526,6 +3095,53 @@ func (response GetStats200JSONResponse) VisitGetStatsResponse(w http.ResponseWri
 	return err
 }
 
+type GetStats401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetStats401JSONResponse) VisitGetStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStats403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response GetStats403JSONResponse) VisitGetStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStats429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetStats429JSONResponse) VisitGetStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStats500JSONResponse struct{ InternalJSONResponse }
 
 func (response GetStats500JSONResponse) VisitGetStatsResponse(w http.ResponseWriter) error {
@@ -2562,6 +3178,9 @@ type StrictServerInterface interface {
 	// GetContract This document, as the server embeds it
 	// (GET /openapi.yaml)
 	GetContract(ctx context.Context, request GetContractRequestObject) (GetContractResponseObject, error)
+	// Ready Readiness probe
+	// (GET /readyz)
+	Ready(ctx context.Context, request ReadyRequestObject) (ReadyResponseObject, error)
 	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
 	// (POST /v1/flush)
 	FlushAll(ctx context.Context, request FlushAllRequestObject) (FlushAllResponseObject, error)
@@ -2677,6 +3296,30 @@ func (sh *strictHandler) GetContract(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetContractResponseObject); ok {
 		if err := validResponse.VisitGetContractResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// Ready operation middleware
+func (sh *strictHandler) Ready(w http.ResponseWriter, r *http.Request) {
+	var request ReadyRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.Ready(ctx, request.(ReadyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Ready")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReadyResponseObject); ok {
+		if err := validResponse.VisitReadyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

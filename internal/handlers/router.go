@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/memcached-http/memcached-http/internal/auth"
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/gen"
+	"github.com/memcached-http/memcached-http/internal/metrics"
 )
 
 const (
@@ -25,16 +26,26 @@ const (
 	DefaultMaxBatchKeys = 10_000
 	// DefaultMaxBodyBytes is the default limit of one request body (32 MiB).
 	DefaultMaxBodyBytes = 32 << 20
+	// DefaultReadyTimeout is how long /readyz and a metrics scrape wait for the store.
+	DefaultReadyTimeout = time.Second
+	// DefaultRateWindow is the rate limit's window when Config.RateWindow is 0.
+	DefaultRateWindow = time.Second
 
 	noStore = "no-store"
 )
 
-// Config holds the service's limits and its request logger.
+// Config holds the service's limits, access control and request logger.
 type Config struct {
 	MaxBatchKeys int          // keys (or offsets, or items) per batch request; 0 means the default
 	MaxBodyBytes int64        // bytes per request body; 0 means the default
 	Logger       *slog.Logger // one line per request; nil logs nothing
 	CORSOrigins  []string     // origins whose scripts may call the API (see ParseCORSOrigins); none by default
+
+	Tokens        *auth.Tokens  // bearer tokens; nil or none turns authentication off
+	MetricsPublic bool          // serve /metrics without a token even when tokens are configured
+	RateLimit     int           // requests per RateWindow per token (per client IP without tokens); 0 means no limit
+	RateWindow    time.Duration // the rate limit's window; 0 means DefaultRateWindow
+	ReadyTimeout  time.Duration // how long /readyz and metrics wait for the store; 0 means DefaultReadyTimeout
 }
 
 func (c Config) withDefaults() Config {
@@ -47,13 +58,21 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.RateWindow <= 0 {
+		c.RateWindow = DefaultRateWindow
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
 	return c
 }
 
 // NewRouter returns the whole service as one handler: the /v1 API over store,
-// GET /healthz, GET /openapi.yaml and Swagger UI at GET /docs.
+// GET /healthz, GET /readyz, GET /metrics, GET /openapi.yaml and Swagger UI
+// at GET /docs.
 func NewRouter(store cache.Store, cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
+	mx := metrics.New(opNames[:], store, cfg.ReadyTimeout)
 	strict := gen.NewStrictHandlerWithOptions(&Server{store: store, cfg: cfg},
 		[]gen.StrictMiddlewareFunc{negotiate},
 		gen.StrictHTTPServerOptions{
@@ -64,13 +83,16 @@ func NewRouter(store cache.Store, cfg Config) http.Handler {
 
 	r := chi.NewRouter()
 	// CORS stays ahead of any authentication: preflights carry no credentials.
-	r.Use(logRequests(cfg.Logger), allowOrigins(cfg.CORSOrigins), limitBody(cfg.MaxBodyBytes), keys.route, batchMediaType)
+	// The guard refuses unauthorized calls before their body is read.
+	r.Use(observe(cfg.Logger, mx), allowOrigins(cfg.CORSOrigins), newGuard(cfg).handler,
+		limitBody(cfg.MaxBodyBytes), keys.route, batchMediaType)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{status: http.StatusNotFound, code: gen.ErrorDetailCodeNotFound,
 			err: fmt.Errorf("handlers: no route %s", r.URL.EscapedPath())})
 	})
 	r.MethodNotAllowed(methodNotAllowed)
 	mountDocs(r)
+	r.Method(http.MethodGet, "/metrics", mx.Handler())
 	return gen.HandlerWithOptions(strict, gen.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramError})
 }
 
@@ -209,31 +231,6 @@ func limitBody(limit int64) func(http.Handler) http.Handler {
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// logRequests writes one line per request once it is answered.
-func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
-			level := slog.LevelInfo
-			if status >= http.StatusInternalServerError {
-				level = slog.LevelError
-			}
-			logger.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.EscapedPath()),
-				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
-				slog.Duration("duration", time.Since(start)))
 		})
 	}
 }

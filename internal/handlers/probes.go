@@ -1,0 +1,34 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/memcached-http/memcached-http/internal/gen"
+)
+
+// Ready answers the readiness probe: ready when the store answers Stats
+// within cfg.ReadyTimeout. Stats runs apart from the probe, since a store may
+// not honour its context (the embedded one never blocks on anything but its
+// shard locks), and a probe must answer in time either way.
+func (s *Server) Ready(ctx context.Context, _ gen.ReadyRequestObject) (gen.ReadyResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.store.Stats(ctx)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: gen.ErrorDetailCodeUnavailable,
+			err: fmt.Errorf("handlers: store not ready: %w", err)}
+	}
+	return gen.Ready200JSONResponse{Ok: gen.HealthOkTrue}, nil
+}
