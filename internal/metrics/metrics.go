@@ -50,9 +50,13 @@ type Metrics struct {
 }
 
 // New registers the request series of the given routes (operationIds, not
-// raw paths, so the label set stays bounded) and the Go and process
-// collectors. Observe takes an index into routes.
-func New(routes []string) *Metrics {
+// raw paths, so the label set stays bounded), the Go and process collectors,
+// and, when store is not nil, the store's counters, read at every scrape
+// within storeTimeout: hits, misses and byte hits (reset by flush_all, which
+// Prometheus sees as a counter reset), items and bytes, and, when the store
+// keeps them (the embedded engine does), evictions and expirations. Observe
+// takes an index into routes.
+func New(routes []string, store cache.Store, storeTimeout time.Duration) *Metrics {
 	reg := prometheus.NewRegistry()
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "requests_total",
@@ -67,6 +71,11 @@ func New(routes []string) *Metrics {
 	reg.MustRegister(requests, latency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if store != nil {
+		c := &storeCollector{store: store, timeout: storeTimeout}
+		c.counters, _ = store.(counterSource)
+		reg.MustRegister(c)
+	}
 	m := &Metrics{registry: reg, routes: make([]route, len(routes))}
 	for i, name := range routes {
 		m.routes[i] = route{
@@ -109,22 +118,9 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Register adds a collector of the caller's own (for tests and extensions).
-func (m *Metrics) Register(c prometheus.Collector) error { return m.registry.Register(c) }
-
 // counterSource is what the embedded engine adds beyond cache.Store.
 type counterSource interface {
 	Counters() cache.Counters
-}
-
-// RegisterStore exports the store's counters, read at every scrape with
-// timeout: hits, misses and byte hits (reset by flush_all, which Prometheus
-// sees as a counter reset), items and bytes, and, when the store keeps them
-// (the embedded engine does), evictions and expirations.
-func (m *Metrics) RegisterStore(store cache.Store, timeout time.Duration) error {
-	c := &storeCollector{store: store, timeout: timeout}
-	c.counters, _ = store.(counterSource)
-	return m.registry.Register(c)
 }
 
 var (

@@ -27,7 +27,7 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 }
 
 func TestObserveCountsByRouteAndStatus(t *testing.T) {
-	m := metrics.New([]string{"get", "set"})
+	m := metrics.New([]string{"get", "set"}, nil, 0)
 	m.Observe(0, 200, time.Millisecond)
 	m.Observe(0, 200, time.Millisecond)
 	m.Observe(0, 404, 2*time.Millisecond)
@@ -60,8 +60,7 @@ func TestStoreCollectorReadsStatsAndCounters(t *testing.T) {
 	_, err = store.Get(ctx, k, nil)
 	require.NoError(t, err)
 
-	m := metrics.New(nil)
-	require.NoError(t, m.RegisterStore(store, time.Second))
+	m := metrics.New(nil, store, time.Second)
 	out := scrape(t, m)
 	for _, line := range []string{
 		"memcached_http_cache_hits_total 1\n",
@@ -84,8 +83,7 @@ func (failingStore) Stats(context.Context) (cache.Stats, error) {
 }
 
 func TestAnUnreachableStoreLeavesTheOtherSeries(t *testing.T) {
-	m := metrics.New([]string{"get"})
-	require.NoError(t, m.RegisterStore(failingStore{}, time.Second))
+	m := metrics.New([]string{"get"}, failingStore{}, time.Second)
 	m.Observe(0, 200, time.Millisecond)
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -95,7 +93,7 @@ func TestAnUnreachableStoreLeavesTheOtherSeries(t *testing.T) {
 }
 
 func BenchmarkObserve(b *testing.B) {
-	m := metrics.New([]string{"get"})
+	m := metrics.New([]string{"get"}, nil, 0)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Observe(0, 200, time.Microsecond)
