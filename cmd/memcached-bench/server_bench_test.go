@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,6 +55,38 @@ func BenchmarkServerGetHandler(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("GET answered %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkServerBatchGetHandler is one batchGet of 100 stored keys through
+// the handler alone, to set against 100 × BenchmarkServerGetHandler.
+func BenchmarkServerBatchGetHandler(b *testing.B) {
+	h := newServerHandler(b)
+	body := []byte(`{"items":[`)
+	keys := []byte(`{"keys":[`)
+	for i := range 100 {
+		if i > 0 {
+			body, keys = append(body, ','), append(keys, ',')
+		}
+		key := string(appendKey(nil, 'k', uint64(i)))
+		body = append(body, `{"key":"`+key+`","value":"`+string(valueBytes(100))+`"}`...)
+		keys = append(keys, `"`+key+`"`...)
+	}
+	body, keys = append(body, "]}"...), append(keys, "]}"...)
+	req := httptest.NewRequest(http.MethodPost, "/v1/ns/bench/keys:batchSet", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(b, http.StatusOK, rec.Code, rec.Body.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/v1/ns/bench/keys:batchGet", bytes.NewReader(keys))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"k99"`)) {
+			b.Fatalf("batchGet answered %d: %.200s", rec.Code, rec.Body)
 		}
 	}
 }
