@@ -135,6 +135,11 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 		}
 	}
 
+	if cfg.rate > 0 && runtime.GOMAXPROCS(0) < 2 {
+		// The pacer's sleeping thread holds a P while in its syscall, so
+		// the workers need another one even on a single pinned core.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
 	var stop atomic.Bool
 	cpuBefore := cpuTime()
 	start := time.Now()
@@ -161,11 +166,6 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 		// every connection is busy queue here and are measured from their
 		// due time once sent.
 		tickets = make(chan uint64, min(planned, 1<<20))
-		// The pacer's sleeping thread holds a P while in its syscall, so
-		// the workers need another one even on a single pinned core.
-		if runtime.GOMAXPROCS(0) < 2 {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-		}
 		pacer.Go(func() { pace(sched, planned, &stop, runCtx.Done(), tickets) })
 	}
 	for _, w := range workers {
