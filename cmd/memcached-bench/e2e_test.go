@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,4 +203,42 @@ func TestRunRefusesBadSettingsBeforeConnecting(t *testing.T) {
 			assert.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// stallingServer answers at once, except that its 50th request takes 100 ms.
+func stallingServer(t *testing.T) string {
+	t.Helper()
+	var mu sync.Mutex // guards n
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		stall := n == 50
+		mu.Unlock()
+		if stall {
+			time.Sleep(100 * time.Millisecond) // the stall under test, not a wait for the test's sake
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestOpenModelCountsTheRequestsAStallHeldBack(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	// One connection at 1,000/s: the 100 ms stall holds back about 100
+	// scheduled requests, each late by up to 100 ms, so well over 1 % of
+	// the 500 requests are slower than 50 ms.
+	open := bench(t, "-url", stallingServer(t), "-target", "fixed", "-conns", "1", "-duration", "500ms", "-rate", "1000")
+	assert.Zero(t, open.Errors)
+	assert.Greater(t, open.Latency.P99, 50_000.0, "open model p99 in µs")
+	assert.Greater(t, open.Latency.P50, 0.0)
+
+	// The closed model waits out the stall and sends nothing meanwhile: one
+	// slow request among hundreds leaves its p99 fast. This is the blind spot
+	// the open model exists to avoid.
+	closed := bench(t, "-url", stallingServer(t), "-target", "fixed", "-conns", "1", "-duration", "500ms")
+	assert.Greater(t, closed.Requests, uint64(200))
+	assert.Less(t, closed.Latency.P99, 50_000.0, "closed model p99 in µs")
+	assert.GreaterOrEqual(t, closed.Latency.Max, 100_000.0, "the stall itself is still the maximum")
 }
