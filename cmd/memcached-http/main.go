@@ -47,6 +47,18 @@ type config struct {
 	corsOrigins     []string
 	store           string // "memory" or a Redis/Valkey URL, which may hold a password
 	redisKeyPrefix  string
+
+	authFile          string
+	tokens            string // MEMCACHED_HTTP_TOKENS; never a flag, so never in ps
+	insecure          bool
+	metricsPublic     bool
+	tlsCert, tlsKey   string
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	rateLimit         int
+	rateWindow        time.Duration
 }
 
 // parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
@@ -69,6 +81,17 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	})
 	fs.StringVar(&c.store, "store", "memory", "where items live: memory (this process only) or a redis://, rediss://, valkey:// or valkeys:// URL shared by every node, e.g. redis://:password@host:6379/0, or a cluster as redis://host1:6379?addr=host2:6379&addr=host3:6379 (env MEMCACHED_HTTP_STORE)")
 	fs.StringVar(&c.redisKeyPrefix, "redis-key-prefix", redisstore.DefaultKeyPrefix, "prefix of every Redis key the service writes; nodes sharing a cache must use the same one; ignored by the memory store (env MEMCACHED_HTTP_REDIS_KEY_PREFIX)")
+	fs.StringVar(&c.authFile, "auth-file", "", "file of bearer tokens, one `token role ns-pattern,...` per line; with no tokens (here or in env MEMCACHED_HTTP_TOKENS) authentication is off (env MEMCACHED_HTTP_AUTH_FILE)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow listening on a non-loopback address without authentication (env MEMCACHED_HTTP_INSECURE)")
+	fs.BoolVar(&c.metricsPublic, "metrics-public", false, "serve /metrics without a token even when tokens are configured (env MEMCACHED_HTTP_METRICS_PUBLIC)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) file; with -tls-key, serve HTTPS and HTTP/2 (env MEMCACHED_HTTP_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of -tls-cert (env MEMCACHED_HTTP_TLS_KEY)")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers; cuts off slow-loris clients (env MEMCACHED_HTTP_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 60*time.Second, "time to read a whole request, body included (env MEMCACHED_HTTP_READ_TIMEOUT)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time from the end of the request headers to the end of the response (env MEMCACHED_HTTP_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open (env MEMCACHED_HTTP_IDLE_TIMEOUT)")
+	fs.IntVar(&c.rateLimit, "rate-limit", 0, "requests per -rate-window per token, or per client IP without tokens; 0 means no limit (env MEMCACHED_HTTP_RATE_LIMIT)")
+	fs.DurationVar(&c.rateWindow, "rate-window", time.Second, "window of -rate-limit (env MEMCACHED_HTTP_RATE_WINDOW)")
 	env := map[string]string{
 		"addr":             "MEMCACHED_HTTP_ADDR",
 		"memory-limit":     "MEMCACHED_HTTP_MEMORY_LIMIT",
@@ -80,7 +103,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"cors-origins":     "MEMCACHED_HTTP_CORS_ORIGINS",
 		"store":            "MEMCACHED_HTTP_STORE",
 		"redis-key-prefix": "MEMCACHED_HTTP_REDIS_KEY_PREFIX",
+
+		"auth-file":           "MEMCACHED_HTTP_AUTH_FILE",
+		"insecure":            "MEMCACHED_HTTP_INSECURE",
+		"metrics-public":      "MEMCACHED_HTTP_METRICS_PUBLIC",
+		"tls-cert":            "MEMCACHED_HTTP_TLS_CERT",
+		"tls-key":             "MEMCACHED_HTTP_TLS_KEY",
+		"read-header-timeout": "MEMCACHED_HTTP_READ_HEADER_TIMEOUT",
+		"read-timeout":        "MEMCACHED_HTTP_READ_TIMEOUT",
+		"write-timeout":       "MEMCACHED_HTTP_WRITE_TIMEOUT",
+		"idle-timeout":        "MEMCACHED_HTTP_IDLE_TIMEOUT",
+		"rate-limit":          "MEMCACHED_HTTP_RATE_LIMIT",
+		"rate-window":         "MEMCACHED_HTTP_RATE_WINDOW",
 	}
+	c.tokens = getenv(tokensEnv)
 	// Environment values are set as flag values first, so they are checked
 	// exactly like flags, and flags given on the command line override them.
 	for name, variable := range env {
@@ -95,6 +131,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("memcached-http: unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return c, errors.New("memcached-http: -tls-cert and -tls-key go together")
+	case c.rateLimit < 0:
+		return c, errors.New("memcached-http: -rate-limit must not be negative")
+	case c.rateWindow <= 0:
+		return c, errors.New("memcached-http: -rate-window must be positive")
 	}
 	if c.store != "memory" {
 		if _, err := parseStoreURL(c.store); err != nil {
@@ -113,6 +157,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
 	slog.SetDefault(logger)
 
+	tokens, err := loadTokens(c)
+	if err != nil {
+		return err
+	}
+	if err := checkExposure(c.addr, tokens.Enabled(), c.insecure); err != nil {
+		return err
+	}
+
 	store, err := openStore(ctx, c, logger)
 	if err != nil {
 		return err
@@ -123,24 +175,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("memcached-http: %w", err)
 	}
-	srv := &http.Server{
-		Handler: handlers.NewRouter(store, handlers.Config{
-			MaxBatchKeys: c.maxBatchKeys,
-			MaxBodyBytes: c.maxBodyBytes,
-			Logger:       logger,
-			CORSOrigins:  c.corsOrigins,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	srv, err := newServer(c, handlers.NewRouter(store, handlers.Config{
+		MaxBatchKeys:  c.maxBatchKeys,
+		MaxBodyBytes:  c.maxBodyBytes,
+		Logger:        logger,
+		CORSOrigins:   c.corsOrigins,
+		Tokens:        tokens,
+		MetricsPublic: c.metricsPublic,
+		RateLimit:     c.rateLimit,
+		RateWindow:    c.rateWindow,
+	}), logger)
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String())
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil, "tokens", tokens.Len())
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("memcached-http: serve: %w", err)

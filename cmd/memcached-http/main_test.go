@@ -28,6 +28,8 @@ func TestParseConfig(t *testing.T) {
 		addr: "127.0.0.1:8080", memoryLimit: 64 << 20, maxValueSize: 1 << 20,
 		maxBatchKeys: 10_000, maxBodyBytes: 32 << 20, logLevel: slog.LevelInfo, shutdownTimeout: 30 * time.Second,
 		store: "memory", redisKeyPrefix: "mchttp:",
+		readHeaderTimeout: 10 * time.Second, readTimeout: time.Minute, writeTimeout: time.Minute, idleTimeout: 2 * time.Minute,
+		rateWindow: time.Second,
 	}
 	tests := []struct {
 		name    string
@@ -41,12 +43,19 @@ func TestParseConfig(t *testing.T) {
 			env: map[string]string{
 				"MEMCACHED_HTTP_ADDR": ":9000", "MEMCACHED_HTTP_MEMORY_LIMIT": "1000000", "MEMCACHED_HTTP_MAX_VALUE_SIZE": "2000",
 				"MEMCACHED_HTTP_MAX_BATCH_KEYS": "5", "MEMCACHED_HTTP_MAX_BODY_BYTES": "4096", "MEMCACHED_HTTP_LOG_LEVEL": "debug",
-				"MEMCACHED_HTTP_SHUTDOWN_TIMEOUT": "5s",
+				"MEMCACHED_HTTP_SHUTDOWN_TIMEOUT": "5s", "MEMCACHED_HTTP_AUTH_FILE": "/etc/tokens", "MEMCACHED_HTTP_TOKENS": "t read *",
+				"MEMCACHED_HTTP_INSECURE": "true", "MEMCACHED_HTTP_METRICS_PUBLIC": "1", "MEMCACHED_HTTP_TLS_CERT": "c.pem",
+				"MEMCACHED_HTTP_TLS_KEY": "k.pem", "MEMCACHED_HTTP_READ_HEADER_TIMEOUT": "1s", "MEMCACHED_HTTP_READ_TIMEOUT": "2s",
+				"MEMCACHED_HTTP_WRITE_TIMEOUT": "3s", "MEMCACHED_HTTP_IDLE_TIMEOUT": "4s", "MEMCACHED_HTTP_RATE_LIMIT": "100",
+				"MEMCACHED_HTTP_RATE_WINDOW": "1m",
 			},
 			want: func(c *config) {
 				*c = config{addr: ":9000", memoryLimit: 1_000_000, maxValueSize: 2000, maxBatchKeys: 5,
 					maxBodyBytes: 4096, logLevel: slog.LevelDebug, shutdownTimeout: 5 * time.Second,
-					store: "memory", redisKeyPrefix: "mchttp:"}
+					store: "memory", redisKeyPrefix: "mchttp:",
+					authFile: "/etc/tokens", tokens: "t read *", insecure: true, metricsPublic: true, tlsCert: "c.pem", tlsKey: "k.pem",
+					readHeaderTimeout: time.Second, readTimeout: 2 * time.Second, writeTimeout: 3 * time.Second, idleTimeout: 4 * time.Second,
+					rateLimit: 100, rateWindow: time.Minute}
 			}},
 		{name: "a flag overrides the environment",
 			args: []string{"-addr", ":7000", "-log-level", "warn"},
@@ -55,6 +64,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "a malformed environment value is an error", env: map[string]string{"MEMCACHED_HTTP_MAX_BATCH_KEYS": "many"},
 			wantErr: "MEMCACHED_HTTP_MAX_BATCH_KEYS"},
 		{name: "an unknown log level is an error", args: []string{"-log-level", "loud"}, wantErr: "log-level"},
+		{name: "a certificate without a key is an error", args: []string{"-tls-cert", "c.pem"}, wantErr: "go together"},
+		{name: "a negative rate limit is an error", args: []string{"-rate-limit", "-1"}, wantErr: "rate-limit"},
+		{name: "an empty rate window is an error", args: []string{"-rate-window", "0s"}, wantErr: "rate-window"},
 		{name: "stray arguments are an error", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "CORS origins come from the environment as a comma-separated list",
 			env:  map[string]string{"MEMCACHED_HTTP_CORS_ORIGINS": "https://app.example.com, http://localhost:3000"},
