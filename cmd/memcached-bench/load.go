@@ -51,6 +51,7 @@ type result struct {
 	Model      string        `json:"model"`
 	Conns      int           `json:"conns"`
 	Batch      int           `json:"batch,omitempty"`
+	Raw        bool          `json:"raw,omitempty"`
 	ValueSize  int           `json:"value_size"`
 	KeySpace   uint64        `json:"key_space"`
 	Dist       string        `json:"dist"`
@@ -186,7 +187,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 	res := &result{
 		Label: cfg.label, Target: cfg.kind, URL: cfg.url, Mix: cfg.mix.String(),
 		Model: "closed", Conns: cfg.conns, ValueSize: cfg.valueSize, KeySpace: cfg.keySpace,
-		Dist: cfg.dist, hist: newHistogram(), elapsedTime: elapsed,
+		Dist: cfg.dist, Raw: cfg.raw, hist: newHistogram(), elapsedTime: elapsed,
 		ClientCPU: 100 * cpu.Seconds() / elapsed.Seconds(),
 	}
 	if cfg.mix.has(opBatchGet) {

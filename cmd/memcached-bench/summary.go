@@ -14,6 +14,7 @@ import (
 // defined over them.
 const (
 	labelOursGet      = "ours-get"
+	labelOursGetRaw   = "ours-get-raw"
 	labelOursSet      = "ours-set"
 	labelOursBatchGet = "ours-batchget"
 	labelCeilingGet   = "ceiling-get"
@@ -64,6 +65,7 @@ type rowSummary struct {
 	errors, dropped          uint64
 	target, mix, model       string
 	conns, batch             int
+	raw                      bool
 	rate                     float64
 }
 
@@ -97,7 +99,7 @@ func summarize(results []result) []rowSummary {
 			cpu:    pick(func(r result) float64 { return r.ClientCPU }),
 			rate:   pick(func(r result) float64 { return r.Rate }),
 			target: string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model,
-			conns: runs[0].Conns, batch: runs[0].Batch,
+			conns: runs[0].Conns, batch: runs[0].Batch, raw: runs[0].Raw,
 		}
 		for _, r := range runs {
 			row.errors += r.Errors
@@ -148,6 +150,11 @@ var ratios = []ratio{
 		format: "%.2f×", target: "≥ 0.80×", met: func(v float64) bool { return v >= 0.80 },
 	},
 	{
+		name:   "raw GET hit (octet-stream) ÷ ceiling (requests/s)",
+		value:  of(labelOursGetRaw, labelCeilingGet, func(r rowSummary) float64 { return r.rps }),
+		format: "%.2f×", target: "—",
+	},
+	{
 		name:   "GET hit ÷ Webdis GET (requests/s)",
 		value:  of(labelOursGet, labelWebdisGet, func(r rowSummary) float64 { return r.rps }),
 		format: "%.2f×", target: "≥ 1.0×", met: func(v float64) bool { return v >= 1.0 },
@@ -182,6 +189,9 @@ func writeMarkdown(w io.Writer, results []result) error {
 	for _, r := range rows {
 		byLabel[r.label] = r
 		load := fmt.Sprintf("%s, %d conns", r.mix, r.conns)
+		if r.raw {
+			load += ", octet-stream"
+		}
 		if r.batch > 0 {
 			load += fmt.Sprintf(", batch %d", r.batch)
 		}

@@ -60,6 +60,9 @@ func TestSummaryReportsMediansAndRatios(t *testing.T) {
 	runs = append(runs, run3(labelCeilingGet, targetFixed, "get:1", []float64{100_000, 100_000, 100_000}, 1, []float64{500, 500, 500})...)
 	runs = append(runs, run3(labelWebdisGet, targetWebdis, "get:1", []float64{35_000, 35_000, 35_000}, 1, []float64{2000, 2000, 2000})...)
 	runs = append(runs, run3(labelOursBatchGet, targetMemcached, "batchget:1", []float64{15_000, 14_000, 16_000}, 100, []float64{3000, 3000, 3000})...)
+	raw := run3(labelOursGetRaw, targetMemcached, "get:1", []float64{90_000}, 1, []float64{800})
+	raw[0].Raw = true
+	runs = append(runs, raw...)
 	half := run3(labelOursGetHalf, targetMemcached, "get:1", []float64{35_000}, 1, []float64{1_200})
 	half[0].Model, half[0].Rate, half[0].Dropped = "open", 35_000, 7
 	runs = append(runs, half...)
@@ -76,6 +79,8 @@ func TestSummaryReportsMediansAndRatios(t *testing.T) {
 	assert.Contains(t, md, "| ours-get | memcached | get:1, 64 conns | 3 | 70000 | 70000 | 0.250 | 1.000 | 2.000 | 0 | 41 % |")
 	assert.Contains(t, md, "| ours-get-halfpeak | memcached | get:1, 64 conns, open model at 35000/s | 1 | 35000 | 35000 | 0.300 | 1.200 | 2.400 | 0 (+7 not sent in time) | 40 % |")
 	assert.Contains(t, md, "| GET hit ÷ ceiling (requests/s) | 0.70× | ≥ 0.80× | no |")
+	assert.Contains(t, md, "| ours-get-raw | memcached | get:1, 64 conns, octet-stream | 1 | 90000 |")
+	assert.Contains(t, md, "| raw GET hit (octet-stream) ÷ ceiling (requests/s) | 0.90× | — | — |")
 	assert.Contains(t, md, "| GET hit ÷ Webdis GET (requests/s) | 2.00× | ≥ 1.0× | yes |")
 	assert.Contains(t, md, "| PUT set ÷ Webdis SET (requests/s) | not run | — | — |")
 	assert.Contains(t, md, "| batchGet keys/s ÷ single-GET keys/s | 21.4× | ≥ 20× | yes |")

@@ -3,7 +3,8 @@
 #
 # Builds memcached-http and memcached-bench, then on this machine measures, in
 # three interleaved rounds (median taken):
-#   ours     memcached-http: GET hits, PUT set, incr, batchGet of 100 keys
+#   ours     memcached-http: GET hits (JSON, and raw octet-stream), PUT set,
+#            incr, batchGet of 100 keys
 #   ceiling  memcached-bench -serve-fixed: bare net/http, fixed body of the value size
 #   webdis   Webdis over Redis: the same GET and SET load (skipped, saying so,
 #            when webdis/redis-server are missing and cannot be installed)
@@ -170,6 +171,7 @@ ours="http://127.0.0.1:$ours_port"
 for round in $(seq "$rounds"); do
 	log "round $round of $rounds"
 	measure ours-get -url "$ours" -mix get
+	measure ours-get-raw -url "$ours" -mix get -raw
 	measure ceiling-get -url "http://127.0.0.1:$ceiling_port" -target fixed
 	if [ -n "$webdis_port" ]; then
 		measure webdis-get -url "http://127.0.0.1:$webdis_port" -target webdis -mix get
@@ -204,9 +206,19 @@ section="$work/section.md"
 	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after (above $ncpu, other work shared the cores and the figures are noisy)"
 	echo "- Load: memcached-bench, keep-alive HTTP/1.1, closed model unless noted, $keys keys (uniform), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit; each row is the median of its runs, $duration each, rounds interleaved."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
+	echo "- Rows: \`ours-*\` is memcached-http (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\` and \`PUT /SET/k\`. Client CPU is the generator's own use of its core: near 100 % would mean the client, not the server, set the pace."
 	echo "- Half peak: open model at half the median GET peak ($half_rate requests/s), latency measured from each request's scheduled send time."
 	echo
 	"$work/memcached-bench" -results "$results" -summarize
+	echo
+	echo "One row by hand (the generator refuses any target off loopback):"
+	echo
+	echo '```sh'
+	echo 'go run ./cmd/memcached-bench -serve-fixed -addr 127.0.0.1:9000 -value-size 100 &   # the ceiling'
+	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:8080 -mix get -conns 64 -duration 10s'
+	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:8080 -mix get:90,set:10 -dist zipf -rate 20000'
+	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:7379 -target webdis -mix set'
+	echo '```'
 	echo
 } >"$section"
 
