@@ -1,0 +1,509 @@
+import createClient from "openapi-fetch";
+
+import { fromAnswer, fromFailure } from "./errors.js";
+import type { components, paths } from "./schema.gen.js";
+import { fromWire, toWire, type Value } from "./values.js";
+
+/** A key: a string, or the seed's [hash, key] pair whose hash is ignored. */
+export type Key = string | readonly [unknown, string];
+
+/** The seed's delete results. */
+export const DELETE_NETWORK_FAILURE = 0;
+/** delete found no live item. */
+export const DELETE_ITEM_MISSING = 1;
+/** delete removed a live item. */
+export const DELETE_SUCCESSFUL = 2;
+
+/** DeleteResult is one of the seed's delete results. */
+export type DeleteResult = typeof DELETE_NETWORK_FAILURE | typeof DELETE_ITEM_MISSING | typeof DELETE_SUCCESSFUL;
+
+/** Stats are the server's counters: the seed's get_stats dictionary. */
+export type Stats = components["schemas"]["Stats"];
+
+/** Item is one cached item as getItem returns it. */
+export interface Item {
+  /** The key, without any prefix. */
+  key: string;
+  /** The value, as it was stored (see Value). */
+  value: Value;
+  /** The item's flags, stored with it and returned unchanged. */
+  flags: number;
+  /** The item's CAS token. */
+  cas: string;
+  /** The strong ETag of the answer, `"<cas>"`. */
+  etag: string;
+  /** Unix seconds at which the item expires, or null for never. */
+  expires: number | null;
+}
+
+/** ClientOptions configure a Client. */
+export interface ClientOptions {
+  /**
+   * The server, http(s)://host:port with an optional path prefix. In a
+   * browser page served by the server itself it may be "" (same origin).
+   */
+  baseUrl: string;
+  /** Sent as a bearer token (Authorization: Bearer …) on every request. */
+  token?: string;
+  /** Extra headers sent on every request. */
+  headers?: Record<string, string>;
+  /** The fetch to use; the global fetch by default. */
+  fetch?: typeof fetch;
+}
+
+/** Options every method takes: the seed's namespace ("" or absent is the default one). */
+export interface NamespaceOptions {
+  namespace?: string;
+}
+
+/** Options of get. */
+export interface GetOptions extends NamespaceOptions {
+  /** Remember the item's CAS id for cas, as gets does. */
+  forCas?: boolean;
+}
+
+/** Options of set, add, replace and cas. */
+export interface StoreOptions extends NamespaceOptions {
+  /** 0 never expires; up to 2,592,000 (30 days) is seconds from now; larger is a Unix time. */
+  time?: number;
+  /** A uint32 stored with the item and returned unchanged. */
+  flags?: number;
+}
+
+/** Options of the *Multi methods. */
+export interface MultiOptions extends NamespaceOptions {
+  /** Prepended to every key; results stay keyed by the caller's keys. */
+  keyPrefix?: string;
+}
+
+/** Options of getMulti. */
+export interface GetMultiOptions extends MultiOptions {
+  /** Remember each item's CAS id for casMulti. */
+  forCas?: boolean;
+}
+
+/** Options of setMulti, addMulti, replaceMulti and casMulti. */
+export interface StoreMultiOptions extends MultiOptions {
+  /** Expiration of every item, as in StoreOptions. */
+  time?: number;
+}
+
+/** Options of delete. */
+export interface DeleteOptions extends NamespaceOptions {
+  /** Lock the key against add, replace and cas for this period after removing a live item. */
+  seconds?: number;
+}
+
+/** Options of deleteMulti. */
+export interface DeleteMultiOptions extends MultiOptions {
+  /** As in DeleteOptions, for every key. */
+  seconds?: number;
+}
+
+/** Options of incr and decr. */
+export interface OffsetOptions extends NamespaceOptions {
+  /** Create a missing counter with this value before applying the delta. */
+  initialValue?: number;
+}
+
+/** Options of offsetMulti. */
+export interface OffsetMultiOptions extends MultiOptions {
+  /** As in OffsetOptions, for every missing key. */
+  initialValue?: number;
+}
+
+type Mode = "set" | "add" | "replace" | "cas";
+
+const namespacePattern = /^[0-9A-Za-z._-]{1,100}$/;
+
+/**
+ * Client talks to one memcached-http server with the methods of App Engine's
+ * memcache Client, in camelCase. Cache outcomes come back in the seed's form
+ * (undefined for a miss, false for not stored); anything else rejects with a
+ * MemcacheError.
+ */
+export class Client {
+  readonly #api: ReturnType<typeof createClient<paths>>;
+  // CAS ids remembered by gets and forCas reads, by wire namespace and stored key.
+  readonly #casIds = new Map<string, string>();
+
+  constructor(options: ClientOptions) {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) {
+      headers["Authorization"] = `Bearer ${options.token}`;
+    }
+    this.#api = createClient<paths>({
+      baseUrl: options.baseUrl,
+      headers,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  }
+
+  /** get returns the value under key, or undefined on a miss. */
+  async get(key: Key, options: GetOptions = {}): Promise<Value | undefined> {
+    const item = await this.#read("get", key, options.namespace, options.forCas ?? false);
+    return item?.value;
+  }
+
+  /** gets is get that remembers the item's CAS id for cas. */
+  async gets(key: Key, options: NamespaceOptions = {}): Promise<Value | undefined> {
+    const item = await this.#read("gets", key, options.namespace, true);
+    return item?.value;
+  }
+
+  /**
+   * getItem returns the whole item (value, flags, CAS token, ETag, expiry), or
+   * undefined on a miss. It is not one of the seed's methods.
+   */
+  async getItem(key: Key, options: GetOptions = {}): Promise<Item | undefined> {
+    return this.#read("getItem", key, options.namespace, options.forCas ?? false);
+  }
+
+  async #read(method: string, key: Key, namespace: string | undefined, forCas: boolean): Promise<Item | undefined> {
+    const ns = wireNamespace(method, namespace);
+    const name = keyName(key);
+    const { data, error, response } = await this.#call(method, () =>
+      this.#api.GET("/v1/ns/{namespace}/keys/{key}", { params: { path: { namespace: ns, key: name } } }),
+    );
+    if (response.status === 404) {
+      return undefined;
+    }
+    if (!data) {
+      throw fromAnswer(method, response, error);
+    }
+    // The raw octet-stream answer is only sent to an Accept that asks for it,
+    // which this client never sends.
+    const item = data as components["schemas"]["Item"];
+    if (forCas) {
+      this.#casIds.set(casKey(ns, name), item.cas);
+    }
+    return {
+      key: name,
+      value: fromWire(item),
+      flags: item.flags,
+      cas: item.cas,
+      etag: response.headers.get("ETag") ?? "",
+      expires: item.expires,
+    };
+  }
+
+  /** getMulti returns the live items among keys, keyed by the caller's keys; misses are absent. */
+  async getMulti(keys: readonly Key[], options: GetMultiOptions = {}): Promise<Record<string, Value>> {
+    const ns = wireNamespace("getMulti", options.namespace);
+    const prefix = options.keyPrefix ?? "";
+    const { data, error, response } = await this.#call("getMulti", () =>
+      this.#api.POST("/v1/ns/{namespace}/keys:batchGet", {
+        params: { path: { namespace: ns } },
+        body: { keys: keys.map(keyName), key_prefix: prefix, for_cas: options.forCas ?? false },
+      }),
+    );
+    if (!data) {
+      throw fromAnswer("getMulti", response, error);
+    }
+    const result: Record<string, Value> = {};
+    for (const [name, item] of Object.entries(data.items)) {
+      if (options.forCas) {
+        this.#casIds.set(casKey(ns, prefix + name), item.cas);
+      }
+      Object.defineProperty(result, name, { value: fromWire(item), enumerable: true, writable: true, configurable: true });
+    }
+    return result;
+  }
+
+  /** set stores value under key; it reports whether it was stored. */
+  set(key: Key, value: Value, options: StoreOptions = {}): Promise<boolean> {
+    return this.#store("set", "set", key, value, options);
+  }
+
+  /** add stores value only if key holds no live item and is not delete-locked. */
+  add(key: Key, value: Value, options: StoreOptions = {}): Promise<boolean> {
+    return this.#store("add", "add", key, value, options);
+  }
+
+  /** replace stores value only if key holds a live, unlocked item. */
+  replace(key: Key, value: Value, options: StoreOptions = {}): Promise<boolean> {
+    return this.#store("replace", "replace", key, value, options);
+  }
+
+  /**
+   * cas stores value only if the item still has the CAS id gets (or a forCas
+   * read) remembered; without a remembered id it stores nothing.
+   */
+  cas(key: Key, value: Value, options: StoreOptions = {}): Promise<boolean> {
+    return this.#store("cas", "cas", key, value, options);
+  }
+
+  async #store(method: string, mode: Mode, key: Key, value: Value, options: StoreOptions): Promise<boolean> {
+    const ns = wireNamespace(method, options.namespace);
+    const name = keyName(key);
+    const body: components["schemas"]["StoreRequest"] = { ...toWire(value) };
+    if (options.time !== undefined) {
+      body.time = seconds(method, "time", options.time);
+    }
+    if (options.flags !== undefined) {
+      body.flags = options.flags;
+    }
+    if (mode === "cas") {
+      const id = this.#casIds.get(casKey(ns, name));
+      if (id === undefined) {
+        return false;
+      }
+      body.cas = id;
+    }
+    const { data, error, response } = await this.#call(method, () =>
+      this.#api.PUT("/v1/ns/{namespace}/keys/{key}", {
+        params: { path: { namespace: ns, key: name }, query: { mode } },
+        body,
+      }),
+    );
+    if (data) {
+      return true;
+    }
+    if (notStored(mode, response.status)) {
+      return false;
+    }
+    throw fromAnswer(method, response, error);
+  }
+
+  /** setMulti stores every value of mapping; it returns the keys not stored. */
+  setMulti(mapping: Mapping, options: StoreMultiOptions = {}): Promise<string[]> {
+    return this.#storeMulti("setMulti", "set", mapping, options);
+  }
+
+  /** addMulti is add for every key of mapping; it returns the keys not stored. */
+  addMulti(mapping: Mapping, options: StoreMultiOptions = {}): Promise<string[]> {
+    return this.#storeMulti("addMulti", "add", mapping, options);
+  }
+
+  /** replaceMulti is replace for every key of mapping; it returns the keys not stored. */
+  replaceMulti(mapping: Mapping, options: StoreMultiOptions = {}): Promise<string[]> {
+    return this.#storeMulti("replaceMulti", "replace", mapping, options);
+  }
+
+  /** casMulti is cas for every key of mapping; it returns the keys not stored. */
+  casMulti(mapping: Mapping, options: StoreMultiOptions = {}): Promise<string[]> {
+    return this.#storeMulti("casMulti", "cas", mapping, options);
+  }
+
+  async #storeMulti(method: string, mode: Mode, mapping: Mapping, options: StoreMultiOptions): Promise<string[]> {
+    const ns = wireNamespace(method, options.namespace);
+    const prefix = options.keyPrefix ?? "";
+    const items: components["schemas"]["BatchSetItem"][] = [];
+    const unknownIds: string[] = [];
+    for (const [name, value] of entries(mapping)) {
+      const item: components["schemas"]["BatchSetItem"] = { key: name, ...toWire(value) };
+      if (mode === "cas") {
+        const id = this.#casIds.get(casKey(ns, prefix + name));
+        if (id === undefined) {
+          unknownIds.push(name);
+          continue;
+        }
+        item.cas = id;
+      }
+      items.push(item);
+    }
+    if (items.length === 0) {
+      return unknownIds;
+    }
+    const body: components["schemas"]["BatchSetRequest"] = { mode, items, key_prefix: prefix };
+    if (options.time !== undefined) {
+      body.time = seconds(method, "time", options.time);
+    }
+    const { data, error, response } = await this.#call(method, () =>
+      this.#api.POST("/v1/ns/{namespace}/keys:batchSet", { params: { path: { namespace: ns } }, body }),
+    );
+    if (!data) {
+      throw fromAnswer(method, response, error);
+    }
+    return [...unknownIds, ...data.not_stored];
+  }
+
+  /** delete removes key: DELETE_SUCCESSFUL if a live item was removed, DELETE_ITEM_MISSING if none existed. */
+  async delete(key: Key, options: DeleteOptions = {}): Promise<DeleteResult> {
+    const ns = wireNamespace("delete", options.namespace);
+    const query = options.seconds === undefined ? {} : { seconds: seconds("delete", "seconds", options.seconds) };
+    const { data, error, response } = await this.#call("delete", () =>
+      this.#api.DELETE("/v1/ns/{namespace}/keys/{key}", {
+        params: { path: { namespace: ns, key: keyName(key) }, query },
+      }),
+    );
+    if (data) {
+      return DELETE_SUCCESSFUL;
+    }
+    if (response.status === 404) {
+      return DELETE_ITEM_MISSING;
+    }
+    throw fromAnswer("delete", response, error);
+  }
+
+  /**
+   * deleteMulti removes every key; like the seed it reports true once the
+   * server answered for all of them, whether each was present or not.
+   */
+  async deleteMulti(keys: readonly Key[], options: DeleteMultiOptions = {}): Promise<boolean> {
+    const ns = wireNamespace("deleteMulti", options.namespace);
+    const body: components["schemas"]["BatchDeleteRequest"] = {
+      keys: keys.map(keyName),
+      key_prefix: options.keyPrefix ?? "",
+    };
+    if (options.seconds !== undefined) {
+      body.seconds = seconds("deleteMulti", "seconds", options.seconds);
+    }
+    const { data, error, response } = await this.#call("deleteMulti", () =>
+      this.#api.POST("/v1/ns/{namespace}/keys:batchDelete", { params: { path: { namespace: ns } }, body }),
+    );
+    if (!data) {
+      throw fromAnswer("deleteMulti", response, error);
+    }
+    return true;
+  }
+
+  /**
+   * incr adds delta (≥ 0) to the counter under key and returns the new value;
+   * undefined when the key is missing (and no initialValue is given) or holds
+   * no unsigned decimal integer. It wraps modulo 2^64 on the server, but
+   * JavaScript numbers are exact only up to 2^53 - 1.
+   */
+  incr(key: Key, delta = 1, options: OffsetOptions = {}): Promise<number | undefined> {
+    return this.#offset("incr", key, delta, options);
+  }
+
+  /** decr subtracts delta (≥ 0), flooring at 0; otherwise as incr. */
+  decr(key: Key, delta = 1, options: OffsetOptions = {}): Promise<number | undefined> {
+    return this.#offset("decr", key, delta, options);
+  }
+
+  async #offset(method: "incr" | "decr", key: Key, delta: number, options: OffsetOptions): Promise<number | undefined> {
+    const ns = wireNamespace(method, options.namespace);
+    const body: components["schemas"]["OffsetRequest"] = { delta };
+    if (options.initialValue !== undefined) {
+      body.initial_value = options.initialValue;
+    }
+    const init = { params: { path: { namespace: ns, key: keyName(key) } }, body };
+    const { data, error, response } = await this.#call(method, () =>
+      method === "incr"
+        ? this.#api.POST("/v1/ns/{namespace}/keys/{key}:incr", init)
+        : this.#api.POST("/v1/ns/{namespace}/keys/{key}:decr", init),
+    );
+    if (data) {
+      return data.value;
+    }
+    if (response.status === 404 || (response.status === 409 && errorCode(error) === "not_a_number")) {
+      return undefined;
+    }
+    throw fromAnswer(method, response, error);
+  }
+
+  /**
+   * offsetMulti applies a signed delta to each key; each result is the new
+   * value, or null when the key is missing or not a counter.
+   */
+  async offsetMulti(mapping: Mapping<number>, options: OffsetMultiOptions = {}): Promise<Record<string, number | null>> {
+    const ns = wireNamespace("offsetMulti", options.namespace);
+    const body: components["schemas"]["BatchOffsetRequest"] = {
+      offsets: Object.fromEntries(entries(mapping)),
+      key_prefix: options.keyPrefix ?? "",
+    };
+    if (options.initialValue !== undefined) {
+      body.initial_value = options.initialValue;
+    }
+    const { data, error, response } = await this.#call("offsetMulti", () =>
+      this.#api.POST("/v1/ns/{namespace}/keys:batchOffset", { params: { path: { namespace: ns } }, body }),
+    );
+    if (!data) {
+      throw fromAnswer("offsetMulti", response, error);
+    }
+    return data.values;
+  }
+
+  /** flushAll removes every item in every namespace and every delete lock, and resets the stats. */
+  async flushAll(): Promise<boolean> {
+    const { data, error, response } = await this.#call("flushAll", () => this.#api.POST("/v1/flush"));
+    if (!data) {
+      throw fromAnswer("flushAll", response, error);
+    }
+    return true;
+  }
+
+  /** getStats returns the server's counters. */
+  async getStats(): Promise<Stats> {
+    const { data, error, response } = await this.#call("getStats", () => this.#api.GET("/v1/stats"));
+    if (!data) {
+      throw fromAnswer("getStats", response, error);
+    }
+    return data;
+  }
+
+  /** casReset forgets every remembered CAS id, so cas stores nothing until the next gets. */
+  casReset(): void {
+    this.#casIds.clear();
+  }
+
+  // #call turns a request that got no answer into a MemcacheError.
+  async #call<T>(method: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (cause) {
+      throw fromFailure(method, cause);
+    }
+  }
+}
+
+/** Mapping is the seed's dict of keys to values: a plain object or a Map. */
+export type Mapping<V = Value> = Readonly<Record<string, V>> | ReadonlyMap<Key, V>;
+
+function entries<V>(mapping: Mapping<V>): [string, V][] {
+  if (mapping instanceof Map) {
+    return [...mapping].map(([key, value]) => [keyName(key), value]);
+  }
+  return Object.entries(mapping as Record<string, V>);
+}
+
+function keyName(key: Key): string {
+  const name = typeof key === "string" ? key : key[1];
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(`memcached-http: a key must be a non-empty string, got ${JSON.stringify(key)}`);
+  }
+  return name;
+}
+
+function wireNamespace(method: string, namespace: string | undefined): string {
+  if (namespace === undefined || namespace === "") {
+    return "default";
+  }
+  if (!namespacePattern.test(namespace)) {
+    throw new TypeError(`memcached-http: ${method}: namespace ${JSON.stringify(namespace)} is not 1-100 characters of [0-9A-Za-z._-]`);
+  }
+  return namespace;
+}
+
+// seconds checks a time or lock period here, since JSON turns NaN and
+// Infinity into null, which the server would read as "not given".
+function seconds(method: string, name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`memcached-http: ${method}: ${name} must be a finite number ≥ 0, got ${value}`);
+  }
+  return value;
+}
+
+function casKey(namespace: string, storedKey: string): string {
+  return `${namespace}\u0000${storedKey}`;
+}
+
+// notStored tells the statuses that mean "not stored" for a mode (API.md).
+function notStored(mode: Mode, status: number): boolean {
+  switch (mode) {
+    case "add":
+      return status === 409;
+    case "replace":
+      return status === 404;
+    case "cas":
+      return status === 412;
+    default:
+      return false;
+  }
+}
+
+function errorCode(body: unknown): string | undefined {
+  return (body as { error?: { code?: string } } | undefined)?.error?.code;
+}
