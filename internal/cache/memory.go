@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -39,23 +40,28 @@ const (
 type Options struct {
 	MemoryLimit  int64            // bytes counted over key, value and per-item overhead; default 64 MiB
 	MaxValueSize int              // largest value in bytes; default 1 MiB (1 << 20)
-	Clock        func() time.Time // default time.Now; tests inject a fake
+	Clock        func() time.Time // nil: NewMemory's wall time plus the monotonic time since; tests inject a fake
 	Shards       int              // power of two; default chosen from GOMAXPROCS
 }
 
 // Memory is the embedded TTL+LRU store: lock-striped shards of pointer-free
 // slots, with key and value bytes in per-shard arenas.
 type Memory struct {
-	clock    func() time.Time
+	clock    func() time.Time // Options.Clock; nil reads start and the monotonic clock
+	start    time.Time        // wall and monotonic reading at NewMemory
 	maxValue int
 	seed     maphash.Seed
 	shift    uint // top bits of a key hash pick its shard
 	shards   []*shard
-	base     int64         // Unix second that access ticks count from
-	cas      atomic.Uint64 // last CAS id handed out; never reset
+	base     int64        // Unix second that access ticks count from
+	coarse   atomic.Int64 // Unix second of the last sweep; unused with Options.Clock
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
+	// cas is written by every write; the padding keeps it off the cache
+	// line of the read-only fields every Get loads.
+	_   [64]byte
+	cas atomic.Uint64 // last CAS id handed out; never reset
 }
 
 var _ Store = (*Memory)(nil)
@@ -93,20 +99,18 @@ func NewMemory(opts Options) (*Memory, error) {
 	case budget > maxShardBudget:
 		return nil, fmt.Errorf("%w: %d shards leave %d bytes each, above %d", ErrInvalidArgument, shards, budget, maxShardBudget)
 	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = time.Now
-	}
 	m := &Memory{
-		clock:    clock,
+		clock:    opts.Clock,
+		start:    time.Now(),
 		maxValue: maxValue,
 		seed:     maphash.MakeSeed(),
 		shift:    uint(64 - bits.TrailingZeros(uint(shards))),
 		shards:   make([]*shard, shards),
-		base:     clock().Unix(),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	m.base = m.now().Unix()
+	m.coarse.Store(m.base)
 	for i := range m.shards {
 		m.shards[i] = newShard(budget)
 	}
@@ -128,16 +132,44 @@ func defaultShards(limit, maxItem int64) int {
 	return n
 }
 
-// hash mixes the hashes of namespace and name, so equal names in two
-// namespaces land on unrelated hashes.
-func (m *Memory) hash(ns, name string) uint64 {
-	return maphash.String(m.seed, name) ^ maphash.String(m.seed, ns)*0x9E3779B97F4A7C15
-}
+// hash is the hash of a key: one pass of the runtime's own hash over the
+// namespace and the name, as a map[Key] would compute it.
+func (m *Memory) hash(k Key) uint64 { return maphash.Comparable(m.seed, k) }
 
-// hashSlot recomputes the hash of the key stored in sl.
+// hashSlot recomputes the hash of the key stored in sl. Its strings alias
+// the arena only for the call, made under the shard lock, so hashing a
+// stored key copies nothing and allocates nothing.
 func (m *Memory) hashSlot(s *shard, sl *slot) uint64 {
 	ns, name := s.keyOf(sl)
-	return maphash.Bytes(m.seed, name) ^ maphash.Bytes(m.seed, ns)*0x9E3779B97F4A7C15
+	return m.hash(Key{
+		Namespace: unsafe.String(unsafe.SliceData(ns), len(ns)),
+		Name:      unsafe.String(unsafe.SliceData(name), len(name)),
+	})
+}
+
+// now is the store's time. Without Options.Clock it is the wall time read at
+// NewMemory plus the monotonic time elapsed since, as memcached keeps process
+// start plus a monotonic clock: time.Since on a monotonic reading costs one
+// clock read where time.Now costs two, and expiry then follows the monotonic
+// clock, not later steps of the wall clock (NTP corrections, manual changes).
+func (m *Memory) now() time.Time {
+	if m.clock != nil {
+		return m.clock()
+	}
+	return m.start.Add(time.Since(m.start))
+}
+
+// second is a cheap reading of the current Unix second and whether it is
+// exact. With Options.Clock it is the clock's. Otherwise it is the second
+// the sweeper stored just after the clock's second last turned over: it
+// never runs ahead of now, but lags it while the sweeper waits to run, so
+// it decides expiry only when it already says expired, and otherwise serves
+// as the access time (oldest_item_age may then read up to a second older).
+func (m *Memory) second() (int64, bool) {
+	if m.clock != nil {
+		return m.clock().Unix(), true
+	}
+	return m.coarse.Load(), false
 }
 
 func (m *Memory) shardOf(h uint64) *shard { return m.shards[h>>m.shift] }
@@ -159,23 +191,22 @@ func checkKey(k Key) error {
 	return nil
 }
 
-// Get returns the live item under key, its value appended to dst[:0].
+// Get returns the live item under key, its value appended to dst[:0]. It
+// reads the clock only when it must: a hit on an item without expiry, or on
+// one the coarse second already shows expired, needs no exact time.
 func (m *Memory) Get(_ context.Context, key Key, dst []byte) (Item, error) {
 	if err := checkKey(key); err != nil {
 		return Item{}, err
 	}
-	return m.get(key, dst)
-}
-
-func (m *Memory) get(key Key, dst []byte) (Item, error) {
-	now := m.clock().Unix()
-	h := m.hash(key.Namespace, key.Name)
+	h := m.hash(key)
 	s := m.shardOf(h)
+	now, exact := m.second()
+	// No defer: the hot path unlocks on its two exits by hand.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.findLocked(h, key.Namespace, key.Name, now)
+	i, now := m.findLocked(s, h, key, now, exact)
 	if i == nilSlot || s.slots[i].state&stateMask != stateItem {
 		s.misses++
+		s.mu.Unlock()
 		return Item{}, ErrNotFound
 	}
 	sl := &s.slots[i]
@@ -189,12 +220,33 @@ func (m *Memory) get(key Key, dst []byte) (Item, error) {
 	s.hits++
 	s.byteHits += uint64(sl.keyLen) + uint64(sl.valLen)
 	s.touchLocked(i, m.tick(now))
+	s.mu.Unlock()
 	return item, nil
+}
+
+// findLocked returns the slot of key unless it is missing or expired (an
+// expired slot is reclaimed on the way), and the second to record as its
+// access time. now is exact or the coarse second; the exact clock is read
+// only for an item that has an expiry the coarse second does not reach.
+func (m *Memory) findLocked(s *shard, h uint64, key Key, now int64, exact bool) (int32, int64) {
+	i := s.lookupLocked(h, key.Namespace, key.Name)
+	if i == nilSlot {
+		return nilSlot, now
+	}
+	exp := s.slots[i].expires()
+	if exp > now && !exact {
+		now = m.now().Unix()
+	}
+	if exp != 0 && now >= exp {
+		s.expireLocked(i, h)
+		return nilSlot, now
+	}
+	return i, now
 }
 
 // GetMulti returns the live items among keys; misses are absent. A key
 // named twice is looked up, and counted in the stats, once.
-func (m *Memory) GetMulti(_ context.Context, keys []Key) (map[Key]Item, error) {
+func (m *Memory) GetMulti(ctx context.Context, keys []Key) (map[Key]Item, error) {
 	for _, k := range keys {
 		if err := checkKey(k); err != nil {
 			return nil, err
@@ -207,7 +259,7 @@ func (m *Memory) GetMulti(_ context.Context, keys []Key) (map[Key]Item, error) {
 			continue
 		}
 		seen[k] = struct{}{}
-		if it, err := m.get(k, nil); err == nil {
+		if it, err := m.Get(ctx, k, nil); err == nil {
 			items[k] = it
 		}
 	}
@@ -238,7 +290,7 @@ func (m *Memory) checkEntry(mode Mode, e Entry, now time.Time) (int64, error) {
 
 // Put writes e under mode and returns the item's new CAS id.
 func (m *Memory) Put(_ context.Context, mode Mode, e Entry) (uint64, error) {
-	now := m.clock()
+	now := m.now()
 	exp, err := m.checkEntry(mode, e, now)
 	if err != nil {
 		return 0, err
@@ -248,11 +300,11 @@ func (m *Memory) Put(_ context.Context, mode Mode, e Entry) (uint64, error) {
 
 func (m *Memory) put(mode Mode, e Entry, exp, now int64) (uint64, error) {
 	ns, name := e.Key.Namespace, e.Key.Name
-	h := m.hash(ns, name)
+	h := m.hash(e.Key)
 	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.findLocked(h, ns, name, now)
+	i, _ := m.findLocked(s, h, e.Key, now, true)
 	isItem := i != nilSlot && s.slots[i].state&stateMask == stateItem
 	switch {
 	case mode == ModeAdd && i != nilSlot:
@@ -286,7 +338,7 @@ func (m *Memory) put(mode Mode, e Entry, exp, now int64) (uint64, error) {
 // PutMulti validates every entry first (storing nothing if one is invalid),
 // then writes each; errs[i] is nil when entries[i] was stored.
 func (m *Memory) PutMulti(_ context.Context, mode Mode, entries []Entry) ([]error, error) {
-	now := m.clock()
+	now := m.now()
 	exps := make([]int64, len(entries))
 	for i, e := range entries {
 		exp, err := m.checkEntry(mode, e, now)
@@ -309,7 +361,7 @@ func (m *Memory) Delete(_ context.Context, key Key, seconds float64) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	now := m.clock()
+	now := m.now()
 	lockExp, err := ExpiresAt(now, seconds)
 	if err != nil {
 		return fmt.Errorf("delete lock: %w", err)
@@ -319,11 +371,11 @@ func (m *Memory) Delete(_ context.Context, key Key, seconds float64) error {
 
 func (m *Memory) delete(key Key, lockExp, now int64) error {
 	ns, name := key.Namespace, key.Name
-	h := m.hash(ns, name)
+	h := m.hash(key)
 	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.findLocked(h, ns, name, now)
+	i, _ := m.findLocked(s, h, key, now, true)
 	if i == nilSlot {
 		return ErrNotFound
 	}
@@ -345,7 +397,7 @@ func (m *Memory) DeleteMulti(_ context.Context, keys []Key, seconds float64) ([]
 			return nil, err
 		}
 	}
-	now := m.clock()
+	now := m.now()
 	lockExp, err := ExpiresAt(now, seconds)
 	if err != nil {
 		return nil, fmt.Errorf("delete lock: %w", err)
@@ -363,23 +415,30 @@ func (m *Memory) Offset(_ context.Context, key Key, d Delta, initial *uint64) (u
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	return m.offset(key, d, initial, m.clock().Unix())
+	now, exact := m.second()
+	return m.offset(key, d, initial, now, exact)
 }
 
-func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64) (uint64, error) {
+// offset is Offset on a checked key; now is exact or the coarse second, and
+// the exact clock is read only when expiry or eviction depends on it.
+func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64, exact bool) (uint64, error) {
 	ns, name := key.Namespace, key.Name
-	h := m.hash(ns, name)
+	h := m.hash(key)
 	s := m.shardOf(h)
 	var buf [24]byte // 20 digits and two quotes
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.findLocked(h, ns, name, now)
+	i, now := m.findLocked(s, h, key, now, exact)
 	if i == nilSlot || s.slots[i].state&stateMask != stateItem {
 		if initial == nil {
 			return 0, ErrNotFound
 		}
 		if i != nilSlot {
 			s.removeLocked(i, h)
+		}
+		if !exact {
+			// Eviction frees expired items first, which takes the exact time.
+			now = m.now().Unix()
 		}
 		n := d.Apply(*initial)
 		value := NewCounterValue(buf[:0], n)
@@ -396,7 +455,12 @@ func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64) (uint64, e
 		return 0, err
 	}
 	c.N = d.Apply(c.N)
-	i = s.rewriteLocked(m, i, h, ns, name, c.Append(buf[:0]), now)
+	value := c.Append(buf[:0])
+	if len(value) > int(s.slots[i].valLen) && !exact {
+		// A longer value moves and may evict, which takes the exact time.
+		now = m.now().Unix()
+	}
+	i = s.rewriteLocked(m, i, h, ns, name, value, now)
 	s.slots[i].setCAS(m.cas.Add(1))
 	s.slots[i].access = m.tick(now)
 	return c.N, nil
@@ -412,11 +476,11 @@ func (m *Memory) OffsetMulti(_ context.Context, keys []Key, deltas []Delta, init
 			return nil, nil, err
 		}
 	}
-	now := m.clock().Unix()
+	now, exact := m.second()
 	values := make([]uint64, len(keys))
 	errs := make([]error, len(keys))
 	for i, k := range keys {
-		values[i], errs[i] = m.offset(k, deltas[i], initial, now)
+		values[i], errs[i] = m.offset(k, deltas[i], initial, now, exact)
 	}
 	return values, errs, nil
 }
@@ -436,7 +500,7 @@ func (m *Memory) FlushAll(context.Context) error {
 // from a scan of every slot (reclaiming expired ones on the way), so they
 // are exact; the scan holds one shard lock at a time.
 func (m *Memory) Stats(context.Context) (Stats, error) {
-	now := m.clock().Unix()
+	now := m.now().Unix()
 	var st Stats
 	oldest, found := uint32(0), false
 	for _, s := range m.shards {
@@ -476,10 +540,11 @@ func (m *Memory) Close() error {
 }
 
 // sweep reclaims expired items in the background, a bounded batch per shard
-// per interval, so memory held by items nobody reads again comes back.
+// per interval, so memory held by items nobody reads again comes back. It
+// also keeps the coarse second of the default clock.
 func (m *Memory) sweep() {
 	defer close(m.done)
-	t := time.NewTicker(sweepInterval)
+	t := time.NewTimer(m.untilSweep())
 	defer t.Stop()
 	for {
 		select {
@@ -487,12 +552,26 @@ func (m *Memory) sweep() {
 			return
 		case <-t.C:
 			m.sweepOnce()
+			t.Reset(m.untilSweep())
 		}
 	}
 }
 
+// untilSweep is the wait before the next sweep: sweepInterval with an
+// injected clock; with the default one, until its next whole second, so
+// the coarse second turns over a timer wake-up after the real one.
+func (m *Memory) untilSweep() time.Duration {
+	if m.clock != nil {
+		return sweepInterval
+	}
+	return time.Second - time.Duration(m.now().UnixNano()%int64(time.Second))
+}
+
 func (m *Memory) sweepOnce() {
-	now := m.clock().Unix()
+	now := m.now().Unix()
+	if m.clock == nil {
+		m.coarse.Store(now)
+	}
 	for _, s := range m.shards {
 		s.mu.Lock()
 		s.reclaimExpiredLocked(m, now, sweepBatch)

@@ -148,17 +148,6 @@ func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 	}
 }
 
-// findLocked returns the slot of key unless it is missing or expired; an
-// expired slot is reclaimed on the way.
-func (s *shard) findLocked(h uint64, ns, name string, now int64) int32 {
-	i := s.lookupLocked(h, ns, name)
-	if i != nilSlot && s.slots[i].expired(now) {
-		s.expireLocked(i, h)
-		return nilSlot
-	}
-	return i
-}
-
 func (s *shard) pushFrontLocked(i int32) {
 	sl := &s.slots[i]
 	seg := 0

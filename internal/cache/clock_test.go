@@ -1,0 +1,97 @@
+package cache
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultClockFollowsTheWallTimeOfStart(t *testing.T) {
+	before := time.Now()
+	m := newTestMemory(t, Options{})
+	now := m.now()
+	after := time.Now()
+	assert.False(t, now.Before(before), "now %v is not before %v", now, before)
+	assert.False(t, now.After(after), "now %v is not after %v", now, after)
+	sec, exact := m.second()
+	assert.False(t, exact, "the default clock's cheap second is the coarse one")
+	assert.LessOrEqual(t, sec, now.Unix(), "the coarse second never runs ahead")
+	assert.GreaterOrEqual(t, sec, before.Unix())
+}
+
+func TestInjectedClockIsReadOnEveryOperation(t *testing.T) {
+	clock := newFakeClock()
+	m := newTestMemory(t, Options{Clock: clock.Now})
+	clock.Advance(90 * time.Second)
+	sec, exact := m.second()
+	assert.True(t, exact)
+	assert.Equal(t, clock.Now().Unix(), sec)
+	assert.Equal(t, sweepInterval, m.untilSweep(), "an injected clock sweeps at a fixed interval")
+}
+
+func TestLaggingCoarseSecond(t *testing.T) {
+	cases := []struct {
+		name string
+		ttl  func(now time.Time) float64
+		live bool
+	}{
+		{"does not keep an expired item alive", func(now time.Time) float64 { return float64(now.Unix()) }, false},
+		{"does not expire a live item early", func(now time.Time) float64 { return 3600 }, true},
+		{"keeps an item without expiry", func(time.Time) float64 { return 0 }, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newTestMemory(t, Options{})
+			set(t, m, "k", "v", c.ttl(m.now()))
+			// A sweeper that has not run yet leaves the coarse second behind.
+			m.coarse.Store(m.now().Unix() - 10)
+			assert.Equal(t, c.live, has(t, m, "k"), "get")
+			n, err := m.Offset(t.Context(), mustKey(t, "k"), Delta{Amount: 1}, nil)
+			if c.live {
+				assert.ErrorIs(t, err, ErrNotANumber, "incr finds the item")
+			} else {
+				assert.ErrorIs(t, err, ErrNotFound, "incr misses")
+				assert.Zero(t, n)
+			}
+			checkShards(t, m)
+		})
+	}
+}
+
+func TestSweepTurnsTheCoarseSecondOver(t *testing.T) {
+	m := newTestMemory(t, Options{})
+	m.coarse.Store(0)
+	m.sweepOnce()
+	sec, _ := m.second()
+	assert.InDelta(t, m.now().Unix(), sec, 1, "the sweep stores the current second")
+	wait := m.untilSweep()
+	assert.Positive(t, wait)
+	assert.LessOrEqual(t, wait, time.Second, "the next sweep is at the next whole second")
+}
+
+func TestHashSlotMatchesTheKeyHash(t *testing.T) {
+	m := newTestMemory(t, Options{Shards: 1})
+	keys := []Key{
+		{Namespace: DefaultNamespace, Name: "k"},
+		{Namespace: "other", Name: "k"},
+		{Namespace: "a", Name: "bk"},
+		{Namespace: "ab", Name: "k"},
+	}
+	hashes := map[uint64]Key{}
+	for _, k := range keys {
+		_, err := m.Put(t.Context(), ModeSet, Entry{Key: k, Value: []byte("v"), Kind: KindBytes})
+		require.NoError(t, err)
+		hashes[m.hash(k)] = k
+	}
+	assert.Len(t, hashes, len(keys), "namespace and name boundaries change the hash")
+	s := m.shards[0]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.slots {
+		ns, name := s.keyOf(&s.slots[i])
+		k := Key{Namespace: string(ns), Name: string(name)}
+		assert.Equal(t, m.hash(k), m.hashSlot(s, &s.slots[i]), "slot of %v", k)
+	}
+}
