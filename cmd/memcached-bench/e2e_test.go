@@ -96,6 +96,7 @@ type fakeCache struct {
 	items map[string][]byte
 }
 
+// ServeHTTP answers the few requests the generator sends.
 func (f *fakeCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.URL.Path, "/v1/ns/bench/keys/")
 	f.mu.Lock()

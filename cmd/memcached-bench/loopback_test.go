@@ -15,6 +15,7 @@ type fakeResolver map[string][]string
 
 var errNoSuchHost = errors.New("no such host")
 
+// LookupNetIP returns the table's addresses for host, or errNoSuchHost.
 func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
 	addrs, ok := f[host]
 	if !ok {

@@ -29,6 +29,7 @@ const (
 
 var opNames = map[string]op{"get": opGet, "set": opSet, "incr": opIncr, "batchget": opBatchGet}
 
+// String is the operation's name as -mix spells it.
 func (o op) String() string {
 	for name, v := range opNames {
 		if v == o {
