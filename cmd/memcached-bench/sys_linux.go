@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"syscall"
 	"time"
 )
@@ -14,7 +15,7 @@ func preciseSleep(d time.Duration) {
 	for {
 		var left syscall.Timespec
 		err := syscall.Nanosleep(&ts, &left)
-		if err != syscall.EINTR {
+		if !errors.Is(err, syscall.EINTR) {
 			return
 		}
 		ts = left // a signal (e.g. the runtime's preemption) cut the sleep short
