@@ -206,6 +206,21 @@ func TestServerErrorsAreReported(t *testing.T) {
 	assert.ErrorIs(t, err, sdk.ErrServerError, "GetStats wraps the cause too")
 }
 
+func TestRefusedTokensAreReportedWithTheirCode(t *testing.T) {
+	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error": {"code": "unauthenticated", "message": "auth: bad token"}}`)
+	}, sdk.WithToken("wrong"))
+	ok, err := c.Set(t.Context(), "k", 1)
+	assert.False(t, ok)
+	var apiErr *sdk.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, &sdk.Error{StatusCode: http.StatusUnauthorized, Code: "unauthenticated", Message: "auth: bad token"}, apiErr)
+	assert.NotErrorIs(t, err, sdk.ErrServerError)
+	assert.NotErrorIs(t, err, sdk.ErrNotStored, "a refused token is not a refused store")
+}
+
 func TestUnreadableAnswersAreServerErrors(t *testing.T) {
 	badCAS := stub(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
