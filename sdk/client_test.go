@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memcached-http/memcached-http/internal/auth"
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/handlers"
 	"github.com/memcached-http/memcached-http/sdk"
@@ -204,6 +205,52 @@ func TestServerErrorsAreReported(t *testing.T) {
 	assert.Nil(t, stats)
 	assert.ErrorIs(t, err, sdk.ErrNoStats)
 	assert.ErrorIs(t, err, sdk.ErrServerError, "GetStats wraps the cause too")
+}
+
+func TestBearerTokensAgainstTheServersAuth(t *testing.T) {
+	const (
+		admin  = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+		reader = "3f9a1c0e5b7d2a64c8e1f0b9d7a5c3e1"
+	)
+	var tokens auth.Tokens
+	require.NoError(t, tokens.ParseList("test", admin+" admin *;"+reader+" read *"))
+	store, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	srv := httptest.NewServer(handlers.NewRouter(store, handlers.Config{Tokens: &tokens}))
+	t.Cleanup(srv.Close)
+	client := func(opts ...sdk.Option) *sdk.Client {
+		c, err := sdk.New(srv.URL, append([]sdk.Option{sdk.WithHTTPClient(srv.Client())}, opts...)...)
+		require.NoError(t, err)
+		return c
+	}
+	ctx := t.Context()
+
+	ok, err := client(sdk.WithToken(admin)).Set(ctx, "k", "v")
+	require.NoError(t, err)
+	assert.True(t, ok, "the admin token may write")
+	v, err := sdk.GetAs[string](ctx, client(sdk.WithToken(reader)), "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", v, "the read token may read")
+
+	tests := []struct {
+		name     string
+		opts     []sdk.Option
+		wantCode string
+	}{
+		{"no token is unauthenticated", nil, "unauthenticated"},
+		{"an unknown token is unauthenticated", []sdk.Option{sdk.WithToken("nope")}, "unauthenticated"},
+		{"a read token may not write", []sdk.Option{sdk.WithToken(reader)}, "permission_denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, err := client(tt.opts...).Set(ctx, "k", "other")
+			assert.False(t, ok)
+			var apiErr *sdk.Error
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tt.wantCode, apiErr.Code)
+		})
+	}
 }
 
 func TestRefusedTokensAreReportedWithTheirCode(t *testing.T) {
