@@ -21,6 +21,8 @@
 //     something this client cannot read.
 //   - ErrInvalidArgument (and *Error for 400/413): a bad key, namespace,
 //     option, value or destination.
+//   - *Error alone for other refusals: a missing or refused token (401,
+//     403) or a rate limit (429); its Code names which.
 //   - otherwise the transport's or the context's error.
 //
 // The *Multi methods answer per key and return an error only when the whole
