@@ -454,8 +454,22 @@ func TestTwoNodesShareOneRedis(t *testing.T) {
 		status, _ := a.call(t, http.MethodPut, "/v1/ns/outage/keys/k", `{"value": "before"}`)
 		require.Equal(t, http.StatusOK, status)
 
+		// checkUp asserts that both probes pass on every node.
+		checkUp := func(t *testing.T, why string) {
+			t.Helper()
+			for i, n := range nodes {
+				for _, probe := range []string{"/healthz", "/readyz"} {
+					r := send(client, http.MethodGet, n.base+probe, "")
+					require.NoError(t, r.err)
+					assert.Equal(t, http.StatusOK, r.status, "%s, node %d %s: %s", why, i, probe, r.body)
+				}
+			}
+		}
+		checkUp(t, "Redis up")
+
 		// checkDown asserts that every kind of operation on every node fails
-		// fast with the one error shape, while the liveness probe still passes.
+		// fast with the one error shape, and so does the readiness probe,
+		// while the liveness probe still passes.
 		const bound = 2 * time.Second
 		checkDown := func(t *testing.T, why string) {
 			t.Helper()
@@ -465,6 +479,7 @@ func TestTwoNodesShareOneRedis(t *testing.T) {
 					send(client, http.MethodPut, n.base+"/v1/ns/outage/keys/k", `{"value": "during"}`),
 					send(client, http.MethodPost, n.base+"/v1/ns/outage/keys/n:incr", `{"initial_value": 0}`),
 					send(client, http.MethodPost, n.base+"/v1/ns/outage/keys:batchGet", `{"keys": ["k", "n"]}`),
+					send(client, http.MethodGet, n.base+"/readyz", ""),
 				} {
 					require.NoError(t, r.err, "%s, node %d", why, i)
 					assert.Equal(t, http.StatusServiceUnavailable, r.status, "%s, node %d: %s", why, i, r.body)
@@ -479,10 +494,12 @@ func TestTwoNodesShareOneRedis(t *testing.T) {
 
 		// The contract declares the 503 and its body for these operations.
 		require.NoError(t, rd.signal(syscall.SIGSTOP))
-		req, err := http.NewRequest(http.MethodGet, a.base+"/v1/ns/outage/keys/k", nil)
-		require.NoError(t, err)
-		resp, _ := do(t, req)
-		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		for _, path := range []string{"/v1/ns/outage/keys/k", "/readyz"} {
+			req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
+			require.NoError(t, err)
+			resp, _ := do(t, req)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, path)
+		}
 		checkDown(t, "Redis hung")
 		require.NoError(t, rd.signal(syscall.SIGCONT))
 
@@ -509,6 +526,7 @@ func TestTwoNodesShareOneRedis(t *testing.T) {
 		status, got = b.call(t, http.MethodPost, "/v1/ns/outage/keys/n:incr", `{"initial_value": 41}`)
 		require.Equal(t, http.StatusOK, status)
 		assert.InDelta(t, 42, got["value"], 0)
+		checkUp(t, "Redis back")
 		for i, n := range nodes {
 			assert.True(t, n.running(), "node %d was never restarted", i)
 		}
