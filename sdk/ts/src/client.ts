@@ -1,11 +1,9 @@
 import createClient from "openapi-fetch";
 
 import { fromAnswer, fromFailure } from "./errors.js";
+import { keyName, storedKey, type Key } from "./keys.js";
 import type { components, paths } from "./schema.gen.js";
 import { fromWire, toWire, type Value } from "./values.js";
-
-/** A key: a string, or the seed's [hash, key] pair whose hash is ignored. */
-export type Key = string | readonly [unknown, string];
 
 /** The seed's delete results. */
 export const DELETE_NETWORK_FAILURE = 0;
@@ -162,8 +160,9 @@ export class Client {
   async #read(method: string, key: Key, namespace: string | undefined, forCas: boolean): Promise<Item | undefined> {
     const ns = wireNamespace(method, namespace);
     const name = keyName(key);
+    const stored = storedKey("", name);
     const { data, error, response } = await this.#call(method, () =>
-      this.#api.GET("/v1/ns/{namespace}/keys/{key}", { params: { path: { namespace: ns, key: name } } }),
+      this.#api.GET("/v1/ns/{namespace}/keys/{key}", { params: { path: { namespace: ns, key: stored } } }),
     );
     if (response.status === 404) {
       return undefined;
@@ -175,7 +174,7 @@ export class Client {
     // which this client never sends.
     const item = data as components["schemas"]["Item"];
     if (forCas) {
-      this.#casIds.set(casKey(ns, name), item.cas);
+      this.#casIds.set(casKey(ns, stored), item.cas);
     }
     return {
       key: name,
@@ -190,22 +189,28 @@ export class Client {
   /** getMulti returns the live items among keys, keyed by the caller's keys; misses are absent. */
   async getMulti(keys: readonly Key[], options: GetMultiOptions = {}): Promise<Record<string, Value>> {
     const ns = wireNamespace("getMulti", options.namespace);
-    const prefix = options.keyPrefix ?? "";
+    const names = callerKeys(options.keyPrefix, keys.map(keyName));
     const { data, error, response } = await this.#call("getMulti", () =>
       this.#api.POST("/v1/ns/{namespace}/keys:batchGet", {
         params: { path: { namespace: ns } },
-        body: { keys: keys.map(keyName), key_prefix: prefix, for_cas: options.forCas ?? false },
+        body: { keys: [...names.keys()], key_prefix: "", for_cas: options.forCas ?? false },
       }),
     );
     if (!data) {
       throw fromAnswer("getMulti", response, error);
     }
     const result: Record<string, Value> = {};
-    for (const [name, item] of Object.entries(data.items)) {
+    for (const [stored, item] of Object.entries(data.items)) {
       if (options.forCas) {
-        this.#casIds.set(casKey(ns, prefix + name), item.cas);
+        this.#casIds.set(casKey(ns, stored), item.cas);
       }
-      Object.defineProperty(result, name, { value: fromWire(item), enumerable: true, writable: true, configurable: true });
+      // defineProperty keeps a key such as "__proto__" an ordinary entry.
+      Object.defineProperty(result, names.get(stored) ?? stored, {
+        value: fromWire(item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return result;
   }
@@ -235,7 +240,7 @@ export class Client {
 
   async #store(method: string, mode: Mode, key: Key, value: Value, options: StoreOptions): Promise<boolean> {
     const ns = wireNamespace(method, options.namespace);
-    const name = keyName(key);
+    const stored = storedKey("", keyName(key));
     const body: components["schemas"]["StoreRequest"] = { ...toWire(value) };
     if (options.time !== undefined) {
       body.time = seconds(method, "time", options.time);
@@ -244,7 +249,7 @@ export class Client {
       body.flags = options.flags;
     }
     if (mode === "cas") {
-      const id = this.#casIds.get(casKey(ns, name));
+      const id = this.#casIds.get(casKey(ns, stored));
       if (id === undefined) {
         return false;
       }
@@ -252,7 +257,7 @@ export class Client {
     }
     const { data, error, response } = await this.#call(method, () =>
       this.#api.PUT("/v1/ns/{namespace}/keys/{key}", {
-        params: { path: { namespace: ns, key: name }, query: { mode } },
+        params: { path: { namespace: ns, key: stored }, query: { mode } },
         body,
       }),
     );
@@ -287,13 +292,15 @@ export class Client {
 
   async #storeMulti(method: string, mode: Mode, mapping: Mapping, options: StoreMultiOptions): Promise<string[]> {
     const ns = wireNamespace(method, options.namespace);
-    const prefix = options.keyPrefix ?? "";
+    const pairs = entries(mapping);
+    const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
     const items: components["schemas"]["BatchSetItem"][] = [];
     const unknownIds: string[] = [];
-    for (const [name, value] of entries(mapping)) {
-      const item: components["schemas"]["BatchSetItem"] = { key: name, ...toWire(value) };
+    for (const [name, value] of pairs) {
+      const stored = storedKey(options.keyPrefix ?? "", name);
+      const item: components["schemas"]["BatchSetItem"] = { key: stored, ...toWire(value) };
       if (mode === "cas") {
-        const id = this.#casIds.get(casKey(ns, prefix + name));
+        const id = this.#casIds.get(casKey(ns, stored));
         if (id === undefined) {
           unknownIds.push(name);
           continue;
@@ -305,7 +312,7 @@ export class Client {
     if (items.length === 0) {
       return unknownIds;
     }
-    const body: components["schemas"]["BatchSetRequest"] = { mode, items, key_prefix: prefix };
+    const body: components["schemas"]["BatchSetRequest"] = { mode, items, key_prefix: "" };
     if (options.time !== undefined) {
       body.time = seconds(method, "time", options.time);
     }
@@ -315,7 +322,7 @@ export class Client {
     if (!data) {
       throw fromAnswer(method, response, error);
     }
-    return [...unknownIds, ...data.not_stored];
+    return [...unknownIds, ...data.not_stored.map((stored) => names.get(stored) ?? stored)];
   }
 
   /** delete removes key: DELETE_SUCCESSFUL if a live item was removed, DELETE_ITEM_MISSING if none existed. */
@@ -324,7 +331,7 @@ export class Client {
     const query = options.seconds === undefined ? {} : { seconds: seconds("delete", "seconds", options.seconds) };
     const { data, error, response } = await this.#call("delete", () =>
       this.#api.DELETE("/v1/ns/{namespace}/keys/{key}", {
-        params: { path: { namespace: ns, key: keyName(key) }, query },
+        params: { path: { namespace: ns, key: storedKey("", keyName(key)) }, query },
       }),
     );
     if (data) {
@@ -343,8 +350,8 @@ export class Client {
   async deleteMulti(keys: readonly Key[], options: DeleteMultiOptions = {}): Promise<boolean> {
     const ns = wireNamespace("deleteMulti", options.namespace);
     const body: components["schemas"]["BatchDeleteRequest"] = {
-      keys: keys.map(keyName),
-      key_prefix: options.keyPrefix ?? "",
+      keys: [...callerKeys(options.keyPrefix, keys.map(keyName)).keys()],
+      key_prefix: "",
     };
     if (options.seconds !== undefined) {
       body.seconds = seconds("deleteMulti", "seconds", options.seconds);
@@ -379,7 +386,7 @@ export class Client {
     if (options.initialValue !== undefined) {
       body.initial_value = options.initialValue;
     }
-    const init = { params: { path: { namespace: ns, key: keyName(key) } }, body };
+    const init = { params: { path: { namespace: ns, key: storedKey("", keyName(key)) } }, body };
     const { data, error, response } = await this.#call(method, () =>
       method === "incr"
         ? this.#api.POST("/v1/ns/{namespace}/keys/{key}:incr", init)
@@ -400,9 +407,11 @@ export class Client {
    */
   async offsetMulti(mapping: Mapping<number>, options: OffsetMultiOptions = {}): Promise<Record<string, number | null>> {
     const ns = wireNamespace("offsetMulti", options.namespace);
+    const pairs = entries(mapping);
+    const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
     const body: components["schemas"]["BatchOffsetRequest"] = {
-      offsets: Object.fromEntries(entries(mapping)),
-      key_prefix: options.keyPrefix ?? "",
+      offsets: Object.fromEntries(pairs.map(([name, delta]) => [storedKey(options.keyPrefix ?? "", name), delta])),
+      key_prefix: "",
     };
     if (options.initialValue !== undefined) {
       body.initial_value = options.initialValue;
@@ -413,7 +422,7 @@ export class Client {
     if (!data) {
       throw fromAnswer("offsetMulti", response, error);
     }
-    return data.values;
+    return Object.fromEntries(Object.entries(data.values).map(([stored, value]) => [names.get(stored) ?? stored, value]));
   }
 
   /** flushAll removes every item in every namespace and every delete lock, and resets the stats. */
@@ -459,12 +468,11 @@ function entries<V>(mapping: Mapping<V>): [string, V][] {
   return Object.entries(mapping as Record<string, V>);
 }
 
-function keyName(key: Key): string {
-  const name = typeof key === "string" ? key : key[1];
-  if (typeof name !== "string" || name === "") {
-    throw new TypeError(`memcached-http: a key must be a non-empty string, got ${JSON.stringify(key)}`);
-  }
-  return name;
+// callerKeys maps each stored key of a batch back to the caller's key. The
+// prefix is applied here rather than sent as key_prefix, because a prefixed
+// key that is too long is sent as its SHA-1.
+function callerKeys(prefix: string | undefined, names: string[]): Map<string, string> {
+  return new Map(names.map((name) => [storedKey(prefix ?? "", name), name]));
 }
 
 function wireNamespace(method: string, namespace: string | undefined): string {

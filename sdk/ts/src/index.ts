@@ -15,7 +15,6 @@ export {
   type GetMultiOptions,
   type GetOptions,
   type Item,
-  type Key,
   type Mapping,
   type MultiOptions,
   type NamespaceOptions,
@@ -26,5 +25,6 @@ export {
   type StoreOptions,
 } from "./client.js";
 export { MemcacheError, type ErrorCode } from "./errors.js";
+export type { Key } from "./keys.js";
 export type { Value } from "./values.js";
 export type { components, paths } from "./schema.gen.js";
