@@ -14,12 +14,12 @@ import (
 
 const (
 	// ItemOverhead is the bytes charged per item or delete lock on top of its
-	// namespace, key and value bytes: the 44-byte slot, its index entry
-	// (8 bytes at 40-80% load, about 14 on average) and the average spare
+	// namespace, key and value bytes: the 44-byte slot, its index position
+	// (12 bytes at 40-80% load, about 20 on average) and the average spare
 	// room of the growing slot and arena slices. BenchmarkItemOverhead
-	// measures about 71 heap bytes per small item beyond its namespace, key
-	// and value, so the memory limit tracks the real heap.
-	ItemOverhead = 80
+	// measures about 80 heap bytes per small item beyond its namespace, key
+	// and value, so the memory limit tracks the real heap with a little room.
+	ItemOverhead = 88
 	// DefaultMemoryLimit is the memory limit when Options.MemoryLimit is 0.
 	DefaultMemoryLimit = 64 << 20
 	// DefaultMaxValueSize is the value limit when Options.MaxValueSize is 0.

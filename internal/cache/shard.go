@@ -121,13 +121,16 @@ func (s *shard) valueOf(sl *slot) []byte {
 }
 
 // lookupLocked returns the slot holding key (live, expired or locked), or
-// nilSlot. Slots whose fingerprint matches are told apart by their key bytes.
+// nilSlot. Slots whose fingerprint matches are told apart by their key
+// bytes, found from the offset the index keeps: the arena load does not wait
+// for the slot load, so at scale their cache misses overlap.
 func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 	x := &s.idx
 	if len(x.entries) == 0 {
 		return nilSlot
 	}
 	fp, mask := uint32(h), len(x.entries)-1
+	n := len(ns) + len(name)
 	for p := x.home(fp); ; p = (p + 1) & mask {
 		e := x.entries[p]
 		if e == 0 {
@@ -136,13 +139,15 @@ func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 		if entryFP(e) != fp {
 			continue
 		}
-		i := entrySlot(e)
-		sl := &s.slots[i]
-		if int(sl.nsLen) != len(ns) || int(sl.keyLen) != len(name) {
+		i, off := entrySlot(e), int(x.offs[p])
+		// A stored key shorter than the one sought may end the arena.
+		if off+n > len(s.arena) {
 			continue
 		}
-		kns, kname := s.keyOf(sl)
-		if string(kname) == name && string(kns) == ns {
+		k := s.arena[off : off+n]
+		sl := &s.slots[i]
+		if string(k[len(ns):]) == name && string(k[:len(ns)]) == ns &&
+			int(sl.nsLen) == len(ns) && int(sl.keyLen) == len(name) {
 			return i
 		}
 	}
@@ -294,14 +299,16 @@ func (s *shard) allocSlotLocked() int32 {
 func (s *shard) allocLocked(n int) uint32 {
 	if len(s.arena)+n > cap(s.arena) {
 		next := make([]byte, 0, max(minArena, (s.live+n)*5/4))
-		for i := range s.slots {
-			sl := &s.slots[i]
-			if sl.state&stateMask == stateFree {
+		// Every slot in use has exactly one index entry, which holds its
+		// offset too.
+		for p, e := range s.idx.entries {
+			if e == 0 {
 				continue
 			}
-			off := len(next)
+			sl := &s.slots[entrySlot(e)]
+			off := uint32(len(next))
 			next = append(next, s.arena[sl.off:int(sl.off)+sl.dataLen()]...)
-			sl.off = uint32(off)
+			sl.off, s.idx.offs[p] = off, off
 		}
 		s.arena = next
 	}
@@ -327,7 +334,8 @@ func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint
 		keyLen: uint8(len(name)),
 		state:  state,
 	}
-	s.idx.insert(uint32(h), i)
+	p := s.idx.insert(uint32(h), i) // may grow offs, so index it after
+	s.idx.offs[p] = off
 	s.used += sl.size()
 	s.pushFrontLocked(i)
 	return i
