@@ -163,7 +163,8 @@ func buildBinary(t testing.TB) string {
 // node is one memcached-http process on a free port.
 type node struct {
 	*server
-	stderr *syncBuffer // everything the process logged
+	stderr *syncBuffer   // everything the process logged
+	exited chan struct{} // closed when the process has exited
 }
 
 // syncBuffer is a bytes.Buffer the process's output copier writes while the
@@ -199,17 +200,16 @@ func startNode(t testing.TB, bin string, env []string, args ...string) *node {
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	n := &node{server: &server{cmd: cmd, base: "http://" + addr}, stderr: &syncBuffer{}}
+	n := &node{server: &server{cmd: cmd, base: "http://" + addr}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = n.stderr
 	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		close(exited)
+		close(n.exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-n.exited
 	})
 
 	deadline := time.After(30 * time.Second)
@@ -222,7 +222,7 @@ func startNode(t testing.TB, bin string, env []string, args ...string) *node {
 			}
 		}
 		select {
-		case <-exited:
+		case <-n.exited:
 			require.FailNow(t, "memcached-http exited during start-up", "%s", n.stderr)
 		case <-deadline:
 			require.FailNow(t, "memcached-http not serving after 30 s", "%s", n.stderr)
@@ -231,8 +231,15 @@ func startNode(t testing.TB, bin string, env []string, args ...string) *node {
 	}
 }
 
-// running reports whether the process is still the one the test started.
-func (n *node) running() bool { return n.cmd.Process.Signal(syscall.Signal(0)) == nil }
+// running reports whether the process the test started has not exited.
+func (n *node) running() bool {
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
 
 // logLines returns the node's JSON log lines with message msg.
 func (n *node) logLines(t testing.TB, msg string) []map[string]any {
@@ -258,8 +265,8 @@ type reply struct {
 	err     error
 }
 
-// send performs method on base+path with a JSON body (or none) and extra
-// headers given as name, value pairs.
+// send performs method on url with a JSON body (or none) and extra headers
+// given as name, value pairs.
 func send(client *http.Client, method, url, body string, header ...string) reply {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
