@@ -148,6 +148,7 @@ describe("the TypeScript SDK on another origin", () => {
     assert.equal(outcome.error.name, "MemcacheError");
     assert.equal(outcome.error.code, "network");
     assert.equal(outcome.error.status, 0);
+    assert.match(outcome.error.message, new RegExp(`does not allow this page's origin ${siteOrigin}: see its -cors-origins`));
     assert.ok(
       console.some((line) => line.includes(`from origin '${siteOrigin}' has been blocked by CORS policy`)),
       `the browser names the CORS refusal:\n${console.join("\n")}`,

@@ -52,6 +52,11 @@ export function fromAnswer(method: string, response: Response, body: unknown): M
 
 /** fromFailure wraps a request that got no answer (network, CORS, abort). */
 export function fromFailure(method: string, cause: unknown): MemcacheError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
+  let reason = cause instanceof Error ? cause.message : String(cause);
+  // Browsers hide why a cross-origin fetch failed; a CORS refusal looks like
+  // a network error to the script, so say where to look.
+  if (cause instanceof TypeError && typeof document !== "undefined") {
+    reason += ` (a network failure, or the server does not allow this page's origin ${location.origin}: see its -cors-origins)`;
+  }
   return new MemcacheError(`memcached-http: ${method}: no answer: ${reason}`, 0, "network", undefined, { cause });
 }
