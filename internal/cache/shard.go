@@ -2,6 +2,7 @@ package cache
 
 import (
 	"sync"
+	"unsafe"
 )
 
 // Slot states. The low bits say what a slot holds; segProtected marks items
@@ -73,6 +74,15 @@ type list struct{ head, tail int32 }
 
 // shard is one lock stripe of the embedded store.
 type shard struct {
+	shardState
+	// Padding to 256 bytes gives each shard an allocation of its own,
+	// aligned to cache lines, so the counters one core writes at the end of
+	// a shard never share a line with the mutex of the next; a shardState
+	// grown past 256 bytes stops the build here.
+	_ [256 - unsafe.Sizeof(shardState{})]byte
+}
+
+type shardState struct {
 	mu sync.Mutex // guards every field below
 
 	idx      index // key fingerprint → slot
@@ -91,7 +101,7 @@ type shard struct {
 }
 
 func newShard(budget int64) *shard {
-	s := &shard{budget: budget}
+	s := &shard{shardState: shardState{budget: budget}}
 	s.resetLocked()
 	return s
 }
