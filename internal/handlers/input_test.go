@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,8 +42,9 @@ func TestParameterErrorsNameTheField(t *testing.T) {
 }
 
 // FuzzBadInputNeverYields500 throws arbitrary methods, paths, headers and
-// bodies at the router: every answer must be a client error or success, and
-// every error must come in the one error shape.
+// bodies at the router, with and without authentication: every answer must
+// be a client error or success, every error must come in the one error
+// shape, and every response must carry a sane request id.
 func FuzzBadInputNeverYields500(f *testing.F) {
 	seeds := []struct {
 		method, target, contentType, body string
@@ -63,35 +65,82 @@ func FuzzBadInputNeverYields500(f *testing.F) {
 		{"DELETE", "/v1/ns/default/keys/k?seconds=NaN", "", ""},
 		{"OPTIONS", "/v1/stats", "", ""},
 	}
-	for _, s := range seeds {
-		f.Add(s.method, s.target, s.contentType, s.body)
+	headers := []string{
+		"",
+		"Authorization: Bearer " + adminToken,
+		"Authorization: Bearer " + readerToken + "\nX-Request-Id: a b",
+		"Authorization: bearer\nAccept: application/octet-stream, application/json",
+		"If-Match: *\nIf-None-Match: *",
+		"If-None-Match: \"1\", W/\"2\"\nX-Request-Id: " + strings.Repeat("x", 200),
 	}
-	f.Fuzz(func(t *testing.T, method, target, contentType, body string) {
+	for i, s := range seeds {
+		f.Add(s.method, s.target, s.contentType, headers[i%len(headers)], s.body)
+	}
+	f.Fuzz(func(t *testing.T, method, target, contentType, header, body string) {
 		u, err := url.ParseRequestURI(target)
 		if err != nil || !validMethod(method) {
 			return // not an HTTP request a server could receive
 		}
-		e := newEnv(t)
-		r := httptest.NewRequest(http.MethodGet, "/", bytes.NewReader([]byte(body)))
-		r.Method, r.URL, r.RequestURI = method, u, target
-		if contentType != "" {
-			r.Header.Set("Content-Type", contentType)
+		h, ok := parseHeaders(header)
+		if !ok {
+			return // not headers a server could receive
 		}
-		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, r)
-		assert.Less(t, rec.Code, http.StatusInternalServerError, "%s %s: %s", method, target, rec.Body.Bytes())
-		if rec.Code >= http.StatusBadRequest {
-			var shape struct {
-				Error struct {
-					Code    string `json:"code"`
-					Message string `json:"message"`
-				} `json:"error"`
+		for _, e := range []*env{newEnv(t), newEnv(t, withTokens(t, testTokens))} {
+			r := httptest.NewRequest(http.MethodGet, "/", bytes.NewReader([]byte(body)))
+			r.Method, r.URL, r.RequestURI = method, u, target
+			for k, v := range h {
+				r.Header[k] = v
 			}
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &shape), "body: %s", rec.Body.Bytes())
-			assert.NotEmpty(t, shape.Error.Code)
-			assert.NotEmpty(t, shape.Error.Message)
+			if contentType != "" {
+				r.Header.Set("Content-Type", contentType)
+			}
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, r)
+			checkFuzzAnswer(t, method, target, rec)
 		}
 	})
+}
+
+// checkFuzzAnswer asserts what every answer to arbitrary input must be.
+func checkFuzzAnswer(t *testing.T, method, target string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	assert.Regexp(t, requestIDPattern, rec.Header().Get("X-Request-Id"))
+	assert.Less(t, rec.Code, http.StatusInternalServerError, "%s %s: %s", method, target, rec.Body.Bytes())
+	if rec.Code >= http.StatusBadRequest {
+		var shape struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &shape), "body: %s", rec.Body.Bytes())
+		assert.NotEmpty(t, shape.Error.Code)
+		assert.NotEmpty(t, shape.Error.Message)
+	}
+}
+
+// parseHeaders reads "Name: value" lines into a header, refusing what a
+// server would never pass on: names that are not tokens, and values with
+// control characters.
+func parseHeaders(text string) (http.Header, bool) {
+	h := http.Header{}
+	if text == "" {
+		return h, true
+	}
+	for _, line := range strings.Split(text, "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !validMethod(name) {
+			return nil, false
+		}
+		value = strings.TrimSpace(value)
+		for i := 0; i < len(value); i++ {
+			if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
+				return nil, false
+			}
+		}
+		h.Add(name, value)
+	}
+	return h, true
 }
 
 func validMethod(m string) bool {

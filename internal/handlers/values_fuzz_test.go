@@ -1,0 +1,98 @@
+package handlers_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// decodeNumbers decodes JSON keeping numbers exact, so two encodings of the
+// same value compare equal and no precision hides a difference.
+func decodeNumbers(t *testing.T, data []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	require.NoError(t, d.Decode(&v), "%s", data)
+	return v
+}
+
+// FuzzValueRoundTrip writes arbitrary JSON text and arbitrary bytes as values
+// and checks that what is accepted reads back the same (as JSON, and raw as
+// the exact compact JSON or the exact bytes), and that what is refused is a
+// 4xx, never a 5xx.
+func FuzzValueRoundTrip(f *testing.F) {
+	seeds := []struct {
+		value string
+		data  []byte
+		flags uint32
+	}{
+		{`1`, []byte("x"), 0},
+		{`{"a": [1, 2.50, -0, 1e400]}`, []byte{0, 0xff, 0xfe}, 7},
+		{`"<script>\u2028"`, nil, 4294967295},
+		{`"\ud800"`, []byte("hello, world"), 1},
+		{`  [ true , null ]  `, []byte{}, 2},
+		{`18446744073709551616`, []byte("\xff"), 3},
+		{`{"a":1,"a":2}`, []byte("{}"), 0},
+		{`nul`, []byte("a"), 0},
+		{"\"\xff\"", []byte("b"), 0},
+	}
+	for _, s := range seeds {
+		f.Add(s.value, s.data, s.flags)
+	}
+	f.Fuzz(func(t *testing.T, value string, data []byte, flags uint32) {
+		e := newEnv(t)
+		flagText := strconv.FormatUint(uint64(flags), 10)
+
+		body := `{"value": ` + value + `, "flags": ` + flagText + `}`
+		res := e.do(request{method: http.MethodPut, path: keyPath("json"), body: body})
+		if !json.Valid([]byte(value)) || bytes.TrimSpace([]byte(value)) == nil {
+			assert.Equal(t, http.StatusBadRequest, res.status, "body %q: %s", body, res.body)
+		} else {
+			require.Equal(t, http.StatusOK, res.status, "body %q: %s", body, res.body)
+			var compact bytes.Buffer
+			require.NoError(t, json.Compact(&compact, []byte(value)))
+
+			got := e.do(request{method: http.MethodGet, path: keyPath("json")})
+			require.Equal(t, http.StatusOK, got.status)
+			var item struct {
+				Value    json.RawMessage `json:"value"`
+				Encoding *string         `json:"encoding"`
+				Flags    uint32          `json:"flags"`
+			}
+			require.NoError(t, json.Unmarshal(got.body, &item))
+			assert.Equal(t, decodeNumbers(t, compact.Bytes()), decodeNumbers(t, item.Value), "value %q", value)
+			assert.Nil(t, item.Encoding, "a JSON value reads back as JSON")
+			assert.Equal(t, flags, item.Flags)
+
+			raw := e.do(request{method: http.MethodGet, path: keyPath("json"), header: map[string]string{"Accept": "application/octet-stream"}})
+			require.Equal(t, http.StatusOK, raw.status)
+			assert.Equal(t, compact.Bytes(), raw.body, "raw reads give the compact encoding")
+			assert.Equal(t, flagText, raw.header.Get("Memcache-Flags"))
+		}
+
+		encoded := base64.StdEncoding.EncodeToString(data)
+		res = e.do(request{method: http.MethodPut, path: keyPath("bytes"),
+			body: `{"value": "` + encoded + `", "encoding": "base64", "flags": ` + flagText + `}`})
+		require.Equal(t, http.StatusOK, res.status, "data %q: %s", data, res.body)
+		got := e.do(request{method: http.MethodGet, path: keyPath("bytes")})
+		require.Equal(t, http.StatusOK, got.status)
+		assert.Equal(t, map[string]any{"value": encoded, "encoding": "base64", "flags": float64(flags)},
+			map[string]any{"value": got.json(t)["value"], "encoding": got.json(t)["encoding"], "flags": got.json(t)["flags"]})
+		raw := e.do(request{method: http.MethodGet, path: keyPath("bytes"), header: map[string]string{"Accept": "application/octet-stream"}})
+		require.Equal(t, http.StatusOK, raw.status)
+		assert.Equal(t, string(data), string(raw.body), "bytes read back exactly")
+
+		rawPut := e.do(request{method: http.MethodPut, path: keyPath("raw") + "?flags=" + flagText, body: data,
+			header: map[string]string{"Content-Type": "application/octet-stream"}})
+		require.Equal(t, http.StatusOK, rawPut.status, "%s", rawPut.body)
+		raw = e.do(request{method: http.MethodGet, path: keyPath("raw"), header: map[string]string{"Accept": "application/octet-stream"}})
+		assert.Equal(t, string(data), string(raw.body), "a raw body reads back exactly")
+	})
+}
