@@ -382,9 +382,9 @@ export class Client {
 
   async #offset(method: "incr" | "decr", key: Key, delta: number, options: OffsetOptions): Promise<number | undefined> {
     const ns = wireNamespace(method, options.namespace);
-    const body: components["schemas"]["OffsetRequest"] = { delta };
+    const body: components["schemas"]["OffsetRequest"] = { delta: integer(method, "delta", delta, false) };
     if (options.initialValue !== undefined) {
-      body.initial_value = options.initialValue;
+      body.initial_value = integer(method, "initialValue", options.initialValue, false);
     }
     const init = { params: { path: { namespace: ns, key: storedKey("", keyName(key)) } }, body };
     const { data, error, response } = await this.#call(method, () =>
@@ -410,11 +410,13 @@ export class Client {
     const pairs = entries(mapping);
     const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
     const body: components["schemas"]["BatchOffsetRequest"] = {
-      offsets: Object.fromEntries(pairs.map(([name, delta]) => [storedKey(options.keyPrefix ?? "", name), delta])),
+      offsets: Object.fromEntries(
+        pairs.map(([name, delta]) => [storedKey(options.keyPrefix ?? "", name), integer("offsetMulti", name, delta, true)]),
+      ),
       key_prefix: "",
     };
     if (options.initialValue !== undefined) {
-      body.initial_value = options.initialValue;
+      body.initial_value = integer("offsetMulti", "initialValue", options.initialValue, false);
     }
     const { data, error, response } = await this.#call("offsetMulti", () =>
       this.#api.POST("/v1/ns/{namespace}/keys:batchOffset", { params: { path: { namespace: ns } }, body }),
@@ -490,6 +492,15 @@ function wireNamespace(method: string, namespace: string | undefined): string {
 function seconds(method: string, name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) {
     throw new RangeError(`memcached-http: ${method}: ${name} must be a finite number ≥ 0, got ${value}`);
+  }
+  return value;
+}
+
+// integer checks a delta or initial value here, for the same reason as seconds.
+function integer(method: string, name: string, value: number, signed: boolean): number {
+  if (!Number.isSafeInteger(value) || (!signed && value < 0)) {
+    const want = signed ? "a safe integer" : "a safe integer ≥ 0";
+    throw new RangeError(`memcached-http: ${method}: ${name} must be ${want}, got ${value}`);
   }
   return value;
 }

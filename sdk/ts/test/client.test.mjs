@@ -344,7 +344,14 @@ describe("errors", () => {
   });
 
   test("a server error names its code and field", async () => {
-    await assert.rejects(mc.incr("k", -1), { name: "MemcacheError", status: 400, code: "invalid_argument", field: "delta" });
+    await assert.rejects(mc.set("k", 1, { flags: -1 }), (err) => {
+      assert.ok(err instanceof MemcacheError);
+      assert.equal(err.status, 400);
+      assert.equal(err.code, "invalid_argument");
+      assert.match(err.field, /flags/);
+      assert.match(err.message, /^memcached-http: set: 400 invalid_argument: /);
+      return true;
+    });
   });
 
   const refusedBeforeSending = [
@@ -354,6 +361,10 @@ describe("errors", () => {
     ["a NaN lock period", (c) => c.delete("k", { seconds: NaN }), RangeError],
     ["undefined as a value", (c) => c.set("k", undefined), TypeError],
     ["Infinity as a value", (c) => c.set("k", Infinity), TypeError],
+    ["a NaN delta", (c) => c.incr("k", NaN), RangeError],
+    ["a fractional delta", (c) => c.decr("k", 1.5), RangeError],
+    ["a negative initial value", (c) => c.incr("k", 1, { initialValue: -1 }), RangeError],
+    ["a fractional offset in a batch", (c) => c.offsetMulti({ k: 0.5 }), RangeError],
   ];
   for (const [name, call, type] of refusedBeforeSending) {
     test(`${name} is refused before any request`, async () => {
