@@ -384,7 +384,9 @@ export interface components {
          *       "name": "Ada"
          *     }
          */
-        Value: (Record<string, never> | null) | unknown[] | string | number | boolean;
+        Value: ({
+            [key: string]: unknown;
+        } | null) | unknown[] | string | number | boolean;
         /**
          * @description How `value` carries the data; absent or `json` for a JSON value.
          * @enum {string}
