@@ -3,7 +3,7 @@ GO      ?= go
 SPEC    := api/openapi.yaml
 REDOCLY := npx --no-install redocly
 
-.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check go-test bench \
+.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check go-test fuzz fuzz-ci bench \
 	ts-deps ts-generate ts-test e2e-deps e2e-test chromium
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
@@ -11,7 +11,7 @@ run:
 	$(GO) run ./cmd/memcached-http $(ARGS)
 
 ## test: everything CI checks
-test: vet fmt-check generate-check spec-lint redis-check go-test ts-test e2e-test
+test: vet fmt-check generate-check spec-lint redis-check go-test fuzz-ci ts-test e2e-test
 
 vet:
 	$(GO) vet ./...
@@ -59,6 +59,23 @@ redis-check:
 
 go-test:
 	$(GO) test -race ./...
+
+# Native Go fuzz targets, as package:Target. Their seed corpora live in each
+# package's testdata/fuzz; a failure there is a committed regression test.
+FUZZ_TARGETS := internal/cache:FuzzNewKey internal/cache:FuzzExpiresAt \
+	internal/handlers:FuzzBadInputNeverYields500 internal/handlers:FuzzValueRoundTrip
+FUZZTIME ?= 10s
+
+## fuzz: run every fuzz target for FUZZTIME each (default 10s: make fuzz FUZZTIME=5m)
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
+	done
+
+# CI fuzzes each target briefly; go-test already ran the seed corpora.
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # The TypeScript SDK and the browser tests need Node.js >= 20. Without it
 # they are reported as not run; on CI a missing Node is an error.
