@@ -165,10 +165,9 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// observe is the outermost middleware: it gives the request its id (kept in
-// the request's header too, so handlers see the same one), and once the
-// request is answered counts it by operation and status and writes one JSON
-// log line. Neither the Authorization header nor the query is logged.
+// observe is the outermost middleware: it gives the request its id, and once
+// the request is answered counts it by operation and status and writes one
+// JSON log line. Neither the Authorization header nor the query is logged.
 func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +175,6 @@ func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.H
 			id := r.Header.Get(requestIDHeader)
 			if !saneRequestID(id) {
 				id = newRequestID()
-				r.Header.Set(requestIDHeader, id)
 			}
 			w.Header().Set(requestIDHeader, id)
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
