@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -207,4 +208,20 @@ func TestTokensNeverReachTheLogs(t *testing.T) {
 	for _, secret := range []string{readerToken, writerToken, outsiderToken, adminToken, "not-a-token-at-all-77", "Bearer"} {
 		assert.NotContains(t, out, secret)
 	}
+}
+
+func TestCORSPreflightNeedsNoToken(t *testing.T) {
+	e := newEnv(t, withTokens(t, testTokens), withCORSOrigins("https://app.example.com"))
+	r := httptest.NewRequest(http.MethodOptions, "/v1/ns/team-a/keys/k", nil)
+	r.Header.Set("Origin", "https://app.example.com")
+	r.Header.Set("Access-Control-Request-Method", http.MethodPut)
+	r.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+	res := e.raw(r)
+	assert.Equal(t, http.StatusOK, res.Code, "body: %s", res.Body)
+	assert.Equal(t, "https://app.example.com", res.Header().Get("Access-Control-Allow-Origin"))
+
+	put := e.do(request{method: http.MethodPut, path: "/v1/ns/team-a/keys/k", body: `{"value": 1}`,
+		header: map[string]string{"Origin": "https://app.example.com"}})
+	assert.Equal(t, http.StatusUnauthorized, put.status, "the request itself still needs its token")
+	assert.Equal(t, "https://app.example.com", put.header.Get("Access-Control-Allow-Origin"), "a browser may read the 401")
 }
