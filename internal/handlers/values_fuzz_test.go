@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -21,6 +22,19 @@ func decodeNumbers(t *testing.T, data []byte) any {
 	var v any
 	require.NoError(t, d.Decode(&v), "%s", data)
 	return v
+}
+
+// get reads path without the contract check. OAS 3.0.3 lets the spec's
+// `items: {}` hold null, but kin-openapi refuses null there, so a fuzzed
+// value like [null] would fail the check while being exactly right; values
+// are compared here, not schemas.
+func (e *env) get(path, accept string) response {
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	if accept != "" {
+		r.Header.Set("Accept", accept)
+	}
+	rec := e.raw(r)
+	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
 // FuzzValueRoundTrip writes arbitrary JSON text and arbitrary bytes as values
@@ -59,7 +73,7 @@ func FuzzValueRoundTrip(f *testing.F) {
 			var compact bytes.Buffer
 			require.NoError(t, json.Compact(&compact, []byte(value)))
 
-			got := e.do(request{method: http.MethodGet, path: keyPath("json")})
+			got := e.get(keyPath("json"), "")
 			require.Equal(t, http.StatusOK, got.status)
 			var item struct {
 				Value    json.RawMessage `json:"value"`
@@ -71,7 +85,7 @@ func FuzzValueRoundTrip(f *testing.F) {
 			assert.Nil(t, item.Encoding, "a JSON value reads back as JSON")
 			assert.Equal(t, flags, item.Flags)
 
-			raw := e.do(request{method: http.MethodGet, path: keyPath("json"), header: map[string]string{"Accept": "application/octet-stream"}})
+			raw := e.get(keyPath("json"), "application/octet-stream")
 			require.Equal(t, http.StatusOK, raw.status)
 			assert.Equal(t, compact.Bytes(), raw.body, "raw reads give the compact encoding")
 			assert.Equal(t, flagText, raw.header.Get("Memcache-Flags"))

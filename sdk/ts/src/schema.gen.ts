@@ -384,9 +384,7 @@ export interface components {
          *       "name": "Ada"
          *     }
          */
-        Value: ({
-            [key: string]: unknown;
-        } | null) | unknown[] | string | number | boolean;
+        Value: (Record<string, never> | null) | unknown[] | string | number | boolean;
         /**
          * @description How `value` carries the data; absent or `json` for a JSON value.
          * @enum {string}
