@@ -189,6 +189,12 @@ half_rate=$((peak / 2))
 measure ours-get-halfpeak -url "$ours" -mix get -rate "$half_rate"
 
 load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+# A 1-minute load average above the core count means other work shared the
+# cores with the benchmark, which the reader should know.
+busy_note=""
+if awk -v a="${load_before%% *}" -v b="${load_after%% *}" -v n="$ncpu" 'BEGIN { exit !(a + 0 > n || b + 0 > n) }'; then
+	busy_note=" (above $ncpu: other work shared the cores, so the figures are noisy)"
+fi
 tree_state=""
 if [ -n "$(git status --porcelain -- cmd internal go.mod go.sum 2>/dev/null)" ]; then
 	tree_state=" plus uncommitted changes in the working tree"
@@ -203,7 +209,7 @@ section="$work/section.md"
 	echo
 	echo "- Command: \`$command_line\`"
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$tree_state"
-	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after (above $ncpu, other work shared the cores and the figures are noisy)"
+	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after$busy_note"
 	echo "- Load: memcached-bench, keep-alive HTTP/1.1, closed model unless noted, $keys keys (uniform), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit; each row is the median of its runs, $duration each, rounds interleaved."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
 	echo "- Rows: \`ours-*\` is memcached-http (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\` and \`PUT /SET/k\`. Client CPU is the generator's own use of its core: near 100 % would mean the client, not the server, set the pace."
