@@ -121,11 +121,13 @@ webdis_note=""
 if ! command -v webdis >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
 	if [ "${BENCH_INSTALL:-1}" != 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		log "installing webdis and redis-server"
-		if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends webdis redis-server >"$work/apt.log" 2>&1; then
-			# A stale package list is the usual cause; refresh once.
-			apt-get update >"$work/apt.log" 2>&1 &&
-				DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends webdis redis-server >>"$work/apt.log" 2>&1 ||
-				true
+		install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends webdis redis-server)
+		if ! "${install[@]}" >"$work/apt.log" 2>&1; then
+			# A stale package list is the usual cause; refresh once. Failing
+			# again only skips the Webdis rows, reported below.
+			if apt-get update >>"$work/apt.log" 2>&1; then
+				"${install[@]}" >>"$work/apt.log" 2>&1 || log "apt-get install webdis redis-server failed"
+			fi
 		fi
 	fi
 fi
