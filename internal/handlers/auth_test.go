@@ -225,3 +225,27 @@ func TestCORSPreflightNeedsNoToken(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, put.status, "the request itself still needs its token")
 	assert.Equal(t, "https://app.example.com", put.header.Get("Access-Control-Allow-Origin"), "a browser may read the 401")
 }
+
+// BenchmarkGetWithAuth is BenchmarkGet with a token checked on every request.
+func BenchmarkGetWithAuth(b *testing.B) {
+	store, err := cache.NewMemory(cache.Options{})
+	require.NoError(b, err)
+	defer store.Close()
+	var tokens auth.Tokens
+	require.NoError(b, tokens.Parse("bench", strings.NewReader(testTokens)))
+	h := handlers.NewRouter(store, handlers.Config{Tokens: &tokens})
+	put := httptest.NewRequest(http.MethodPut, "/v1/ns/team-a/keys/user:42", strings.NewReader(`{"value": {"name": "Ada"}}`))
+	put.Header.Set("Authorization", "Bearer "+writerToken)
+	h.ServeHTTP(httptest.NewRecorder(), put)
+
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/v1/ns/team-a/keys/user:42", nil)
+		r.Header.Set("Authorization", "Bearer "+readerToken)
+		h.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}

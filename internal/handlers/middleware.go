@@ -266,9 +266,11 @@ func (g *guard) handler(next http.Handler) http.Handler {
 	})
 }
 
-// authorize checks p's role and namespaces against an operation.
+// authorize checks p's role and namespaces against an operation. Key and
+// batch operations, which come first in op's order, name one namespace; the
+// others touch every namespace.
 func authorize(p *auth.Principal, role auth.Role, o op, rawNS string) error {
-	ns, scope := auth.AllNamespaces, "every namespace"
+	ns := auth.AllNamespaces
 	if o <= opOffsetMulti {
 		ns = rawNS
 		if strings.IndexByte(ns, '%') >= 0 {
@@ -278,10 +280,13 @@ func authorize(p *auth.Principal, role auth.Role, o op, rawNS string) error {
 					err: fmt.Errorf("%w: %w", auth.ErrForbidden, errBadNamespace)}
 			}
 		}
-		scope = "namespace " + strconv.Quote(ns)
 	}
 	if p.Allows(role, ns) {
 		return nil
+	}
+	scope := "every namespace"
+	if o <= opOffsetMulti {
+		scope = "namespace " + strconv.Quote(ns)
 	}
 	return &apiError{status: http.StatusForbidden, code: gen.ErrorDetailCodePermissionDenied,
 		err: fmt.Errorf("%w: %s on %s needs a %s token covering it; this %s token does not", auth.ErrForbidden, opNames[o], scope, role, p.Role)}
