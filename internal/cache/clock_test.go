@@ -15,19 +15,19 @@ func TestDefaultClockFollowsTheWallTimeOfStart(t *testing.T) {
 	after := time.Now()
 	assert.False(t, now.Before(before), "now %v is not before %v", now, before)
 	assert.False(t, now.After(after), "now %v is not after %v", now, after)
-	sec, exact := m.second()
-	assert.False(t, exact, "the default clock's cheap second is the coarse one")
-	assert.LessOrEqual(t, sec, now.Unix(), "the coarse second never runs ahead")
-	assert.GreaterOrEqual(t, sec, before.Unix())
+	r := m.reading()
+	assert.False(t, r.exact, "the default clock's cheap reading is the coarse second")
+	assert.LessOrEqual(t, r.sec, now.Unix(), "the coarse second never runs ahead")
+	assert.GreaterOrEqual(t, r.sec, before.Unix())
 }
 
 func TestInjectedClockIsReadOnEveryOperation(t *testing.T) {
 	clock := newFakeClock()
 	m := newTestMemory(t, Options{Clock: clock.Now})
 	clock.Advance(90 * time.Second)
-	sec, exact := m.second()
-	assert.True(t, exact)
-	assert.Equal(t, clock.Now().Unix(), sec)
+	r := m.reading()
+	assert.True(t, r.exact)
+	assert.Equal(t, clock.Now().Unix(), r.sec)
 	assert.Equal(t, sweepInterval, m.untilSweep(), "an injected clock sweeps at a fixed interval")
 }
 
@@ -64,8 +64,7 @@ func TestSweepTurnsTheCoarseSecondOver(t *testing.T) {
 	m := newTestMemory(t, Options{})
 	m.coarse.Store(0)
 	m.sweepOnce()
-	sec, _ := m.second()
-	assert.InDelta(t, m.now().Unix(), sec, 1, "the sweep stores the current second")
+	assert.InDelta(t, m.now().Unix(), m.reading().sec, 1, "the sweep stores the current second")
 	wait := m.untilSweep()
 	assert.Positive(t, wait)
 	assert.LessOrEqual(t, wait, time.Second, "the next sweep is at the next whole second")
@@ -94,4 +93,44 @@ func TestHashSlotMatchesTheKeyHash(t *testing.T) {
 		k := Key{Namespace: string(ns), Name: string(name)}
 		assert.Equal(t, m.hash(k), m.hashSlot(s, &s.slots[i]), "slot of %v", k)
 	}
+}
+
+func TestWritesWithALaggingCoarseSecond(t *testing.T) {
+	// lag leaves the coarse second behind, as a sweeper that has not run yet.
+	lag := func(m *Memory) { m.coarse.Store(m.now().Unix() - 10) }
+	expiredNow := func(m *Memory) float64 { return float64(m.now().Unix()) }
+	t.Run("add over an expired item succeeds", func(t *testing.T) {
+		m := newTestMemory(t, Options{})
+		set(t, m, "k", "old", expiredNow(m))
+		lag(m)
+		_, err := m.Put(t.Context(), ModeAdd, Entry{Key: mustKey(t, "k"), Value: []byte("new"), Kind: KindBytes})
+		require.NoError(t, err)
+		it, err := m.Get(t.Context(), mustKey(t, "k"), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "new", string(it.Value))
+	})
+	t.Run("a relative time counts from the exact clock", func(t *testing.T) {
+		m := newTestMemory(t, Options{})
+		lag(m)
+		before := m.now().Unix()
+		set(t, m, "k", "v", 100)
+		it, err := m.Get(t.Context(), mustKey(t, "k"), nil)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, it.Expires, before+100, "lives at least 100 s")
+		assert.LessOrEqual(t, it.Expires, m.now().Unix()+101)
+	})
+	t.Run("a write without expiry frees expired items before live ones", func(t *testing.T) {
+		m := newTestMemory(t, Options{MaxValueSize: 1, Shards: 1})
+		m.shards[0].budget = int64(3 * (ItemOverhead + len(DefaultNamespace) + 3 + 4))
+		m.maxValue = 4
+		set(t, m, "k00", "vvvv", 0) // least recently used
+		set(t, m, "k01", "vvvv", expiredNow(m))
+		set(t, m, "k02", "vvvv", 0)
+		lag(m)
+		set(t, m, "k03", "vvvv", 0)
+		assert.True(t, has(t, m, "k00"), "the live item stays")
+		assert.False(t, has(t, m, "k01"))
+		assert.Equal(t, Counters{Expirations: 1}, m.Counters())
+		checkShards(t, m)
+	})
 }

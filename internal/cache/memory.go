@@ -159,18 +159,49 @@ func (m *Memory) now() time.Time {
 	return m.start.Add(time.Since(m.start))
 }
 
-// second is a cheap reading of the current Unix second and whether it is
-// exact. With Options.Clock it is the clock's. Otherwise it is the second
-// the sweeper stored just after the clock's second last turned over: it
-// never runs ahead of now, but lags it while the sweeper waits to run, so
-// it decides expiry only when it already says expired, and otherwise serves
-// as the access time (oldest_item_age may then read up to a second older).
-func (m *Memory) second() (int64, bool) {
-	if m.clock != nil {
-		return m.clock().Unix(), true
-	}
-	return m.coarse.Load(), false
+// reading is an operation's current Unix second: exact, or the coarse
+// second the sweeper stored just after the clock's second last turned over.
+// The coarse second never runs ahead of the clock but lags it while the
+// sweeper waits to run, so it decides expiry only when it already says
+// expired, and otherwise serves as the access time (oldest_item_age may
+// then read up to a second older). Expiry checks and eviction make it exact
+// on first need, so an operation reads the clock at most once, and a hit on
+// an item without expiry not at all.
+type reading struct {
+	sec   int64
+	exact bool
 }
+
+// reading returns the cheap reading: the injected clock's second, which is
+// exact, or the coarse second.
+func (m *Memory) reading() reading {
+	if m.clock != nil {
+		return reading{sec: m.clock().Unix(), exact: true}
+	}
+	return reading{sec: m.coarse.Load()}
+}
+
+// exactSecond makes r exact, reading the clock if it is not, and returns it.
+func (m *Memory) exactSecond(r *reading) int64 {
+	if !r.exact {
+		r.sec, r.exact = m.now().Unix(), true
+	}
+	return r.sec
+}
+
+// writeTime is the time a write needs: ExpiresAt reads now only for a
+// relative time, so the other writes start from the cheap reading. An
+// injected clock is always read, once, as before.
+func (m *Memory) writeTime(relative bool) (time.Time, reading) {
+	if !relative && m.clock == nil {
+		return time.Time{}, m.reading()
+	}
+	now := m.now()
+	return now, reading{sec: now.Unix(), exact: true}
+}
+
+// isRelative reports whether ExpiresAt reads t as seconds from now.
+func isRelative(t float64) bool { return t > 0 && t <= MaxRelativeSeconds }
 
 func (m *Memory) shardOf(h uint64) *shard { return m.shards[h>>m.shift] }
 
@@ -200,10 +231,10 @@ func (m *Memory) Get(_ context.Context, key Key, dst []byte) (Item, error) {
 	}
 	h := m.hash(key)
 	s := m.shardOf(h)
-	now, exact := m.second()
+	r := m.reading()
 	// No defer: the hot path unlocks on its two exits by hand.
 	s.mu.Lock()
-	i, now := m.findLocked(s, h, key, now, exact)
+	i := m.findLocked(s, h, key, &r)
 	if i == nilSlot || s.slots[i].state&stateMask != stateItem {
 		s.misses++
 		s.mu.Unlock()
@@ -219,29 +250,28 @@ func (m *Memory) Get(_ context.Context, key Key, dst []byte) (Item, error) {
 	}
 	s.hits++
 	s.byteHits += uint64(sl.keyLen) + uint64(sl.valLen)
-	s.touchLocked(i, m.tick(now))
+	s.touchLocked(i, m.tick(r.sec))
 	s.mu.Unlock()
 	return item, nil
 }
 
 // findLocked returns the slot of key unless it is missing or expired (an
-// expired slot is reclaimed on the way), and the second to record as its
-// access time. now is exact or the coarse second; the exact clock is read
-// only for an item that has an expiry the coarse second does not reach.
-func (m *Memory) findLocked(s *shard, h uint64, key Key, now int64, exact bool) (int32, int64) {
+// expired slot is reclaimed on the way). It makes r exact only for an item
+// whose expiry the coarse second does not reach.
+func (m *Memory) findLocked(s *shard, h uint64, key Key, r *reading) int32 {
 	i := s.lookupLocked(h, key.Namespace, key.Name)
 	if i == nilSlot {
-		return nilSlot, now
+		return nilSlot
 	}
 	exp := s.slots[i].expires()
-	if exp > now && !exact {
-		now = m.now().Unix()
+	if exp > r.sec {
+		m.exactSecond(r)
 	}
-	if exp != 0 && now >= exp {
+	if exp != 0 && r.sec >= exp {
 		s.expireLocked(i, h)
-		return nilSlot, now
+		return nilSlot
 	}
-	return i, now
+	return i
 }
 
 // GetMulti returns the live items among keys; misses are absent. A key
@@ -290,21 +320,21 @@ func (m *Memory) checkEntry(mode Mode, e Entry, now time.Time) (int64, error) {
 
 // Put writes e under mode and returns the item's new CAS id.
 func (m *Memory) Put(_ context.Context, mode Mode, e Entry) (uint64, error) {
-	now := m.now()
+	now, r := m.writeTime(isRelative(e.Time))
 	exp, err := m.checkEntry(mode, e, now)
 	if err != nil {
 		return 0, err
 	}
-	return m.put(mode, e, exp, now.Unix())
+	return m.put(mode, e, exp, r)
 }
 
-func (m *Memory) put(mode Mode, e Entry, exp, now int64) (uint64, error) {
+func (m *Memory) put(mode Mode, e Entry, exp int64, r reading) (uint64, error) {
 	ns, name := e.Key.Namespace, e.Key.Name
 	h := m.hash(e.Key)
 	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, _ := m.findLocked(s, h, e.Key, now, true)
+	i := m.findLocked(s, h, e.Key, &r)
 	isItem := i != nilSlot && s.slots[i].state&stateMask == stateItem
 	switch {
 	case mode == ModeAdd && i != nilSlot:
@@ -320,25 +350,29 @@ func (m *Memory) put(mode Mode, e Entry, exp, now int64) (uint64, error) {
 		i = nilSlot
 	}
 	if i != nilSlot {
-		i = s.rewriteLocked(m, i, h, ns, name, e.Value, now)
+		i = s.rewriteLocked(m, i, h, ns, name, e.Value, &r)
 	} else {
 		// NewMemory made every shard hold the largest item checkEntry lets
 		// through, so room is always found without emptying other shards.
-		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(e.Value)), now)
+		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(e.Value)), &r)
 		i = s.insertLocked(h, ns, name, e.Value, stateItem)
 	}
 	cas := m.cas.Add(1)
 	sl := &s.slots[i]
 	sl.setCAS(cas)
 	sl.setExpires(exp)
-	sl.flags, sl.kind, sl.access = e.Flags, e.Kind, m.tick(now)
+	sl.flags, sl.kind, sl.access = e.Flags, e.Kind, m.tick(r.sec)
 	return cas, nil
 }
 
 // PutMulti validates every entry first (storing nothing if one is invalid),
 // then writes each; errs[i] is nil when entries[i] was stored.
 func (m *Memory) PutMulti(_ context.Context, mode Mode, entries []Entry) ([]error, error) {
-	now := m.now()
+	relative := false
+	for _, e := range entries {
+		relative = relative || isRelative(e.Time)
+	}
+	now, r := m.writeTime(relative)
 	exps := make([]int64, len(entries))
 	for i, e := range entries {
 		exp, err := m.checkEntry(mode, e, now)
@@ -349,7 +383,7 @@ func (m *Memory) PutMulti(_ context.Context, mode Mode, entries []Entry) ([]erro
 	}
 	errs := make([]error, len(entries))
 	for i, e := range entries {
-		_, errs[i] = m.put(mode, e, exps[i], now.Unix())
+		_, errs[i] = m.put(mode, e, exps[i], r)
 	}
 	return errs, nil
 }
@@ -375,7 +409,7 @@ func (m *Memory) delete(key Key, lockExp, now int64) error {
 	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, _ := m.findLocked(s, h, key, now, true)
+	i := m.findLocked(s, h, key, &reading{sec: now, exact: true})
 	if i == nilSlot {
 		return ErrNotFound
 	}
@@ -415,20 +449,19 @@ func (m *Memory) Offset(_ context.Context, key Key, d Delta, initial *uint64) (u
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	now, exact := m.second()
-	return m.offset(key, d, initial, now, exact)
+	return m.offset(key, d, initial, m.reading())
 }
 
-// offset is Offset on a checked key; now is exact or the coarse second, and
-// the exact clock is read only when expiry or eviction depends on it.
-func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64, exact bool) (uint64, error) {
+// offset is Offset on a checked key; r becomes exact only when expiry or
+// eviction depends on it.
+func (m *Memory) offset(key Key, d Delta, initial *uint64, r reading) (uint64, error) {
 	ns, name := key.Namespace, key.Name
 	h := m.hash(key)
 	s := m.shardOf(h)
 	var buf [24]byte // 20 digits and two quotes
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, now := m.findLocked(s, h, key, now, exact)
+	i := m.findLocked(s, h, key, &r)
 	if i == nilSlot || s.slots[i].state&stateMask != stateItem {
 		if initial == nil {
 			return 0, ErrNotFound
@@ -436,18 +469,14 @@ func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64, exact bool
 		if i != nilSlot {
 			s.removeLocked(i, h)
 		}
-		if !exact {
-			// Eviction frees expired items first, which takes the exact time.
-			now = m.now().Unix()
-		}
 		n := d.Apply(*initial)
 		value := NewCounterValue(buf[:0], n)
 		// A counter is far below the smallest shard budget, so it always fits.
-		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), now)
+		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), &r)
 		i = s.insertLocked(h, ns, name, value, stateItem)
 		sl := &s.slots[i]
 		sl.setCAS(m.cas.Add(1))
-		sl.kind, sl.access = KindJSON, m.tick(now)
+		sl.kind, sl.access = KindJSON, m.tick(r.sec)
 		return n, nil
 	}
 	c, err := ParseCounter(s.slots[i].kind, s.valueOf(&s.slots[i]))
@@ -455,14 +484,9 @@ func (m *Memory) offset(key Key, d Delta, initial *uint64, now int64, exact bool
 		return 0, err
 	}
 	c.N = d.Apply(c.N)
-	value := c.Append(buf[:0])
-	if len(value) > int(s.slots[i].valLen) && !exact {
-		// A longer value moves and may evict, which takes the exact time.
-		now = m.now().Unix()
-	}
-	i = s.rewriteLocked(m, i, h, ns, name, value, now)
+	i = s.rewriteLocked(m, i, h, ns, name, c.Append(buf[:0]), &r)
 	s.slots[i].setCAS(m.cas.Add(1))
-	s.slots[i].access = m.tick(now)
+	s.slots[i].access = m.tick(r.sec)
 	return c.N, nil
 }
 
@@ -476,11 +500,11 @@ func (m *Memory) OffsetMulti(_ context.Context, keys []Key, deltas []Delta, init
 			return nil, nil, err
 		}
 	}
-	now, exact := m.second()
+	r := m.reading()
 	values := make([]uint64, len(keys))
 	errs := make([]error, len(keys))
 	for i, k := range keys {
-		values[i], errs[i] = m.offset(k, deltas[i], initial, now, exact)
+		values[i], errs[i] = m.offset(k, deltas[i], initial, r)
 	}
 	return values, errs, nil
 }

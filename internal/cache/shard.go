@@ -245,9 +245,9 @@ func (s *shard) removeLocked(i int32, h uint64) {
 // once: it loses the bit and moves to the protected head. Every step evicts
 // or clears a bit, so the cost is amortised O(1) per write. The caller has
 // checked that need fits an empty shard.
-func (s *shard) makeRoomLocked(m *Memory, need int64, now int64) {
+func (s *shard) makeRoomLocked(m *Memory, need int64, r *reading) {
 	if s.used+need > s.budget {
-		s.reclaimExpiredLocked(m, now, evictScan)
+		s.reclaimExpiredLocked(m, m.exactSecond(r), evictScan)
 	}
 	for s.used+need > s.budget {
 		seg := 0
@@ -354,7 +354,7 @@ func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint
 // rewriteLocked replaces the value of live item i. A value that fits the
 // old space is written in place; a longer one moves to a fresh slot.
 // It returns the slot now holding the item.
-func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, value []byte, now int64) int32 {
+func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, value []byte, r *reading) int32 {
 	sl := &s.slots[i]
 	if len(value) <= int(sl.valLen) {
 		shrink := int(sl.valLen) - len(value)
@@ -372,7 +372,7 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 	}
 	keep := *sl
 	s.removeLocked(i, h)
-	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), now)
+	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), r)
 	j := s.insertLocked(h, ns, name, value, stateItem|keep.state&(segProtected|referenced))
 	sl = &s.slots[j]
 	sl.casLo, sl.casHi, sl.expLo, sl.expHi = keep.casLo, keep.casHi, keep.expLo, keep.expHi
