@@ -137,8 +137,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, errors.New("memcached-http: -tls-cert and -tls-key go together")
 	case c.rateLimit < 0:
 		return c, errors.New("memcached-http: -rate-limit must not be negative")
-	case c.rateWindow <= 0:
-		return c, errors.New("memcached-http: -rate-window must be positive")
+	case c.rateWindow < time.Second:
+		// Retry-After counts whole seconds; a shorter window would tell clients 0.
+		return c, errors.New("memcached-http: -rate-window must be at least 1s")
 	}
 	if c.store != "memory" {
 		if _, err := parseStoreURL(c.store); err != nil {

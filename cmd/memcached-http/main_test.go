@@ -66,7 +66,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "an unknown log level is an error", args: []string{"-log-level", "loud"}, wantErr: "log-level"},
 		{name: "a certificate without a key is an error", args: []string{"-tls-cert", "c.pem"}, wantErr: "go together"},
 		{name: "a negative rate limit is an error", args: []string{"-rate-limit", "-1"}, wantErr: "rate-limit"},
-		{name: "an empty rate window is an error", args: []string{"-rate-window", "0s"}, wantErr: "rate-window"},
+		{name: "a rate window under a second is an error", args: []string{"-rate-window", "500ms"}, wantErr: "-rate-window must be at least 1s"},
 		{name: "stray arguments are an error", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "CORS origins come from the environment as a comma-separated list",
 			env:  map[string]string{"MEMCACHED_HTTP_CORS_ORIGINS": "https://app.example.com, http://localhost:3000"},
