@@ -3,7 +3,7 @@ GO      ?= go
 SPEC    := api/openapi.yaml
 REDOCLY := npx --no-install redocly
 
-.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check go-test fuzz fuzz-ci bench \
+.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
 	ts-deps ts-generate ts-test e2e-deps e2e-test chromium
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
@@ -11,7 +11,7 @@ run:
 	$(GO) run ./cmd/memcached-http $(ARGS)
 
 ## test: everything CI checks
-test: vet fmt-check generate-check spec-lint redis-check go-test fuzz-ci ts-test e2e-test
+test: vet fmt-check generate-check spec-lint redis-check go-test py-test fuzz-ci ts-test e2e-test
 
 vet:
 	$(GO) vet ./...
@@ -27,8 +27,8 @@ generate:
 
 ## generate-check: generated code must match the spec byte for byte
 generate-check: generate
-	@git diff --exit-code -- internal/gen || { echo "internal/gen is stale: run make generate and commit"; exit 1; }
-	@untracked="$$(git ls-files --others --exclude-standard -- internal/gen)"; \
+	@git diff --exit-code -- internal/gen sdk/client || { echo "generated Go code is stale: run make generate and commit"; exit 1; }
+	@untracked="$$(git ls-files --others --exclude-standard -- internal/gen sdk/client)"; \
 	if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
 ## lint: static checks without running tests
@@ -47,18 +47,27 @@ spec-lint:
 		echo "spec-lint: NOT RUN (npm not found); install Node.js >= 20.19 to lint $(SPEC)"; \
 	fi
 
-# The Redis store's tests start their own redis-server. Without one they are
-# skipped locally, and they fail on CI; either way, say what to install.
+# The Redis store's tests start their own redis-server. It is installed here
+# when missing and this is root with apt-get; otherwise the tests are skipped
+# locally and fail on CI, and either way this says what to install.
 redis-check:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
-		if [ "$${CI:-}" = true ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "redis-check: installing Debian's redis-server for the Redis store tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || exit 1; \
+		elif [ "$${CI:-}" = true ]; then \
 			echo "redis-check: redis-server not found; CI needs it for the Redis store tests: apt-get install -y redis-server"; exit 1; \
+		else \
+			echo "redis-check: redis-server not found; the Redis store tests will be SKIPPED. Install it: apt-get install -y redis-server (Debian/Ubuntu) or brew install redis (macOS)"; \
 		fi; \
-		echo "redis-check: redis-server not found; the Redis store tests will be SKIPPED. Install it: apt-get install -y redis-server (Debian/Ubuntu) or brew install redis (macOS)"; \
 	fi
 
 go-test:
 	$(GO) test -race ./...
+
+## py-test: the Python drop-in client against the real binary (needs python3 >= 3.9)
+py-test:
+	sdk/python/run_tests.sh
 
 # Native Go fuzz targets, as package:Target. Their seed corpora live in each
 # package's testdata/fuzz; a failure there is a committed regression test.
@@ -116,6 +125,13 @@ chromium:
 e2e-test: e2e-deps chromium
 	@$(NODE_OK); cd e2e && npm test
 
-## bench: cache engine benchmarks
+## bench: HTTP load against our server, the net/http ceiling and Webdis; writes BENCHMARKS.md (about 5 min)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/cache/
+	scripts/bench/run.sh
+
+## bench-cache: cache engine benchmarks against the map+RWMutex baseline (the 10M-item p99 one: make bench-cache-scale)
+bench-cache:
+	$(GO) test -run '^$$' -bench '^Benchmark(Get|GetParallel|Set|Incr|ItemOverhead|Stats)$$' -benchmem ./internal/cache/
+
+bench-cache-scale:
+	$(GO) test -run '^$$' -bench GetP99Scale -count 3 -timeout 30m ./internal/cache/
