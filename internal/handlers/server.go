@@ -50,11 +50,7 @@ func (s *Server) Get(ctx context.Context, req gen.GetRequestObject) (gen.GetResp
 	if inm := req.Params.IfNoneMatch; inm != nil && noneMatchHit(*inm, it.CAS) {
 		return gen.Get304Response{Headers: gen.Get304ResponseHeaders{CacheControl: noStore, ETag: etag(it.CAS)}}, nil
 	}
-	h := gen.Get200ResponseHeaders{CacheControl: noStore, ETag: etag(it.CAS), MemcacheFlags: it.Flags, XContentTypeOptions: "nosniff"}
-	if wantsRaw(ctx) {
-		return gen.Get200ApplicationoctetStreamResponse{Body: bytes.NewReader(it.Value), Headers: h, ContentLength: int64(len(it.Value))}, nil
-	}
-	return gen.Get200JSONResponse{Body: toItem(req.Key, it), Headers: h}, nil
+	return itemResponse{name: req.Key, it: it, raw: wantsRaw(ctx)}, nil
 }
 
 // Set implements the seed's set / add / replace / cas, plain or conditional.
@@ -210,13 +206,7 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 	if err != nil {
 		return nil, fmt.Errorf("get_multi: %w", err)
 	}
-	items := make(map[string]gen.Item, len(found))
-	for i, name := range req.Body.Keys {
-		if it, ok := found[keys[i]]; ok {
-			items[name] = toItem(name, it)
-		}
-	}
-	return gen.GetMulti200JSONResponse{Body: gen.BatchGetResult{Items: items}, Headers: gen.GetMulti200ResponseHeaders{CacheControl: noStore}}, nil
+	return batchGetResponse{names: req.Body.Keys, keys: keys, found: found}, nil
 }
 
 // SetMulti implements the seed's set_multi / add_multi / replace_multi / cas_multi.

@@ -79,21 +79,6 @@ func decodeValue(v json.RawMessage, enc *gen.Encoding) ([]byte, cache.Kind, erro
 	return buf.Bytes(), cache.KindJSON, nil
 }
 
-// toItem is the wire form of an item stored under the caller's key.
-func toItem(name string, it cache.Item) gen.Item {
-	out := gen.Item{Key: name, Flags: it.Flags, Cas: strconv.FormatUint(it.CAS, 10), Value: it.Value}
-	if it.Expires != 0 {
-		expires := it.Expires
-		out.Expires = &expires
-	}
-	if it.Kind == cache.KindBytes {
-		enc := gen.ItemEncodingBase64
-		out.Encoding = &enc
-		out.Value = json.RawMessage(strconv.Quote(base64.StdEncoding.EncodeToString(it.Value)))
-	}
-	return out
-}
-
 // etag is the strong entity tag of a CAS id.
 func etag(cas uint64) string {
 	return `"` + strconv.FormatUint(cas, 10) + `"`

@@ -1,0 +1,112 @@
+package handlers_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/handlers"
+)
+
+// benchValue is a 100-byte JSON string, the value size of the HTTP load benchmark.
+var benchValue = `"` + strings.Repeat("v", 98) + `"`
+
+// discardWriter is a ResponseWriter that keeps only the status and the body
+// length, so a benchmark measures the handler rather than a recorder's buffers.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (d *discardWriter) Header() http.Header { return d.h }
+
+func (d *discardWriter) WriteHeader(status int) { d.status = status }
+
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	d.n += len(p)
+	return len(p), nil
+}
+
+// reset readies d for the next request, reusing its header map as a server
+// reuses nothing but the connection: the map is cleared, not kept.
+func (d *discardWriter) reset() {
+	clear(d.h)
+	d.status, d.n = 0, 0
+}
+
+func newBenchRouter(b *testing.B, keys int) http.Handler {
+	b.Helper()
+	store, err := cache.NewMemory(cache.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = store.Close() })
+	h := handlers.NewRouter(store, handlers.Config{})
+	for i := range keys {
+		body := `{"value": ` + benchValue + `}`
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, fmt.Sprintf("/v1/ns/default/keys/key-%d", i), strings.NewReader(body)))
+		require.Equal(b, http.StatusOK, rec.Code, "body: %s", rec.Body)
+	}
+	return h
+}
+
+// BenchmarkGetHandler is one GET hit of a 100-byte JSON value through the
+// whole router (middleware included), without a socket.
+func BenchmarkGetHandler(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		accept string
+	}{
+		{name: "json", accept: "application/json"},
+		{name: "raw", accept: "application/octet-stream"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := newBenchRouter(b, 1)
+			r := httptest.NewRequest(http.MethodGet, "/v1/ns/default/keys/key-0", nil)
+			r.Header.Set("Accept", bc.accept)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				h.ServeHTTP(w, r)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBatchGet is one batchGet of 100 hits of 100-byte JSON values.
+func BenchmarkBatchGet(b *testing.B) {
+	const n = 100
+	h := newBenchRouter(b, n)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%d", i)
+	}
+	body, err := json.Marshal(map[string]any{"keys": keys})
+	require.NoError(b, err)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.reset()
+		r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, r)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}
