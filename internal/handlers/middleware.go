@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
 	"github.com/memcached-http/memcached-http/internal/auth"
@@ -172,15 +172,18 @@ func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.H
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			id := r.Header.Get(requestIDHeader)
-			if !saneRequestID(id) {
+			var id string
+			if ids := r.Header[requestIDHeader]; len(ids) > 0 && saneRequestID(ids[0]) {
+				id = ids[0]
+			} else {
 				id = newRequestID()
 			}
-			w.Header().Set(requestIDHeader, id)
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			ww := &statusWriter{ResponseWriter: w}
+			ww.id[0] = id
+			w.Header()[requestIDHeader] = ww.id[:]
 			next.ServeHTTP(ww, r)
 			elapsed := time.Since(start)
-			status := ww.Status()
+			status := ww.status
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -190,17 +193,81 @@ func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.H
 			if status >= http.StatusInternalServerError {
 				level = slog.LevelError
 			}
+			// Checked first so a disabled level costs no attribute building.
+			if !logger.Enabled(r.Context(), level) {
+				return
+			}
 			logger.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.EscapedPath()),
 				slog.String("route", opNames[o]),
 				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
+				slog.Int("bytes", ww.bytes),
 				slog.Duration("duration", elapsed))
 		})
 	}
 }
+
+// statusWriter records the status and body size observe reports. It carries
+// the X-Request-Id header's value slice, so one allocation serves both. Like
+// chi's wrapper it forwards only the first final status (a late error after
+// a partial body cannot rewrite it), and Unwrap lets http.ResponseController
+// reach the connection.
+type statusWriter struct {
+	http.ResponseWriter
+	status int // the first final status written; 0 until then
+	bytes  int // body bytes written
+	id     [1]string
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		s.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if s.status == 0 {
+		s.status = code
+		s.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	n, err := s.ResponseWriter.Write(p)
+	s.bytes += n
+	return n, err
+}
+
+// ReadFrom keeps io.Copy (file serving) on the connection's sendfile path.
+func (s *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	var err error
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{s.ResponseWriter}, src)
+	}
+	s.bytes += int(n)
+	return n, err
+}
+
+// Flush sends what is buffered; streaming responses (metrics) need it.
+func (s *statusWriter) Flush() {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // guard authenticates and authorizes the request's operation and applies the
 // rate limit. It runs after CORS, so preflights (which carry no token) are

@@ -277,7 +277,10 @@ func limitBody(limit int64) func(http.Handler) http.Handler {
 				writeError(w, r, tooLarge(r, &http.MaxBytesError{Limit: limit}))
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			// A bodyless request (every GET) reads EOF either way.
+			if r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
