@@ -24,10 +24,11 @@ func decodeNumbers(t *testing.T, data []byte) any {
 	return v
 }
 
-// get reads path without the contract check. OAS 3.0.3 lets the spec's
-// `items: {}` hold null, but kin-openapi refuses null there, so a fuzzed
-// value like [null] would fail the check while being exactly right; values
-// are compared here, not schemas.
+// get reads path without the contract check. The spec describes nulls in
+// an array value's elements (ValueElement), but not deeper: an array inside
+// an array is any array, whose `items: {}` kin-openapi holds to exclude
+// null, so a fuzzed value like [[null]] would fail the check while being
+// exactly right; values are compared here, not schemas.
 func (e *env) get(path, accept string) response {
 	r := httptest.NewRequest(http.MethodGet, path, nil)
 	if accept != "" {

@@ -492,6 +492,9 @@ type Time = float64
 // Example: {"name":"Ada"}
 type Value = json.RawMessage
 
+// ValueElement An element of an array value: any JSON value, null included. OAS 3.0 gives a typeless schema no null, so null comes from the nullable object branch. The schema does not refer back to Value: the TypeScript types generated from it cannot express an array of itself, so elements of nested arrays are described as any array.
+type ValueElement = json.RawMessage
+
 // ForCas defines model for ForCas.
 type ForCas = bool
 

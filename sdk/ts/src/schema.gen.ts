@@ -384,7 +384,11 @@ export interface components {
          *       "name": "Ada"
          *     }
          */
-        Value: (Record<string, never> | null) | unknown[] | string | number | boolean;
+        Value: (Record<string, never> | null) | components["schemas"]["ValueElement"][] | string | number | boolean;
+        /** @description An element of an array value: any JSON value, null included. OAS 3.0 gives a typeless schema no null, so null comes from the nullable object branch. The schema does not refer back to Value: the TypeScript types generated from it cannot express an array of itself, so elements of nested arrays are described as any array. */
+        ValueElement: ({
+            [key: string]: unknown;
+        } | null) | unknown[] | string | number | boolean;
         /**
          * @description How `value` carries the data; absent or `json` for a JSON value.
          * @enum {string}
