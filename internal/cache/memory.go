@@ -264,7 +264,7 @@ func (m *Memory) findLocked(s *shard, h uint64, key Key, r *reading) int32 {
 		return nilSlot
 	}
 	exp := s.slots[i].expires()
-	if exp > r.sec {
+	if exp > r.sec && !r.exact {
 		m.exactSecond(r)
 	}
 	if exp != 0 && r.sec >= exp {

@@ -82,6 +82,7 @@ type shard struct {
 	_ [256 - unsafe.Sizeof(shardState{})]byte
 }
 
+// shardState is the data of a shard; shard pads it to whole cache lines.
 type shardState struct {
 	mu sync.Mutex // guards every field below
 
