@@ -366,7 +366,11 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 		if sl.state&segProtected != 0 {
 			s.protUsed -= int64(shrink)
 		}
-		// A write is an access: the item moves to the head of its segment.
+		// A write is an access: the item moves to the head of its segment
+		// and, as on a read, is marked referenced, so an item written often
+		// (a counter) is spared by eviction and moves to the protected
+		// segment instead of leaving with the unread items of probation.
+		sl.state |= referenced
 		s.unlinkLocked(i)
 		s.pushFrontLocked(i)
 		return i
@@ -374,7 +378,7 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 	keep := *sl
 	s.removeLocked(i, h)
 	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), r)
-	j := s.insertLocked(h, ns, name, value, stateItem|keep.state&(segProtected|referenced))
+	j := s.insertLocked(h, ns, name, value, stateItem|referenced|keep.state&segProtected)
 	sl = &s.slots[j]
 	sl.casLo, sl.casHi, sl.expLo, sl.expHi = keep.casLo, keep.casHi, keep.expLo, keep.expHi
 	sl.flags, sl.kind, sl.access = keep.flags, keep.kind, keep.access
