@@ -150,3 +150,59 @@ func itemNames(t *testing.T, body []byte) []string {
 	}
 	return names
 }
+
+// batchGetBodies are plain bodies the fast decoder takes and bodies it must
+// leave to encoding/json.
+var batchGetBodies = []struct {
+	body  string
+	plain bool
+}{
+	{`{"keys":["a","b"]}`, true},
+	{" {\n\t\"keys\" : [ \"a\" , \"é 日本\" ] , \"key_prefix\" : \"p:\" , \"for_cas\" : true } \n", true},
+	{`{"keys":[],"for_cas":false}`, true},
+	{`{"for_cas":true,"key_prefix":"","keys":["x"]}`, true},
+	{`{"keys":["a\"b"]}`, false},
+	{`{"keys":["\u0041"]}`, false},
+	{`{"keys":["a"],"keys":["b"]}`, false},
+	{`{"Keys":["a"]}`, false},
+	{`{"keys":null}`, false},
+	{`{"keys":["a"],"other":1}`, false},
+	{`{"keys":["a"]} trailing`, false},
+	{`{"keys":["a"],}`, false},
+	{`{"keys":[1]}`, false},
+	{`{"keys":["a"],"for_cas":"true"}`, false},
+	{"{\"keys\":[\"\xff\"]}", false},
+	{"{\"keys\":[\"a\tb\"]}", false},
+	{`{"keys":["a"]`, false},
+	{``, false},
+}
+
+func TestParseBatchGetDecodesWhatEncodingJSONDecodes(t *testing.T) {
+	for _, tt := range batchGetBodies {
+		t.Run(strconv.Quote(tt.body), func(t *testing.T) {
+			var got gen.BatchGetRequest
+			require.Equal(t, tt.plain, parseBatchGet([]byte(tt.body), &got))
+			if !tt.plain {
+				return
+			}
+			var want gen.BatchGetRequest
+			require.NoError(t, json.Unmarshal([]byte(tt.body), &want))
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func FuzzParseBatchGet(f *testing.F) {
+	for _, tt := range batchGetBodies {
+		f.Add([]byte(tt.body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got gen.BatchGetRequest
+		if !parseBatchGet(body, &got) {
+			return
+		}
+		var want gen.BatchGetRequest
+		require.NoError(t, json.NewDecoder(bytes.NewReader(body)).Decode(&want), "the fast decoder took %q", body)
+		assert.Equal(t, want, got, "body %q", body)
+	})
+}

@@ -4,11 +4,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/internal/handlers/contracttest"
 )
 
 // TestGetFastPathAnswersAsTheGeneratedPath reads tricky items through the
@@ -103,4 +107,47 @@ func jsonNumber(t *testing.T, v any) string {
 	data, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(data)
+}
+
+// TestBatchGetAnswersPlainAndEscapedBodiesAlike sends the same batchGet as a
+// plain body (the hand decoder's) and in forms only encoding/json decodes,
+// and bodies that fail, checking each against the contract.
+func TestBatchGetAnswersPlainAndEscapedBodiesAlike(t *testing.T) {
+	e := newEnv(t, withMaxBodyBytes(64))
+	e.put("p:a", "first")
+	e.put("p:é", []any{true, nil})
+	want := e.do(request{method: http.MethodPost, path: "/v1/ns/default/keys:batchGet", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}`})
+	require.Equal(t, http.StatusOK, want.status, "body: %s", want.body)
+	require.Len(t, want.json(t)["items"], 2)
+
+	for _, tt := range []struct {
+		name   string
+		body   string
+		status int
+		code   string
+	}{
+		{name: "escaped strings", body: `{"keys":["\u0061","\u00e9","missing"],"key_prefix":"p\u003a"}`, status: http.StatusOK},
+		{name: "an unknown member", body: `{"keys":["a","é","missing"],"key_prefix":"p:","x":[1]}`, status: http.StatusOK},
+		{name: "trailing data after the object", body: `{"keys":["a","é","missing"],"key_prefix":"p:"} x`, status: http.StatusOK},
+		{name: "keys null", body: `{"keys":null}`, status: http.StatusBadRequest, code: "invalid_argument"},
+		{name: "a number among the keys", body: `{"keys":["a",1]}`, status: http.StatusBadRequest, code: "invalid_argument"},
+		{name: "a body over the limit", body: `{"keys":["` + strings.Repeat("k", 64) + `"]}`, status: http.StatusRequestEntityTooLarge, code: "batch_too_large"},
+		{name: "a complete object before the limit", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}` + strings.Repeat(" ", 64), status: http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// An unknown length, as with chunked bodies, so the limit is met
+			// while reading rather than refused up front.
+			r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", strings.NewReader(tt.body))
+			r.ContentLength = -1
+			rec := e.raw(r)
+			res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+			contracttest.Check(t, r, res.status, res.header, res.body)
+			require.Equal(t, tt.status, res.status, "body: %s", res.body)
+			if tt.status != http.StatusOK {
+				assert.Equal(t, tt.code, res.code(t))
+				return
+			}
+			assert.Equal(t, want.json(t), res.json(t))
+		})
+	}
 }

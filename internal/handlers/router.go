@@ -73,13 +73,14 @@ func (c Config) withDefaults() Config {
 func NewRouter(store cache.Store, cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	mx := metrics.New(opNames[:], store, cfg.ReadyTimeout)
-	strict := gen.NewStrictHandlerWithOptions(&Server{store: store, cfg: cfg},
+	srv := &Server{store: store, cfg: cfg}
+	strict := gen.NewStrictHandlerWithOptions(srv,
 		[]gen.StrictMiddlewareFunc{negotiate},
 		gen.StrictHTTPServerOptions{
 			RequestErrorHandlerFunc:  requestError,
 			ResponseErrorHandlerFunc: responseError,
 		})
-	keys := &keyRouter{store: store, ops: &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError}}
+	keys := &keyRouter{srv: srv, ops: &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError}}
 
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +97,7 @@ func NewRouter(store cache.Store, cfg Config) http.Handler {
 	// CORS stays ahead of any authentication: preflights carry no credentials.
 	// The guard refuses unauthorized calls before their body is read.
 	middleware := []func(http.Handler) http.Handler{observe(cfg.Logger, mx), allowOrigins(cfg.CORSOrigins),
-		newGuard(cfg).handler, limitBody(cfg.MaxBodyBytes), keys.route, batchMediaType}
+		newGuard(cfg).handler, limitBody(cfg.MaxBodyBytes), keys.route, keys.batch}
 	for i := len(middleware) - 1; i >= 0; i-- {
 		h = middleware[i](h)
 	}
@@ -130,8 +131,8 @@ func keyPath(escaped string) (ns, rest string, ok bool) {
 // method), unescaped once here, and handed to the generated wrapper as an
 // already-unescaped parameter.
 type keyRouter struct {
-	store cache.Store
-	ops   *gen.ServerInterfaceWrapper
+	srv *Server
+	ops *gen.ServerInterfaceWrapper
 }
 
 func (k *keyRouter) route(next http.Handler) http.Handler {
@@ -220,7 +221,7 @@ func (k *keyRouter) getFast(w http.ResponseWriter, r *http.Request, rawNS, rawKe
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	it, err := k.store.Get(r.Context(), ck, *buf)
+	it, err := k.srv.store.Get(r.Context(), ck, *buf)
 	if err != nil {
 		writeError(w, r, fmt.Errorf("get: %w", err))
 		return true
@@ -230,13 +231,16 @@ func (k *keyRouter) getFast(w http.ResponseWriter, r *http.Request, rawNS, rawKe
 	return true
 }
 
-// batchMediaType applies the body media-type rule to the batch operations,
-// which take JSON only.
-func batchMediaType(next http.Handler) http.Handler {
+// batch applies the body media-type rule to the batch operations, which
+// take JSON only, and serves a plain batchGet itself (batchGetFast).
+func (k *keyRouter) batch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.Contains(r.URL.EscapedPath(), "/keys:batch") {
 			if err := checkMediaType(r, false); err != nil {
 				writeError(w, r, err)
+				return
+			}
+			if o, ns := routeOf(r.Method, r.URL.EscapedPath()); o == opGetMulti && k.batchGetFast(w, r, ns) {
 				return
 			}
 		}
