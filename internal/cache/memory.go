@@ -15,10 +15,11 @@ import (
 const (
 	// ItemOverhead is the bytes charged per item or delete lock on top of its
 	// namespace, key and value bytes: the 44-byte slot, its index position
-	// (12 bytes at 40-80% load, about 20 on average) and the average spare
-	// room of the growing slot and arena slices. BenchmarkItemOverhead
-	// measures about 80 heap bytes per small item beyond its namespace, key
-	// and value, so the memory limit tracks the real heap with a little room.
+	// with the item's arena offset (about 28 bytes on average) and the
+	// average spare room of the growing slot and arena slices.
+	// BenchmarkItemOverhead measures about 87 heap bytes per small item
+	// beyond its namespace, key and value, so the memory limit tracks the
+	// real heap.
 	ItemOverhead = 88
 	// DefaultMemoryLimit is the memory limit when Options.MemoryLimit is 0.
 	DefaultMemoryLimit = 64 << 20

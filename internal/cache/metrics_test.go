@@ -32,7 +32,7 @@ func TestCountersCountEvictionsAndExpirationsAndSurviveFlush(t *testing.T) {
 	require.ErrorIs(t, err, cache.ErrNotFound)
 	assert.Equal(t, cache.Counters{Expirations: 1}, m.Counters(), "a read of an expired item reclaims it")
 
-	// Each item charges 80 + 7 + len(name) + 100 bytes, so 2000 bytes hold
+	// Each item charges ItemOverhead + 7 + len(name) + 100 bytes, so 2000 bytes hold
 	// ten of them and the rest evict one each.
 	for i := range 20 {
 		put("k"+strconv.Itoa(i), 0)
