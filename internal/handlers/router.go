@@ -309,10 +309,11 @@ func prefersRaw(accept []string) bool {
 			var part string
 			part, line, more = strings.Cut(line, ",")
 			mt, _, _ := strings.Cut(part, ";")
-			switch mt = strings.TrimSpace(mt); {
-			case strings.EqualFold(mt, "application/octet-stream"):
+			// ToLower returns its input, unallocated, when it is lowercase ASCII.
+			switch strings.ToLower(strings.TrimSpace(mt)) {
+			case "application/octet-stream":
 				return true
-			case strings.EqualFold(mt, "application/json"):
+			case "application/json":
 				return false
 			}
 		}
