@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -205,4 +206,23 @@ func FuzzParseBatchGet(f *testing.F) {
 		require.NoError(t, json.NewDecoder(bytes.NewReader(body)).Decode(&want), "the fast decoder took %q", body)
 		assert.Equal(t, want, got, "body %q", body)
 	})
+}
+
+func TestPrefersRawTakesWhicheverOfOctetStreamAndJSONComesFirst(t *testing.T) {
+	for _, tt := range []struct {
+		accept []string
+		raw    bool
+	}{
+		{nil, false},
+		{[]string{"application/octet-stream"}, true},
+		{[]string{"text/html, Application/Octet-Stream;q=0.5 , application/json"}, true},
+		{[]string{"application/json, application/octet-stream"}, false},
+		{[]string{"*/*", "application/octet-stream"}, true},
+		{[]string{"text/plain,", ",application/json", "application/octet-stream"}, false},
+		{[]string{"application/octet-ſtream"}, false},
+	} {
+		t.Run(strings.Join(tt.accept, " | "), func(t *testing.T) {
+			assert.Equal(t, tt.raw, prefersRaw(tt.accept))
+		})
+	}
 }
