@@ -72,7 +72,9 @@ py-test:
 # Native Go fuzz targets, as package:Target. Their seed corpora live in each
 # package's testdata/fuzz; a failure there is a committed regression test.
 FUZZ_TARGETS := internal/cache:FuzzNewKey internal/cache:FuzzExpiresAt \
-	internal/handlers:FuzzBadInputNeverYields500 internal/handlers:FuzzValueRoundTrip
+	internal/handlers:FuzzBadInputNeverYields500 internal/handlers:FuzzValueRoundTrip \
+	internal/handlers:FuzzAppendJSONString internal/handlers:FuzzParseBatchGet \
+	sdk:FuzzScalarsRoundTrip
 FUZZTIME ?= 10s
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 10s: make fuzz FUZZTIME=5m)
