@@ -31,7 +31,7 @@ func TestClusterConformance(t *testing.T) {
 
 	t.Run("one namespace spreads over every node", func(t *testing.T) {
 		ctx := context.Background()
-		s := openStore(t, c.url(), Options{Clock: newClock().Now})
+		s := openStore(t, c.url(), Options{Clock: cachetest.NewClock().Now})
 		require.Equal(t, DefaultClusterBuckets, s.lay.buckets, "cluster detected")
 		keys := make([]cache.Key, 200)
 		entries := make([]cache.Entry, len(keys))

@@ -15,30 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/cache/cachetest"
 )
-
-// fakeClock is the injected clock; it starts years away from the real one
-// so that any time decision taken from the Redis server's clock shows.
-type fakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1_600_000_000, 250_000_000)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // prefixes keeps every store of a test run apart on a shared server.
 var prefixes atomic.Int64
@@ -75,7 +53,7 @@ func put(t testing.TB, s cache.Store, k cache.Key, value string, kind cache.Kind
 
 func TestOffsetDoes64BitDecimalArithmetic(t *testing.T) {
 	ctx := context.Background()
-	clock := newClock()
+	clock := cachetest.NewClock()
 	s := openStore(t, sharedServer(t).url(), Options{Clock: clock.Now})
 	tests := []struct {
 		name   string
@@ -116,7 +94,7 @@ func TestOffsetDoes64BitDecimalArithmetic(t *testing.T) {
 
 func TestOffsetRejectsValuesThatAreNotUnsigned64BitDecimals(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, sharedServer(t).url(), Options{Clock: newClock().Now})
+	s := openStore(t, sharedServer(t).url(), Options{Clock: cachetest.NewClock().Now})
 	tests := []struct {
 		name  string
 		value string
@@ -148,7 +126,7 @@ func TestOffsetRejectsValuesThatAreNotUnsigned64BitDecimals(t *testing.T) {
 
 func TestOffsetCreatesAJSONNumberFromTheInitialValue(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, sharedServer(t).url(), Options{Clock: newClock().Now})
+	s := openStore(t, sharedServer(t).url(), Options{Clock: cachetest.NewClock().Now})
 	k := key(t, "", "counter")
 
 	_, err := s.Offset(ctx, k, cache.Delta{Amount: 5}, nil)
@@ -166,7 +144,7 @@ func TestOffsetCreatesAJSONNumberFromTheInitialValue(t *testing.T) {
 func TestTimeComesFromTheInjectedClock(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
-	clock := newClock()
+	clock := cachetest.NewClock()
 	s := openStore(t, srv.url(), Options{Clock: clock.Now, ExpirySlack: time.Minute})
 	k := key(t, "ttl", "k")
 	put(t, s, k, `"v"`, cache.KindJSON) // expires in 3600 s by the fake clock, years ago by the real one
@@ -192,7 +170,7 @@ func TestTimeComesFromTheInjectedClock(t *testing.T) {
 func TestStatsRepairItemsRedisRemovedByItself(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
-	clock := newClock()
+	clock := cachetest.NewClock()
 	s := openStore(t, srv.url(), Options{Clock: clock.Now})
 	old, young := key(t, "", "old"), key(t, "", "young")
 	put(t, s, old, "1234", cache.KindBytes)
@@ -215,7 +193,7 @@ func TestStatsRepairItemsRedisRemovedByItself(t *testing.T) {
 func TestTwoStoresOverOneRedisActAsOneCache(t *testing.T) {
 	ctx := context.Background()
 	url, prefix := sharedServer(t).url(), uniquePrefix()
-	clock := newClock()
+	clock := cachetest.NewClock()
 	a := openStore(t, url, Options{Clock: clock.Now, KeyPrefix: prefix})
 	b := openStore(t, url, Options{Clock: clock.Now, KeyPrefix: prefix})
 	stores := []*Store{a, b}
@@ -291,7 +269,7 @@ func TestFlushAllTouchesOnlyTheStoresPrefix(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
 	prefix := uniquePrefix()
-	s := openStore(t, srv.url(), Options{Clock: newClock().Now, KeyPrefix: prefix})
+	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now, KeyPrefix: prefix})
 	raw := rawClient(t, srv.addr())
 	foreign := []string{
 		"foreign",                                    // unrelated data
@@ -334,7 +312,7 @@ func TestFlushAllTouchesOnlyTheStoresPrefix(t *testing.T) {
 func TestUnreachableRedisFailsFastAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	srv := ownServer(t)
-	s := openStore(t, srv.url(), Options{Clock: newClock().Now, OpTimeout: 300 * time.Millisecond, DialTimeout: 200 * time.Millisecond})
+	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now, OpTimeout: 300 * time.Millisecond, DialTimeout: 200 * time.Millisecond})
 	k := key(t, "", "k")
 	put(t, s, k, "1", cache.KindBytes)
 	srv.stop()
@@ -429,7 +407,7 @@ func TestKeysNotBuiltWithNewKeyAreRejected(t *testing.T) {
 func TestOnlyItemKeysCarryATTLSoEvictionSparesTheBookkeeping(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
-	s := openStore(t, srv.url(), Options{Clock: newClock().Now, IdleTTL: time.Hour})
+	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now, IdleTTL: time.Hour})
 	raw := rawClient(t, srv.addr())
 	pttl := func(k string) int64 {
 		t.Helper()
@@ -502,7 +480,7 @@ func TestLayoutKeepsTheStoresKeysApart(t *testing.T) {
 func TestScriptsAreResentAfterTheServerForgetsThem(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
-	s := openStore(t, srv.url(), Options{Clock: newClock().Now})
+	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now})
 	raw := rawClient(t, srv.addr())
 	keys := []cache.Key{key(t, "", "a"), key(t, "", "b")}
 	for _, k := range keys {
@@ -523,7 +501,7 @@ func TestScriptsAreResentAfterTheServerForgetsThem(t *testing.T) {
 func TestAHungRedisFailsWithinTheOperationTimeout(t *testing.T) {
 	ctx := context.Background()
 	srv := ownServer(t)
-	s := openStore(t, srv.url(), Options{Clock: newClock().Now, OpTimeout: 300 * time.Millisecond})
+	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now, OpTimeout: 300 * time.Millisecond})
 	k := key(t, "", "k")
 	put(t, s, k, "1", cache.KindBytes)
 
