@@ -37,16 +37,17 @@ func main() {
 
 // config is the command line, each flag falling back to an environment variable.
 type config struct {
-	addr            string
-	memoryLimit     int64
-	maxValueSize    int
-	maxBatchKeys    int
-	maxBodyBytes    int64
-	logLevel        slog.Level
-	shutdownTimeout time.Duration
-	corsOrigins     []string
-	store           string // "memory" or a Redis/Valkey URL, which may hold a password
-	redisKeyPrefix  string
+	addr             string
+	memoryLimit      int64
+	maxValueSize     int
+	maxBatchKeys     int
+	maxBodyBytes     int64
+	maxResponseBytes int64
+	logLevel         slog.Level
+	shutdownTimeout  time.Duration
+	corsOrigins      []string
+	store            string // "memory" or a Redis/Valkey URL, which may hold a password
+	redisKeyPrefix   string
 
 	authFile          string
 	tokens            string // MEMCACHED_HTTP_TOKENS; never a flag, so never in ps
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&c.maxValueSize, "max-value-size", cache.DefaultMaxValueSize, "largest value in bytes (env MEMCACHED_HTTP_MAX_VALUE_SIZE)")
 	fs.IntVar(&c.maxBatchKeys, "max-batch-keys", handlers.DefaultMaxBatchKeys, "keys per batch request (env MEMCACHED_HTTP_MAX_BATCH_KEYS)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", handlers.DefaultMaxBodyBytes, "bytes per request body (env MEMCACHED_HTTP_MAX_BODY_BYTES)")
+	fs.Int64Var(&c.maxResponseBytes, "max-response-bytes", 0, "bytes of one batchGet response, over which it fails 413 batch_too_large; 0 means -max-body-bytes (env MEMCACHED_HTTP_MAX_RESPONSE_BYTES)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env MEMCACHED_HTTP_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (env MEMCACHED_HTTP_SHUTDOWN_TIMEOUT)")
 	fs.Func("cors-origins", "comma-separated origins whose scripts may call the API, e.g. https://app.example.com,https://*.example.org or *; none by default (env MEMCACHED_HTTP_CORS_ORIGINS)", func(v string) error {
@@ -93,16 +95,17 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&c.rateLimit, "rate-limit", 0, "requests per -rate-window per token, or per client IP without tokens; 0 means no limit (env MEMCACHED_HTTP_RATE_LIMIT)")
 	fs.DurationVar(&c.rateWindow, "rate-window", time.Second, "window of -rate-limit (env MEMCACHED_HTTP_RATE_WINDOW)")
 	env := map[string]string{
-		"addr":             "MEMCACHED_HTTP_ADDR",
-		"memory-limit":     "MEMCACHED_HTTP_MEMORY_LIMIT",
-		"max-value-size":   "MEMCACHED_HTTP_MAX_VALUE_SIZE",
-		"max-batch-keys":   "MEMCACHED_HTTP_MAX_BATCH_KEYS",
-		"max-body-bytes":   "MEMCACHED_HTTP_MAX_BODY_BYTES",
-		"log-level":        "MEMCACHED_HTTP_LOG_LEVEL",
-		"shutdown-timeout": "MEMCACHED_HTTP_SHUTDOWN_TIMEOUT",
-		"cors-origins":     "MEMCACHED_HTTP_CORS_ORIGINS",
-		"store":            "MEMCACHED_HTTP_STORE",
-		"redis-key-prefix": "MEMCACHED_HTTP_REDIS_KEY_PREFIX",
+		"addr":               "MEMCACHED_HTTP_ADDR",
+		"memory-limit":       "MEMCACHED_HTTP_MEMORY_LIMIT",
+		"max-value-size":     "MEMCACHED_HTTP_MAX_VALUE_SIZE",
+		"max-batch-keys":     "MEMCACHED_HTTP_MAX_BATCH_KEYS",
+		"max-body-bytes":     "MEMCACHED_HTTP_MAX_BODY_BYTES",
+		"max-response-bytes": "MEMCACHED_HTTP_MAX_RESPONSE_BYTES",
+		"log-level":          "MEMCACHED_HTTP_LOG_LEVEL",
+		"shutdown-timeout":   "MEMCACHED_HTTP_SHUTDOWN_TIMEOUT",
+		"cors-origins":       "MEMCACHED_HTTP_CORS_ORIGINS",
+		"store":              "MEMCACHED_HTTP_STORE",
+		"redis-key-prefix":   "MEMCACHED_HTTP_REDIS_KEY_PREFIX",
 
 		"auth-file":           "MEMCACHED_HTTP_AUTH_FILE",
 		"insecure":            "MEMCACHED_HTTP_INSECURE",
@@ -135,6 +138,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	switch {
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return c, errors.New("memcached-http: -tls-cert and -tls-key go together")
+	case c.maxResponseBytes < 0:
+		return c, errors.New("memcached-http: -max-response-bytes must not be negative")
 	case c.rateLimit < 0:
 		return c, errors.New("memcached-http: -rate-limit must not be negative")
 	case c.rateWindow < time.Second:
@@ -177,14 +182,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("memcached-http: %w", err)
 	}
 	srv, err := newServer(c, handlers.NewRouter(store, handlers.Config{
-		MaxBatchKeys:  c.maxBatchKeys,
-		MaxBodyBytes:  c.maxBodyBytes,
-		Logger:        logger,
-		CORSOrigins:   c.corsOrigins,
-		Tokens:        tokens,
-		MetricsPublic: c.metricsPublic,
-		RateLimit:     c.rateLimit,
-		RateWindow:    c.rateWindow,
+		MaxBatchKeys:     c.maxBatchKeys,
+		MaxBodyBytes:     c.maxBodyBytes,
+		MaxResponseBytes: c.maxResponseBytes,
+		MaxValueSize:     c.maxValueSize,
+		Logger:           logger,
+		CORSOrigins:      c.corsOrigins,
+		Tokens:           tokens,
+		MetricsPublic:    c.metricsPublic,
+		RateLimit:        c.rateLimit,
+		RateWindow:       c.rateWindow,
 	}), logger)
 	if err != nil {
 		_ = ln.Close()

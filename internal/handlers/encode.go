@@ -235,47 +235,74 @@ func (r itemResponse) VisitGetResponse(w http.ResponseWriter) error {
 	return nil
 }
 
-// batchGetResponse is get_multi's 200 (schema BatchGetResult): the items
-// found among keys, each under the caller's name without the prefix.
-type batchGetResponse struct {
-	names []string
-	keys  []cache.Key
-	found map[cache.Key]cache.Item
+// The wire form of a BatchGetResult around its items.
+const (
+	batchGetOpen  = `{"items":{`
+	batchGetClose = "}}\n"
+)
+
+// itemsEncoder appends the members of a BatchGetResult's items, chunk by
+// chunk. A name listed twice is one member: within one chunk the found map
+// tells (an entry is deleted once written), across chunks seen does, when set.
+type itemsEncoder struct {
+	b    []byte
+	n    int // members written
+	seen map[cache.Key]struct{}
 }
 
-func (r batchGetResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
-	out := getBuf()
-	// Room for every item up front: growing a 100-item response step by
-	// step copied it several times over.
-	size := 16
-	for i, name := range r.names {
-		if it, ok := r.found[r.keys[i]]; ok {
-			size += 2*len(name) + 4*len(it.Value)/3 + itemOverhead
-		}
+// add appends the items of found among keys, each under the caller's name
+// (names[i] for keys[i]), in order. It stops at the first item that takes the
+// encoding, closed, over budget bytes and returns its index; -1 otherwise.
+func (e *itemsEncoder) add(names []string, keys []cache.Key, found map[cache.Key]cache.Item, budget int) int {
+	// Room for the chunk's items up front: growing a 100-item response step
+	// by step copied it several times over.
+	size := 0
+	for _, it := range found {
+		size += 4*len(it.Value)/3 + itemOverhead
 	}
-	b := append(slices.Grow(*out, size), `{"items":{`...)
-	first := true
-	for i, name := range r.names {
-		it, ok := r.found[r.keys[i]]
+	for i := range names {
+		size += 2 * len(names[i])
+	}
+	e.b = slices.Grow(e.b, min(size, max(0, budget-len(e.b))))
+	for i, k := range keys {
+		it, ok := found[k]
 		if !ok {
 			continue
 		}
-		// A name listed twice is one member; its entry goes once.
-		delete(r.found, r.keys[i])
-		if !first {
-			b = append(b, ',')
+		delete(found, k)
+		if e.seen != nil {
+			if _, dup := e.seen[k]; dup {
+				continue
+			}
+			e.seen[k] = struct{}{}
 		}
-		first = false
-		b = appendJSONString(b, name)
-		b = append(b, ':')
-		b = appendItem(b, name, it)
+		if e.n > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.n++
+		e.b = appendJSONString(e.b, names[i])
+		e.b = append(e.b, ':')
+		e.b = appendItem(e.b, names[i], it)
+		if len(e.b)+len(batchGetClose) > budget {
+			return i
+		}
 	}
-	*out = append(b, "}}\n"...)
+	return -1
+}
+
+// batchGetResponse is get_multi's 200 (schema BatchGetResult), encoded by
+// Server.GetMulti into a pooled buffer: the items found, each under the
+// caller's name without the prefix, in request order.
+type batchGetResponse struct {
+	out *[]byte
+}
+
+func (r batchGetResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
 	h := w.Header()
 	h["Content-Type"] = hdrJSON
 	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(*out)
-	putBuf(out)
+	_, err := w.Write(*r.out)
+	putBuf(r.out)
 	return err
 }

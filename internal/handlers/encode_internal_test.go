@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -122,7 +123,10 @@ func TestBatchGetResponseHoldsEachFoundItemOnce(t *testing.T) {
 	require.NoError(t, gen.GetMulti200JSONResponse{Body: gen.BatchGetResult{Items: want},
 		Headers: gen.GetMulti200ResponseHeaders{CacheControl: noStore}}.VisitGetMultiResponse(wantRec))
 	got := httptest.NewRecorder()
-	require.NoError(t, batchGetResponse{names: names, keys: keys, found: found}.VisitGetMultiResponse(got))
+	enc := itemsEncoder{b: []byte(batchGetOpen)}
+	require.Equal(t, -1, enc.add(names, keys, found, math.MaxInt), "no budget to exceed")
+	out := append(enc.b, batchGetClose...)
+	require.NoError(t, batchGetResponse{out: &out}.VisitGetMultiResponse(got))
 
 	assert.Equal(t, http.StatusOK, got.Code)
 	assert.Equal(t, wantRec.Header(), got.Header())

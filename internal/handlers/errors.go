@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/gen"
@@ -18,19 +20,22 @@ type apiError struct {
 	status int
 	code   gen.ErrorDetailCode
 	field  string
-	err    error
+	msg    string // the wire message; "" derives it from err (see message)
+	err    error  // the full chain, for the log line
 }
 
 func (e *apiError) Error() string { return e.err.Error() }
 func (e *apiError) Unwrap() error { return e.err }
 
-// invalid reports malformed input in field.
+// invalid reports malformed input in field; the message is the formatted text.
 func invalid(field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
 	return &apiError{
 		status: http.StatusBadRequest,
 		code:   gen.ErrorDetailCodeInvalidArgument,
 		field:  field,
-		err:    fmt.Errorf("handlers: "+format, args...),
+		msg:    msg,
+		err:    errors.New("handlers: " + msg),
 	}
 }
 
@@ -80,18 +85,56 @@ func classify(err error) (int, gen.ErrorDetailCode) {
 
 // detail builds the wire error body of err.
 func detail(err error) gen.ErrorDetail {
-	_, code := classify(err)
-	d := gen.ErrorDetail{Code: code, Message: err.Error()}
+	status, code := classify(err)
+	d := gen.ErrorDetail{Code: code, Message: message(err, status)}
 	if ae, ok := errors.AsType[*apiError](err); ok && ae.field != "" {
 		d.Field = &ae.field
 	}
 	return d
 }
 
+// packagePrefixes are the "pkg: " prefixes Go error chains carry; a wire
+// message is for people calling an HTTP API, who have no use for them.
+var packagePrefixes = []string{"handlers: ", "cache: ", "auth: ", "invalid argument: "}
+
+// message is the wire message of err: an apiError's own message, or the
+// text from err's cache sentinel on, without package prefixes, so the
+// operation and key wrappers ("set: key \"c\": ") stay in the log line.
+// Server errors say nothing of their cause.
+func message(err error, status int) string {
+	if status == http.StatusInternalServerError {
+		return "internal server error"
+	}
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.msg != "" {
+		return ae.msg
+	}
+	text := err.Error()
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			if i := strings.Index(text, s.err.Error()); i >= 0 {
+				text = text[i:]
+			}
+			break
+		}
+	}
+	for trimmed := true; trimmed; {
+		trimmed = false
+		for _, p := range packagePrefixes {
+			if rest, ok := strings.CutPrefix(text, p); ok && rest != "" {
+				text, trimmed = rest, true
+			}
+		}
+	}
+	return text
+}
+
 // writeError sends err in the one error shape. Server bugs are logged, since
 // the client cannot act on them.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, _ := classify(err)
+	if sw, ok := w.(*statusWriter); ok {
+		sw.err = err
+	}
 	if status == http.StatusInternalServerError {
 		slog.ErrorContext(r.Context(), "handlers: internal error", "method", r.Method, "path", r.URL.EscapedPath(), "err", err)
 	}
@@ -121,10 +164,18 @@ func paramError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if e, ok := errors.AsType[*gen.UnmarshalingParamError](err); ok {
 		field = e.ParamName
 	}
+	msg := "a parameter is not valid"
+	if field != "" {
+		msg = "parameter " + field + " is not valid"
+		if e, ok := errors.AsType[*gen.RequiredParamError](err); ok {
+			msg = "parameter " + e.ParamName + " is required"
+		}
+	}
 	writeError(w, r, &apiError{
 		status: http.StatusBadRequest,
 		code:   gen.ErrorDetailCodeInvalidArgument,
 		field:  field,
+		msg:    msg,
 		err:    fmt.Errorf("handlers: %w", err),
 	})
 }
@@ -136,14 +187,23 @@ func requestError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, tooLarge(r, err))
 		return
 	}
-	field := ""
+	field, msg := "", "the request body does not decode"
 	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		field = e.Field
+		msg = fmt.Sprintf("%s must not be a JSON %s", field, e.Value)
+		if field == "" {
+			msg = fmt.Sprintf("the request body must not be a JSON %s", e.Value)
+		}
+	} else if errors.Is(err, io.EOF) {
+		msg = "the request body is empty"
+	} else if e, ok := errors.AsType[*json.SyntaxError](err); ok {
+		msg = "the request body is not valid JSON: " + e.Error()
 	}
 	writeError(w, r, &apiError{
 		status: http.StatusBadRequest,
 		code:   gen.ErrorDetailCodeInvalidArgument,
 		field:  field,
+		msg:    msg,
 		err:    fmt.Errorf("handlers: %w", err),
 	})
 }
@@ -157,9 +217,13 @@ func responseError(w http.ResponseWriter, r *http.Request, err error) {
 // tooLarge labels a body over the size limit: on a single key it is the
 // value that is too large, elsewhere the batch.
 func tooLarge(r *http.Request, err error) error {
-	code := gen.ErrorDetailCodeBatchTooLarge
+	code, what := gen.ErrorDetailCodeBatchTooLarge, "the batch request body"
 	if _, _, ok := keyPath(r.URL.EscapedPath()); ok {
-		code = gen.ErrorDetailCodeValueTooLarge
+		code, what = gen.ErrorDetailCodeValueTooLarge, "the request body (a single value)"
 	}
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, err: fmt.Errorf("handlers: request body: %w", err)}
+	msg := what + " is too large"
+	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		msg = fmt.Sprintf("%s is larger than the limit of %d bytes", what, mb.Limit)
+	}
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, msg: msg, err: fmt.Errorf("handlers: request body: %w", err)}
 }

@@ -113,7 +113,7 @@ func jsonNumber(t *testing.T, v any) string {
 // plain body (the hand decoder's) and in forms only encoding/json decodes,
 // and bodies that fail, checking each against the contract.
 func TestBatchGetAnswersPlainAndEscapedBodiesAlike(t *testing.T) {
-	e := newEnv(t, withMaxBodyBytes(64))
+	e := newEnv(t, withMaxBodyBytes(64), withMaxResponseBytes(1<<20))
 	e.put("p:a", "first")
 	e.put("p:é", []any{true, nil})
 	want := e.do(request{method: http.MethodPost, path: "/v1/ns/default/keys:batchGet", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}`})
@@ -127,12 +127,12 @@ func TestBatchGetAnswersPlainAndEscapedBodiesAlike(t *testing.T) {
 		code   string
 	}{
 		{name: "escaped strings", body: `{"keys":["\u0061","\u00e9","missing"],"key_prefix":"p\u003a"}`, status: http.StatusOK},
-		{name: "an unknown member", body: `{"keys":["a","é","missing"],"key_prefix":"p:","x":[1]}`, status: http.StatusOK},
-		{name: "trailing data after the object", body: `{"keys":["a","é","missing"],"key_prefix":"p:"} x`, status: http.StatusOK},
+		{name: "an unknown member", body: `{"keys":["a","é","missing"],"key_prefix":"p:","x":[1]}`, status: http.StatusBadRequest, code: "invalid_argument"},
+		{name: "trailing data after the object", body: `{"keys":["a","é","missing"],"key_prefix":"p:"} x`, status: http.StatusBadRequest, code: "invalid_argument"},
 		{name: "keys null", body: `{"keys":null}`, status: http.StatusBadRequest, code: "invalid_argument"},
 		{name: "a number among the keys", body: `{"keys":["a",1]}`, status: http.StatusBadRequest, code: "invalid_argument"},
 		{name: "a body over the limit", body: `{"keys":["` + strings.Repeat("k", 64) + `"]}`, status: http.StatusRequestEntityTooLarge, code: "batch_too_large"},
-		{name: "a complete object before the limit", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}` + strings.Repeat(" ", 64), status: http.StatusOK},
+		{name: "a complete object with whitespace past the limit", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}` + strings.Repeat(" ", 64), status: http.StatusRequestEntityTooLarge, code: "batch_too_large"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// An unknown length, as with chunked bodies, so the limit is met

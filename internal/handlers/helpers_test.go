@@ -49,7 +49,7 @@ type env struct {
 type option func(*cache.Options, *handlers.Config)
 
 func withMaxValueSize(n int) option {
-	return func(o *cache.Options, _ *handlers.Config) { o.MaxValueSize = n }
+	return func(o *cache.Options, c *handlers.Config) { o.MaxValueSize, c.MaxValueSize = n, n }
 }
 
 func withMaxBatchKeys(n int) option {
@@ -58,6 +58,10 @@ func withMaxBatchKeys(n int) option {
 
 func withMaxBodyBytes(n int64) option {
 	return func(_ *cache.Options, c *handlers.Config) { c.MaxBodyBytes = n }
+}
+
+func withMaxResponseBytes(n int64) option {
+	return func(_ *cache.Options, c *handlers.Config) { c.MaxResponseBytes = n }
 }
 
 func newEnv(t *testing.T, opts ...option) *env {

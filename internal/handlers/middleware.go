@@ -70,6 +70,9 @@ var opRoles = [numOps]auth.Role{
 // routeOf returns the operation a request addresses and, for key and batch
 // operations, its namespace as it appears in the raw path.
 func routeOf(method, escaped string) (op, string) {
+	if method == http.MethodHead {
+		method = http.MethodGet // HEAD is GET without the body
+	}
 	if ns, rest, ok := keyPath(escaped); ok {
 		switch method {
 		case http.MethodGet:
@@ -197,14 +200,20 @@ func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.H
 			if !logger.Enabled(r.Context(), level) {
 				return
 			}
-			logger.LogAttrs(r.Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.EscapedPath()),
 				slog.String("route", opNames[o]),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.bytes),
-				slog.Duration("duration", elapsed))
+				slog.Duration("duration", elapsed),
+			}
+			if ww.err != nil {
+				// The wire message is plain; the log keeps the whole chain.
+				attrs = append(attrs, slog.String("error", ww.err.Error()))
+			}
+			logger.LogAttrs(r.Context(), level, "request", attrs...)
 		})
 	}
 }
@@ -216,8 +225,9 @@ func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.H
 // reach the connection.
 type statusWriter struct {
 	http.ResponseWriter
-	status int // the first final status written; 0 until then
-	bytes  int // body bytes written
+	status int   // the first final status written; 0 until then
+	bytes  int   // body bytes written
+	err    error // the error answered, with its full chain, for the log line
 	id     [1]string
 }
 
@@ -356,7 +366,15 @@ func authorize(p *auth.Principal, role auth.Role, o op, rawNS string) error {
 		scope = "namespace " + strconv.Quote(ns)
 	}
 	return &apiError{status: http.StatusForbidden, code: gen.ErrorDetailCodePermissionDenied,
-		err: fmt.Errorf("%w: %s on %s needs a %s token covering it; this %s token does not", auth.ErrForbidden, opNames[o], scope, role, p.Role)}
+		err: fmt.Errorf("%w: %s on %s needs %s token covering it; this %s token does not", auth.ErrForbidden, opNames[o], scope, article(role.String()), p.Role)}
+}
+
+// article puts "a" or "an" before a word.
+func article(word string) string {
+	if word != "" && strings.IndexByte("aeiou", word[0]) >= 0 {
+		return "an " + word
+	}
+	return "a " + word
 }
 
 // clientAddr keys the rate limit when there are no tokens: the peer's IP,

@@ -4,8 +4,10 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -36,10 +38,12 @@ const (
 
 // Config holds the service's limits, access control and request logger.
 type Config struct {
-	MaxBatchKeys int          // keys (or offsets, or items) per batch request; 0 means the default
-	MaxBodyBytes int64        // bytes per request body; 0 means the default
-	Logger       *slog.Logger // one line per request; nil logs nothing
-	CORSOrigins  []string     // origins whose scripts may call the API (see ParseCORSOrigins); none by default
+	MaxBatchKeys     int          // keys (or offsets, or items) per batch request; 0 means the default
+	MaxBodyBytes     int64        // bytes per request body; 0 means the default
+	MaxResponseBytes int64        // bytes of one batchGet response; 0 means MaxBodyBytes
+	MaxValueSize     int          // the store's value limit, which bounds single-key bodies; 0 means cache.DefaultMaxValueSize
+	Logger           *slog.Logger // one line per request; nil logs nothing
+	CORSOrigins      []string     // origins whose scripts may call the API (see ParseCORSOrigins); none by default
 
 	Tokens        *auth.Tokens  // bearer tokens; nil or none turns authentication off
 	MetricsPublic bool          // serve /metrics without a token even when tokens are configured
@@ -54,6 +58,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = c.MaxBodyBytes
+	}
+	if c.MaxValueSize <= 0 {
+		c.MaxValueSize = cache.DefaultMaxValueSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -97,14 +107,23 @@ func NewRouter(store cache.Store, cfg Config) http.Handler {
 	// CORS stays ahead of any authentication: preflights carry no credentials.
 	// The guard refuses unauthorized calls before their body is read.
 	middleware := []func(http.Handler) http.Handler{observe(cfg.Logger, mx), allowOrigins(cfg.CORSOrigins),
-		newGuard(cfg).handler, limitBody(cfg.MaxBodyBytes), keys.route, keys.batch}
+		newGuard(cfg).handler, limitBody(cfg.MaxBodyBytes, singleKeyBodyLimit(cfg)), head, keys.route, keys.batch}
 	for i := len(middleware) - 1; i >= 0; i-- {
 		h = middleware[i](h)
 	}
 	return h
 }
 
+// methodNotAllowed answers 405 with the Allow header RFC 9110 requires,
+// listing the methods routeOf knows for the path.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete} {
+		if o, _ := routeOf(m, r.URL.EscapedPath()); o != opNone {
+			allow = append(allow, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
 	writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: gen.ErrorDetailCodeMethodNotAllowed,
 		err: fmt.Errorf("handlers: method %s not allowed on %s", r.Method, r.URL.EscapedPath())})
 }
@@ -144,7 +163,7 @@ func (k *keyRouter) route(next http.Handler) http.Handler {
 		}
 		var op http.HandlerFunc
 		switch r.Method {
-		case http.MethodGet:
+		case http.MethodGet: // HEAD arrives as GET (see head)
 			if k.getFast(w, r, rawNS, rawKey) {
 				return
 			}
@@ -161,7 +180,6 @@ func (k *keyRouter) route(next http.Handler) http.Handler {
 			}
 		}
 		if op == nil {
-			w.Header().Set("Allow", "GET, PUT, DELETE, POST")
 			methodNotAllowed(w, r)
 			return
 		}
@@ -169,6 +187,14 @@ func (k *keyRouter) route(next http.Handler) http.Handler {
 			if err := checkMediaType(r, r.Method == http.MethodPut); err != nil {
 				writeError(w, r, err)
 				return
+			}
+			if r.Header.Get("Content-Type") == "application/json" {
+				o, _ := routeOf(r.Method, r.URL.EscapedPath())
+				buf := getBuf()
+				defer putBuf(buf)
+				if _, ok := readBody(w, r, buf, o); !ok {
+					return
+				}
 			}
 		}
 		ns, err := url.PathUnescape(rawNS)
@@ -231,22 +257,66 @@ func (k *keyRouter) getFast(w http.ResponseWriter, r *http.Request, rawNS, rawKe
 	return true
 }
 
-// batch applies the body media-type rule to the batch operations, which
-// take JSON only, and serves a plain batchGet itself (batchGetFast).
+// batch applies the body rules to the batch operations, which take JSON
+// only, and serves a plain batchGet itself (batchGetFast). The body is read
+// once, into a pooled buffer that outlives the generated route's use of it.
 func (k *keyRouter) batch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.Contains(r.URL.EscapedPath(), "/keys:batch") {
-			if err := checkMediaType(r, false); err != nil {
-				writeError(w, r, err)
+		if r.Method != http.MethodPost || !strings.Contains(r.URL.EscapedPath(), "/keys:batch") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := checkMediaType(r, false); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		o, ns := routeOf(r.Method, r.URL.EscapedPath())
+		buf := getBuf()
+		defer putBuf(buf)
+		if o == opGetMulti {
+			data, err := readAll(growTo(*buf, int(r.ContentLength)+1), r.Body)
+			*buf = data[:0]
+			if err == nil && k.batchGetFast(w, r, ns, data) {
 				return
 			}
-			if o, ns := routeOf(r.Method, r.URL.EscapedPath()); o == opGetMulti && k.batchGetFast(w, r, ns) {
-				return
+			// Anything else is replayed, read error included, to the checks
+			// and the generated decoder.
+			replay := io.Reader(bytes.NewReader(data))
+			if err != nil {
+				replay = io.MultiReader(replay, errReader{err})
 			}
+			r.Body = io.NopCloser(replay)
+			r.ContentLength = -1
+		}
+		if _, ok := readBody(w, r, buf, o); !ok {
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// head serves HEAD as the GET of the same resource without its body: the
+// same status and headers, the body discarded here rather than left to the
+// server (which a recorder or another transport may not do).
+func head(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		get := *r
+		get.Method = http.MethodGet
+		next.ServeHTTP(headWriter{w}, &get)
+	})
+}
+
+// headWriter drops a response body, counting it as written.
+type headWriter struct{ http.ResponseWriter }
+
+func (h headWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (h headWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // checkMediaType reads a body without Content-Type as JSON, accepts
 // octet-stream where raw values are allowed, and refuses anything else. It
@@ -272,19 +342,32 @@ func checkMediaType(r *http.Request, allowRaw bool) error {
 	}
 }
 
-// limitBody caps every request body; reading past the cap fails with
-// *http.MaxBytesError, which leaves as 413.
-func limitBody(limit int64) func(http.Handler) http.Handler {
+// singleKeyBodyLimit is the body limit of a single-key request: what the
+// largest value needs as base64 in JSON, plus room for the other members
+// and whitespace, and never more than the general body limit.
+func singleKeyBodyLimit(cfg Config) int64 {
+	const slack = 64 << 10
+	return min(cfg.MaxBodyBytes, (int64(cfg.MaxValueSize)+2)/3*4+slack)
+}
+
+// limitBody caps every request body, single-key ones at singleKey; reading
+// past the cap fails with *http.MaxBytesError, which leaves as 413.
+func limitBody(general, singleKey int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength <= 0 && (r.Body == nil || r.Body == http.NoBody) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			limit := general
+			if _, _, ok := keyPath(r.URL.EscapedPath()); ok {
+				limit = singleKey
+			}
 			if r.ContentLength > limit {
 				writeError(w, r, tooLarge(r, &http.MaxBytesError{Limit: limit}))
 				return
 			}
-			// A bodyless request (every GET) reads EOF either way.
-			if r.Body != http.NoBody {
-				r.Body = http.MaxBytesReader(w, r.Body, limit)
-			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			next.ServeHTTP(w, r)
 		})
 	}

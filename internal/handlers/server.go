@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/memcached-http/memcached-http/api"
 	"github.com/memcached-http/memcached-http/internal/cache"
@@ -79,12 +80,19 @@ func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResp
 		e.Flags, e.Time, casText = deref(b.Flags), deref(b.Time), b.Cas
 	case req.Body != nil:
 		if e.Value, err = io.ReadAll(req.Body); err != nil {
+			if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeValueTooLarge, field: "value",
+					msg: fmt.Sprintf("the value is larger than the request body limit of %d bytes", mb.Limit), err: fmt.Errorf("set: read raw value: %w", err)}
+			}
 			return nil, fmt.Errorf("set: read raw value: %w", err)
 		}
 		e.Kind = cache.KindBytes
 		e.Flags, e.Time, casText = deref(req.Params.Flags), deref(req.Params.Time), req.Params.Cas
 	default:
 		return nil, errNoBody
+	}
+	if err := checkTime("time", e.Time); err != nil {
+		return nil, err
 	}
 	c, err := resolveMode(req.Params, casText)
 	if err != nil {
@@ -115,10 +123,23 @@ func rawOnlyParams(p gen.SetParams) error {
 	return nil
 }
 
+// checkTime refuses an expiration time or lock period the store would
+// refuse, naming the field: cache.ExpiresAt holds the rule (its result
+// depends on the clock, whether it fails does not).
+func checkTime(field string, t float64) error {
+	if _, err := cache.ExpiresAt(time.Time{}, t); err != nil {
+		return onField(field, err)
+	}
+	return nil
+}
+
 // Delete implements the seed's delete, with an optional lock period.
 func (s *Server) Delete(ctx context.Context, req gen.DeleteRequestObject) (gen.DeleteResponseObject, error) {
 	k, err := key(req.Namespace, req.Key)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTime("seconds", deref(req.Params.Seconds)); err != nil {
 		return nil, err
 	}
 	err = s.store.Delete(ctx, k, deref(req.Params.Seconds))
@@ -173,10 +194,12 @@ func offsetReply(v uint64) gen.OffsetReplyJSONResponse {
 	return gen.OffsetReplyJSONResponse{Body: gen.OffsetResult{Value: v}, Headers: gen.OffsetReplyResponseHeaders{CacheControl: noStore}}
 }
 
-// batchKeys checks the batch limit and builds the cache keys of prefix+name.
-func (s *Server) batchKeys(ns string, prefix *string, names []string, field string) ([]cache.Key, error) {
+// batchKeys checks the batch limit and builds the cache keys of
+// prefix+name; fieldOf names the request field of the i-th name.
+func (s *Server) batchKeys(ns string, prefix *string, names []string, field string, fieldOf func(i int) string) ([]cache.Key, error) {
 	if len(names) > s.cfg.MaxBatchKeys {
 		return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: field,
+			msg: fmt.Sprintf("%d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys),
 			err: fmt.Errorf("handlers: %d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys)}
 	}
 	if err := cache.ValidateNamespace(ns); err != nil {
@@ -184,29 +207,67 @@ func (s *Server) batchKeys(ns string, prefix *string, names []string, field stri
 	}
 	keys := make([]cache.Key, len(names))
 	for i, name := range names {
+		// A key is a non-empty string; the prefix alone is not one.
+		if name == "" {
+			return nil, invalid(fieldOf(i), "a key must not be empty")
+		}
 		k, err := cache.NewKey(ns, deref(prefix)+name)
 		if err != nil {
-			return nil, onField(fmt.Sprintf("%s[%d]", field, i), err)
+			return nil, onField(fieldOf(i), err)
 		}
 		keys[i] = k
 	}
 	return keys, nil
 }
 
-// GetMulti implements the seed's get_multi.
+// indexed names the i-th element of an array field.
+func indexed(field string) func(int) string {
+	return func(i int) string { return fmt.Sprintf("%s[%d]", field, i) }
+}
+
+// GetMulti implements the seed's get_multi. The response is encoded as the
+// items arrive, in chunks sized so that the values held and the bytes
+// encoded stay within MaxResponseBytes; past it the request fails 413
+// rather than the server holding a response of any size.
 func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (gen.GetMultiResponseObject, error) {
 	if err := check(req.Body); err != nil {
 		return nil, err
 	}
-	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, req.Body.Keys, "keys")
+	names := req.Body.Keys
+	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, names, "keys", indexed("keys"))
 	if err != nil {
 		return nil, err
 	}
-	found, err := s.store.GetMulti(ctx, keys)
-	if err != nil {
-		return nil, fmt.Errorf("get_multi: %w", err)
+	budget := int(s.cfg.MaxResponseBytes)
+	// The most one found item can hold in memory before it is encoded.
+	perItem := s.cfg.MaxValueSize + itemOverhead + 2*cache.MaxKeyBytes
+	out := getBuf()
+	enc := itemsEncoder{b: append(*out, batchGetOpen...)}
+	for start := 0; start < len(keys); {
+		end := len(keys)
+		if n := max(1, (budget-len(enc.b))/perItem); n < end-start {
+			end = start + n
+			if enc.seen == nil {
+				enc.seen = make(map[cache.Key]struct{})
+			}
+		}
+		found, err := s.store.GetMulti(ctx, keys[start:end])
+		if err == nil {
+			if i := enc.add(names[start:end], keys[start:end], found, budget); i >= 0 {
+				err = &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: "keys",
+					msg: fmt.Sprintf("the response would be larger than the limit of %d bytes; ask for fewer keys per batchGet", budget),
+					err: fmt.Errorf("handlers: get_multi response over %d bytes at key %d of %d", budget, start+i+1, len(keys))}
+			}
+		}
+		if err != nil {
+			*out = enc.b[:0]
+			putBuf(out)
+			return nil, fmt.Errorf("get_multi: %w", err)
+		}
+		start = end
 	}
-	return batchGetResponse{names: req.Body.Keys, keys: keys, found: found}, nil
+	*out = append(enc.b, batchGetClose...)
+	return batchGetResponse{out: out}, nil
 }
 
 // SetMulti implements the seed's set_multi / add_multi / replace_multi / cas_multi.
@@ -219,8 +280,21 @@ func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (g
 	for i, it := range b.Items {
 		names[i] = it.Key
 	}
-	keys, err := s.batchKeys(req.Namespace, b.KeyPrefix, names, "items")
+	keys, err := s.batchKeys(req.Namespace, b.KeyPrefix, names, "items",
+		func(i int) string { return fmt.Sprintf("items[%d].key", i) })
 	if err != nil {
+		return nil, err
+	}
+	// A mapping (the seed's set_multi dict) cannot hold a key twice; which
+	// of two items should win is not the server's guess to make.
+	at := make(map[string]int, len(names))
+	for i, name := range names {
+		if j, dup := at[name]; dup {
+			return nil, invalid(fmt.Sprintf("items[%d].key", i), "duplicate key %q: items[%d] has it too", name, j)
+		}
+		at[name] = i
+	}
+	if err := checkTime("time", deref(b.Time)); err != nil {
 		return nil, err
 	}
 	mode := cache.ModeSet
@@ -252,28 +326,42 @@ func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (g
 	return gen.SetMulti200JSONResponse{NotStored: notStored}, nil
 }
 
-// DeleteMulti implements the seed's delete_multi.
+// DeleteMulti implements the seed's delete_multi. Each distinct key is
+// deleted once: a second delete of a name listed twice would report the
+// item missing although this request removed it.
 func (s *Server) DeleteMulti(ctx context.Context, req gen.DeleteMultiRequestObject) (gen.DeleteMultiResponseObject, error) {
 	if err := check(req.Body); err != nil {
 		return nil, err
 	}
-	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, req.Body.Keys, "keys")
+	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, req.Body.Keys, "keys", indexed("keys"))
 	if err != nil {
 		return nil, err
 	}
-	errs, err := s.store.DeleteMulti(ctx, keys, deref(req.Body.Seconds))
+	if err := checkTime("seconds", deref(req.Body.Seconds)); err != nil {
+		return nil, err
+	}
+	statuses := make(map[string]gen.DeleteStatus, len(keys))
+	names := make([]string, 0, len(keys))
+	distinct := keys[:0:0]
+	for i, name := range req.Body.Keys {
+		if _, dup := statuses[name]; !dup {
+			statuses[name] = ""
+			names = append(names, name)
+			distinct = append(distinct, keys[i])
+		}
+	}
+	errs, err := s.store.DeleteMulti(ctx, distinct, deref(req.Body.Seconds))
 	if err != nil {
 		return nil, fmt.Errorf("delete_multi: %w", err)
 	}
-	statuses := make(map[string]gen.DeleteStatus, len(keys))
 	for i, err := range errs {
 		switch {
 		case err == nil:
-			statuses[req.Body.Keys[i]] = gen.DeleteSuccessful
+			statuses[names[i]] = gen.DeleteSuccessful
 		case errors.Is(err, cache.ErrNotFound):
-			statuses[req.Body.Keys[i]] = gen.DeleteItemMissing
+			statuses[names[i]] = gen.DeleteItemMissing
 		default:
-			return nil, fmt.Errorf("delete_multi %q: %w", req.Body.Keys[i], err)
+			return nil, fmt.Errorf("delete_multi %q: %w", names[i], err)
 		}
 	}
 	return gen.DeleteMulti200JSONResponse{Statuses: statuses}, nil
@@ -290,7 +378,8 @@ func (s *Server) OffsetMulti(ctx context.Context, req gen.OffsetMultiRequestObje
 		names = append(names, name)
 	}
 	slices.Sort(names) // a stable order keeps store calls reproducible
-	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, names, "offsets")
+	keys, err := s.batchKeys(req.Namespace, req.Body.KeyPrefix, names, "offsets",
+		func(i int) string { return "offsets." + names[i] })
 	if err != nil {
 		return nil, err
 	}

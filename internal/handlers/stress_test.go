@@ -130,7 +130,7 @@ func (s *stress) run(ctx context.Context, seed uint64) {
 			s.expect("batchGet", status, body, http.StatusOK)
 		case 6:
 			status, body := s.call(http.MethodPost, "/v1/ns/stress/keys:batchSet",
-				fmt.Sprintf(`{"items": [{"key": %q, "value": 1}, {"key": "k%d", "value": [1, 2]}]}`, key, rng.IntN(5000)))
+				fmt.Sprintf(`{"items": [{"key": %q, "value": 1}, {"key": "other%d", "value": [1, 2]}]}`, key, rng.IntN(5000)))
 			s.expect("batchSet", status, body, http.StatusOK)
 		case 7:
 			status, body := s.call(http.MethodPost, "/v1/ns/stress/keys/counter:incr", `{"delta": 1}`)

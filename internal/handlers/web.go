@@ -104,8 +104,8 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
 
 // corsExposed are the response headers scripts on other origins may read:
 // the CAS token, the request id, a raw value's flags and the rate limiter's
-// back-off.
-var corsExposed = []string{"ETag", "X-Request-Id", "Memcache-Flags", "Retry-After"}
+// back-off and budget.
+var corsExposed = []string{"ETag", "X-Request-Id", "Memcache-Flags", "Retry-After", "X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset"}
 
 // allowOrigins answers CORS requests from origins; with none it adds nothing,
 // so browsers keep refusing cross-origin reads. It has to run before
