@@ -179,7 +179,8 @@ func TestCORSExposesETagAndFlagsToAllowedOrigins(t *testing.T) {
 	res := get(app)
 	require.Equal(t, http.StatusOK, res.status)
 	assert.Equal(t, app, res.header.Get("Access-Control-Allow-Origin"))
-	assert.Equal(t, "Etag, X-Request-Id, Memcache-Flags, Retry-After", res.header.Get("Access-Control-Expose-Headers"))
+	assert.Equal(t, "Etag, X-Request-Id, Memcache-Flags, Retry-After, X-Ratelimit-Limit, X-Ratelimit-Remaining, X-Ratelimit-Reset",
+		res.header.Get("Access-Control-Expose-Headers"), "scripts can read the rate limiter's budget to pace themselves")
 	assert.Equal(t, `"`+cas+`"`, res.header.Get("ETag"))
 	assert.Contains(t, res.header.Values("Vary"), "Origin", "caches must not share an answer across origins")
 
