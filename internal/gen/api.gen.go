@@ -238,8 +238,10 @@ func (e SetParamsIfNoneMatch) Valid() bool {
 
 // BatchDeleteRequest defines model for BatchDeleteRequest.
 type BatchDeleteRequest struct {
-	KeyPrefix *string  `json:"key_prefix,omitempty"`
-	Keys      []string `json:"keys" validate:"required"`
+	KeyPrefix *string `json:"key_prefix,omitempty"`
+
+	// Keys A key listed twice is deleted once, with one status.
+	Keys []string `json:"keys" validate:"required"`
 
 	// Seconds Expiration: 0 never; up to 2,592,000 seconds from now; larger values are
 	// an absolute Unix time. Fractions round up.
@@ -294,7 +296,9 @@ type BatchSetItem struct {
 	//
 	// Example: 0
 	Flags *Flags `json:"flags,omitempty"`
-	Key   string `json:"key"`
+
+	// Key Unique within the request; a key listed twice answers 400.
+	Key string `json:"key"`
 
 	// Value Any JSON value (null included), or base64 text when `encoding` is `base64`.
 	//

@@ -239,8 +239,10 @@ func (e SetParamsIfNoneMatch) Valid() bool {
 
 // BatchDeleteRequest defines model for BatchDeleteRequest.
 type BatchDeleteRequest struct {
-	KeyPrefix *string  `json:"key_prefix,omitempty"`
-	Keys      []string `json:"keys" validate:"required"`
+	KeyPrefix *string `json:"key_prefix,omitempty"`
+
+	// Keys A key listed twice is deleted once, with one status.
+	Keys []string `json:"keys" validate:"required"`
 
 	// Seconds Expiration: 0 never; up to 2,592,000 seconds from now; larger values are
 	// an absolute Unix time. Fractions round up.
@@ -295,7 +297,9 @@ type BatchSetItem struct {
 	//
 	// Example: 0
 	Flags *Flags `json:"flags,omitempty"`
-	Key   string `json:"key"`
+
+	// Key Unique within the request; a key listed twice answers 400.
+	Key string `json:"key"`
 
 	// Value Any JSON value (null included), or base64 text when `encoding` is `base64`.
 	//
@@ -819,7 +823,7 @@ type ClientInterface interface {
 
 	// GetMultiWithBody Get many items (the seed's get_multi)
 	//
-	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -828,7 +832,7 @@ type ClientInterface interface {
 
 	// GetMulti Get many items (the seed's get_multi)
 	//
-	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1170,7 +1174,7 @@ func (c *Client) DeleteMulti(ctx context.Context, namespace Namespace, body Dele
 
 // GetMultiWithBody Get many items (the seed's get_multi)
 //
-// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1189,7 +1193,7 @@ func (c *Client) GetMultiWithBody(ctx context.Context, namespace Namespace, cont
 
 // GetMulti Get many items (the seed's get_multi)
 //
-// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2250,7 +2254,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetMultiWithBodyWithResponse Get many items (the seed's get_multi)
 	//
-	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2259,7 +2263,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetMultiWithResponse Get many items (the seed's get_multi)
 	//
-	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4123,7 +4127,7 @@ func (c *ClientWithResponses) DeleteMultiWithResponse(ctx context.Context, names
 
 // GetMultiWithBodyWithResponse Get many items (the seed's get_multi)
 //
-// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4138,7 +4142,7 @@ func (c *ClientWithResponses) GetMultiWithBodyWithResponse(ctx context.Context, 
 
 // GetMultiWithResponse Get many items (the seed's get_multi)
 //
-// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

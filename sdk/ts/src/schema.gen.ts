@@ -140,7 +140,7 @@ export interface paths {
         put?: never;
         /**
          * Get many items (the seed's get_multi)
-         * @description Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`.
+         * @description Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
          */
         post: operations["getMulti"];
         delete?: never;
@@ -480,6 +480,7 @@ export interface components {
             };
         };
         BatchSetItem: {
+            /** @description Unique within the request; a key listed twice answers 400. */
             key: string;
             value: components["schemas"]["Value"];
             encoding?: components["schemas"]["Encoding"];
@@ -501,6 +502,7 @@ export interface components {
             not_stored: string[];
         };
         BatchDeleteRequest: {
+            /** @description A key listed twice is deleted once, with one status. */
             keys: string[];
             seconds?: components["schemas"]["Time"];
             /** @default  */
@@ -566,7 +568,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "unauthenticated",
-                 *         "message": "auth: invalid bearer token"
+                 *         "message": "invalid bearer token"
                  *       }
                  *     }
                  */
@@ -584,7 +586,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "permission_denied",
-                 *         "message": "auth: permission denied: write on namespace team-b needs a write token for it"
+                 *         "message": "forbidden: set on namespace \"team-b\" needs a write token covering it; this read token does not"
                  *       }
                  *     }
                  */
@@ -604,7 +606,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "rate_limited",
-                 *         "message": "handlers: rate limit exceeded"
+                 *         "message": "rate limit of 100 requests per 1s exceeded"
                  *       }
                  *     }
                  */
@@ -636,7 +638,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "key_too_long",
-                 *         "message": "cache: key too long: 251 bytes, at most 250 allowed",
+                 *         "message": "key too long: 251 bytes, at most 250 allowed",
                  *         "field": "key"
                  *       }
                  *     }
@@ -654,7 +656,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "not_found",
-                 *         "message": "cache: not found"
+                 *         "message": "not found"
                  *       }
                  *     }
                  */
@@ -671,7 +673,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "exists",
-                 *         "message": "cache: item exists"
+                 *         "message": "item exists"
                  *       }
                  *     }
                  */
@@ -688,14 +690,14 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "cas_mismatch",
-                 *         "message": "cache: cas mismatch"
+                 *         "message": "cas mismatch"
                  *       }
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `value_too_large` (a value over the limit) or `batch_too_large` (too many keys or too big a body). */
+        /** @description `value_too_large` (a value, or a single-key body, over the limit) or `batch_too_large` (too many keys, too big a batch body, or a batchGet response over the response limit). */
         TooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -705,7 +707,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "value_too_large",
-                 *         "message": "cache: value too large",
+                 *         "message": "value too large: 2097152 bytes, at most 1048576 allowed",
                  *         "field": "value"
                  *       }
                  *     }
@@ -723,7 +725,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "unsupported_media_type",
-                 *         "message": "handlers: unsupported Content-Type text/plain"
+                 *         "message": "unsupported Content-Type text/plain"
                  *       }
                  *     }
                  */
@@ -740,7 +742,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "internal",
-                 *         "message": "handlers: internal error"
+                 *         "message": "internal server error"
                  *       }
                  *     }
                  */
@@ -757,7 +759,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "unavailable",
-                 *         "message": "cache: backend unavailable"
+                 *         "message": "backend unavailable"
                  *       }
                  *     }
                  */
@@ -1000,7 +1002,7 @@ export interface operations {
                      *       "status": "DELETE_ITEM_MISSING",
                      *       "error": {
                      *         "code": "not_found",
-                     *         "message": "cache: not found"
+                     *         "message": "not found"
                      *       }
                      *     }
                      */
