@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -87,7 +86,7 @@ func checkJSON(data []byte, want fields) error {
 	if w.data[w.i] != '{' {
 		return nil // the generated decoder names the type mismatch
 	}
-	return w.object(want, "")
+	return w.object(want, "", -1)
 }
 
 // walker reads member names of JSON that json.Valid has accepted, so it
@@ -150,9 +149,11 @@ func (w *walker) skip() {
 	}
 }
 
-// object walks the object at w.i, refusing members not in want; path is the
-// wire path of the object, "" at the top.
-func (w *walker) object(want fields, path string) error {
+// object walks the object at w.i, refusing members not in want. Its wire
+// path is parent, or parent[idx] for an array element (idx >= 0); paths
+// are built only for an error or a nested schema, so a valid body costs no
+// allocation here.
+func (w *walker) object(want fields, parent string, idx int) error {
 	w.i++ // {
 	for {
 		w.ws()
@@ -165,28 +166,28 @@ func (w *walker) object(want fields, path string) error {
 			w.ws()
 		}
 		quoted := w.str()
-		name := string(quoted[1 : len(quoted)-1])
-		if bytes.IndexByte(quoted, '\\') >= 0 {
+		raw := quoted[1 : len(quoted)-1]
+		sub, known := want[string(raw)]
+		if !known && bytes.IndexByte(raw, '\\') >= 0 {
 			// Escaped names are rare; encoding/json reads them as their text.
+			var name string
 			_ = json.Unmarshal(quoted, &name)
+			sub, known = want[name]
+			raw = []byte(name)
+		}
+		if !known {
+			field := memberPath(parent, idx, string(raw))
+			return invalid(field, "unknown field %s", strconv.Quote(field))
 		}
 		w.ws()
 		w.i++ // :
-		field := name
-		if path != "" {
-			field = path + "." + name
-		}
-		sub, known := want[name]
-		if !known {
-			return invalid(field, "unknown field %s", strconv.Quote(field))
-		}
 		w.ws()
 		var err error
 		switch {
 		case sub != nil && w.data[w.i] == '{':
-			err = w.object(sub, field)
+			err = w.object(sub, memberPath(parent, idx, string(raw)), -1)
 		case sub != nil && w.data[w.i] == '[':
-			err = w.array(sub, field)
+			err = w.array(sub, memberPath(parent, idx, string(raw)))
 		default:
 			w.skip()
 		}
@@ -194,6 +195,18 @@ func (w *walker) object(want fields, path string) error {
 			return err
 		}
 	}
+}
+
+// memberPath is the wire path of member name in the object at parent
+// (element idx of it when idx >= 0).
+func memberPath(parent string, idx int, name string) string {
+	if idx >= 0 {
+		parent += "[" + strconv.Itoa(idx) + "]"
+	}
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
 }
 
 // array walks an array whose object elements must carry members of want.
@@ -213,7 +226,7 @@ func (w *walker) array(want fields, path string) error {
 			w.skip()
 			continue
 		}
-		if err := w.object(want, path+"["+strconv.Itoa(n)+"]"); err != nil {
+		if err := w.object(want, path, n); err != nil {
 			return err
 		}
 	}
@@ -241,9 +254,17 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, o op) ([]byte
 		writeError(w, r, err)
 		return nil, false
 	}
-	r.Body = io.NopCloser(bytes.NewReader(data))
+	body := new(replayBody)
+	body.Reset(data)
+	r.Body = body
 	return data, true
 }
+
+// replayBody replays a body already read: a bytes.Reader with Close, in one
+// allocation.
+type replayBody struct{ bytes.Reader }
+
+func (*replayBody) Close() error { return nil }
 
 func growTo(b []byte, n int) []byte {
 	if cap(b) >= n {

@@ -248,7 +248,7 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 		if n := max(1, (budget-len(enc.b))/perItem); n < end-start {
 			end = start + n
 			if enc.seen == nil {
-				enc.seen = make(map[cache.Key]struct{})
+				enc.seen = make(map[cache.Key]struct{}, len(keys))
 			}
 		}
 		found, err := s.store.GetMulti(ctx, keys[start:end])
