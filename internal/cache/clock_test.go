@@ -21,6 +21,37 @@ func TestDefaultClockFollowsTheWallTimeOfStart(t *testing.T) {
 	assert.GreaterOrEqual(t, r.sec, before.Unix())
 }
 
+func TestExactSecondIsTheClocksCurrentSecond(t *testing.T) {
+	cases := []struct {
+		name string
+		opts func(*fakeClock) Options
+	}{
+		{"the default clock, started 90.5 s ago", func(*fakeClock) Options { return Options{} }},
+		{"an injected clock", func(c *fakeClock) Options { return Options{Clock: c.Now} }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newFakeClock()
+			m := newTestMemory(t, c.opts(clock))
+			// The sweeper reads start; stopped, it cannot race with the change.
+			require.NoError(t, m.Close())
+			// An older start makes the elapsed monotonic time count: a second
+			// computed from the start alone would be 90 seconds behind.
+			m.start = m.start.Add(-90500 * time.Millisecond)
+			m.startNS = m.start.UnixNano()
+			clock.Advance(90500 * time.Millisecond)
+			before := m.now().Unix()
+			r := reading{sec: before - 10}
+			got := m.exactSecond(&r)
+			after := m.now().Unix()
+			assert.True(t, r.exact, "the reading is exact afterwards")
+			assert.Equal(t, got, r.sec)
+			assert.GreaterOrEqual(t, got, before)
+			assert.LessOrEqual(t, got, after)
+		})
+	}
+}
+
 func TestInjectedClockIsReadOnEveryOperation(t *testing.T) {
 	clock := newFakeClock()
 	m := newTestMemory(t, Options{Clock: clock.Now})

@@ -50,6 +50,7 @@ type Options struct {
 type Memory struct {
 	clock    func() time.Time // Options.Clock; nil reads start and the monotonic clock
 	start    time.Time        // wall and monotonic reading at NewMemory
+	startNS  int64            // start as Unix nanoseconds
 	maxValue int
 	seed     maphash.Seed
 	shift    uint // top bits of a key hash pick its shard
@@ -110,6 +111,7 @@ func NewMemory(opts Options) (*Memory, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	m.startNS = m.start.UnixNano()
 	m.base = m.now().Unix()
 	m.coarse.Store(m.base)
 	for i := range m.shards {
@@ -153,12 +155,17 @@ func (m *Memory) hashSlot(s *shard, sl *slot) uint64 {
 // start plus a monotonic clock: time.Since on a monotonic reading costs one
 // clock read where time.Now costs two, and expiry then follows the monotonic
 // clock, not later steps of the wall clock (NTP corrections, manual changes).
+// The result carries no monotonic reading: the store only needs its Unix
+// time, and time.Unix builds that in a third of the time Time.Add takes.
 func (m *Memory) now() time.Time {
 	if m.clock != nil {
 		return m.clock()
 	}
-	return m.start.Add(time.Since(m.start))
+	return time.Unix(0, m.nowNS())
 }
+
+// nowNS is the default clock as Unix nanoseconds.
+func (m *Memory) nowNS() int64 { return m.startNS + int64(time.Since(m.start)) }
 
 // reading is an operation's current Unix second: exact, or the coarse
 // second the sweeper stored just after the clock's second last turned over.
@@ -185,9 +192,18 @@ func (m *Memory) reading() reading {
 // exactSecond makes r exact, reading the clock if it is not, and returns it.
 func (m *Memory) exactSecond(r *reading) int64 {
 	if !r.exact {
-		r.sec, r.exact = m.now().Unix(), true
+		r.sec, r.exact = m.nowSecond(), true
 	}
 	return r.sec
+}
+
+// nowSecond is m.now().Unix() without building a time.Time, which costs a
+// tenth of a Get of an item with a TTL.
+func (m *Memory) nowSecond() int64 {
+	if m.clock != nil {
+		return m.clock().Unix()
+	}
+	return m.nowNS() / int64(time.Second)
 }
 
 // writeTime is the time a write needs: ExpiresAt reads now only for a
