@@ -2,7 +2,9 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -264,6 +266,18 @@ func TestHeadIsGetWithoutTheBody(t *testing.T) {
 	}
 }
 
+// countingReader counts the bytes a handler read of a body.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
 func TestSingleKeyBodiesAreBoundByTheValueLimit(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -271,11 +285,13 @@ func TestSingleKeyBodiesAreBoundByTheValueLimit(t *testing.T) {
 		size          int
 		contentType   string
 		declareLength bool
+		maxRead       int // bytes of the body the server may read before refusing it
 	}{
-		{"a raw body over the body limit, length unknown", []option{withMaxBodyBytes(4096)}, 8192, "application/octet-stream", false},
-		{"a raw body over the body limit, length declared", []option{withMaxBodyBytes(4096)}, 8192, "application/octet-stream", true},
-		{"a JSON body far over what the largest value needs, length unknown", []option{withMaxValueSize(1000)}, 200 << 10, "application/json", false},
-		{"a JSON body far over what the largest value needs, length declared", []option{withMaxValueSize(1000)}, 200 << 10, "application/json", true},
+		{"a raw body over the body limit, length unknown", []option{withMaxBodyBytes(4096)}, 8192, "application/octet-stream", false, 4097},
+		{"a raw body over the body limit, length declared", []option{withMaxBodyBytes(4096)}, 8192, "application/octet-stream", true, 0},
+		// The largest 1000-byte value needs 1336 bytes of base64, plus 64 KiB of room.
+		{"a JSON body far over what the largest value needs, length unknown", []option{withMaxValueSize(1000)}, 1 << 20, "application/json", false, 1336 + 64<<10 + 1},
+		{"a JSON body far over what the largest value needs, length declared", []option{withMaxValueSize(1000)}, 1 << 20, "application/json", true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,8 +300,10 @@ func TestSingleKeyBodiesAreBoundByTheValueLimit(t *testing.T) {
 			if tt.contentType == "application/json" {
 				body = `{"value":"` + body[:tt.size-12] + `"}`
 			}
-			r := httptest.NewRequest(http.MethodPut, keyPath("k"), strings.NewReader(body))
+			counted := &countingReader{r: strings.NewReader(body)}
+			r := httptest.NewRequest(http.MethodPut, keyPath("k"), counted)
 			r.Header.Set("Content-Type", tt.contentType)
+			r.ContentLength = int64(len(body))
 			if !tt.declareLength {
 				r.ContentLength = -1
 			}
@@ -294,6 +312,7 @@ func TestSingleKeyBodiesAreBoundByTheValueLimit(t *testing.T) {
 			contracttest.Check(t, r, res.status, res.header, res.body)
 			require.Equal(t, http.StatusRequestEntityTooLarge, res.status, "body: %s", res.body)
 			assert.Equal(t, "value_too_large", res.code(t), "a single key's body is a value")
+			assert.LessOrEqual(t, counted.n, tt.maxRead, "refused early, not after reading the body")
 		})
 	}
 }
@@ -390,4 +409,15 @@ func TestBatchKeysMustNotBeEmptyUnderAPrefix(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, e.do(request{method: http.MethodGet, path: keyPath("p")}).status, "the prefix alone was not stored")
 		})
 	}
+}
+
+func TestTheLogLineKeepsTheWholeErrorChain(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := newEnv(t, withLogs(logs))
+	res := e.do(request{method: http.MethodPost, path: batchSet, body: `{"items":[{"key":"c","value":1}],"time":-1}`})
+	require.Equal(t, http.StatusBadRequest, res.status, "body: %s", res.body)
+	assert.Equal(t, "time must not be negative", res.messageOf(t), "the client sees a sentence")
+	var line map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(logs.String())), &line), "one JSON line: %s", logs.String())
+	assert.Equal(t, "cache: invalid argument: time must not be negative", line["error"], "the log keeps the chain")
 }
