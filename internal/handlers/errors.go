@@ -132,7 +132,7 @@ func message(err error, status int) string {
 // the client cannot act on them.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, _ := classify(err)
-	if sw, ok := w.(*statusWriter); ok {
+	if sw := recorder(w); sw != nil {
 		sw.err = err
 	}
 	if status == http.StatusInternalServerError {
@@ -147,6 +147,21 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", noStore)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// recorder finds observe's writer under w (HEAD wraps it), where the
+// request's log line picks up the error.
+func recorder(w http.ResponseWriter) *statusWriter {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 // paramError is the generated router's ErrorHandlerFunc: a path, query or

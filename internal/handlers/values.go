@@ -42,7 +42,12 @@ func check(v any) error {
 		fe := ve[0]
 		// Namespace is "Type.field.sub"; the wire path starts after the type.
 		_, field, _ := strings.Cut(fe.Namespace(), ".")
-		if fe.Param() != "" {
+		switch {
+		case fe.Tag() == "required":
+			return invalid(field, "%s is required", field)
+		case fe.Tag() == "oneof":
+			return invalid(field, "%s must be one of: %s", field, fe.Param())
+		case fe.Param() != "":
 			return invalid(field, "%s fails %s=%s", field, fe.Tag(), fe.Param())
 		}
 		return invalid(field, "%s fails %s", field, fe.Tag())
