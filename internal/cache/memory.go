@@ -60,10 +60,10 @@ type Memory struct {
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
-	// cas is written by every write; the padding keeps it off the cache
-	// line of the read-only fields every Get loads.
-	_   [64]byte
-	cas atomic.Uint64 // last CAS id handed out; never reset
+	// cas is the end of the last block of CAS ids handed to a shard; never
+	// reset. A shard takes a block once per casBlock writes, so the line
+	// it shares with the fields every Get reads is rarely written.
+	cas atomic.Uint64
 }
 
 var _ Store = (*Memory)(nil)
@@ -374,7 +374,7 @@ func (m *Memory) put(mode Mode, e Entry, exp int64, r reading) (uint64, error) {
 		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(e.Value)), &r)
 		i = s.insertLocked(h, ns, name, e.Value, stateItem)
 	}
-	cas := m.cas.Add(1)
+	cas := s.nextCASLocked(m)
 	sl := &s.slots[i]
 	sl.setCAS(cas)
 	sl.setExpires(exp)
@@ -492,7 +492,7 @@ func (m *Memory) offset(key Key, d Delta, initial *uint64, r reading) (uint64, e
 		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), &r)
 		i = s.insertLocked(h, ns, name, value, stateItem)
 		sl := &s.slots[i]
-		sl.setCAS(m.cas.Add(1))
+		sl.setCAS(s.nextCASLocked(m))
 		sl.kind, sl.access = KindJSON, m.tick(r.sec)
 		return n, nil
 	}
@@ -502,7 +502,7 @@ func (m *Memory) offset(key Key, d Delta, initial *uint64, r reading) (uint64, e
 	}
 	c.N = d.Apply(c.N)
 	i = s.rewriteLocked(m, i, h, ns, name, c.Append(buf[:0]), &r)
-	s.slots[i].setCAS(m.cas.Add(1))
+	s.slots[i].setCAS(s.nextCASLocked(m))
 	s.slots[i].access = m.tick(r.sec)
 	return c.N, nil
 }

@@ -453,3 +453,27 @@ func TestFlushAllReleasesMemory(t *testing.T) {
 		assert.Nil(t, s.slots)
 	}
 }
+
+func TestShardsHandOutCASIdsFromDisjointBlocks(t *testing.T) {
+	m := newTestMemory(t, Options{Shards: 2})
+	a, b := m.shards[0], m.shards[1]
+	seen := map[uint64]bool{}
+	last := map[*shard]uint64{}
+	take := func(s *shard, step int) {
+		id := s.nextCASLocked(m)
+		require.False(t, seen[id], "step %d: id %d handed out twice", step, id)
+		require.Greater(t, id, last[s], "step %d: a shard's ids increase", step)
+		seen[id], last[s] = true, id
+	}
+	// Uneven use makes the shards cross block boundaries at different steps.
+	for step := range 3 * casBlock {
+		take(a, step)
+		if step%3 == 0 {
+			take(b, step)
+		}
+	}
+	a.resetLocked()
+	take(a, -1)
+	assert.NotContains(t, seen, uint64(0), "0 is never an id")
+	assert.Len(t, seen, 4*casBlock+1)
+}
