@@ -315,7 +315,8 @@ func (m *Memory) GetMulti(ctx context.Context, keys []Key) (map[Key]Item, error)
 
 // checkEntry validates everything about e that does not depend on the
 // stored state, and returns its expiry.
-func (m *Memory) checkEntry(mode Mode, e Entry, now time.Time) (int64, error) {
+// It takes e by pointer, as put does, so Put copies the entry only once.
+func (m *Memory) checkEntry(mode Mode, e *Entry, now time.Time) (int64, error) {
 	if mode > ModeCAS {
 		return 0, fmt.Errorf("%w: unknown mode %d", ErrInvalidArgument, mode)
 	}
@@ -338,14 +339,14 @@ func (m *Memory) checkEntry(mode Mode, e Entry, now time.Time) (int64, error) {
 // Put writes e under mode and returns the item's new CAS id.
 func (m *Memory) Put(_ context.Context, mode Mode, e Entry) (uint64, error) {
 	now, r := m.writeTime(isRelative(e.Time))
-	exp, err := m.checkEntry(mode, e, now)
+	exp, err := m.checkEntry(mode, &e, now)
 	if err != nil {
 		return 0, err
 	}
-	return m.put(mode, e, exp, r)
+	return m.put(mode, &e, exp, r)
 }
 
-func (m *Memory) put(mode Mode, e Entry, exp int64, r reading) (uint64, error) {
+func (m *Memory) put(mode Mode, e *Entry, exp int64, r reading) (uint64, error) {
 	ns, name := e.Key.Namespace, e.Key.Name
 	h := m.hash(e.Key)
 	s := m.shardOf(h)
@@ -391,16 +392,16 @@ func (m *Memory) PutMulti(_ context.Context, mode Mode, entries []Entry) ([]erro
 	}
 	now, r := m.writeTime(relative)
 	exps := make([]int64, len(entries))
-	for i, e := range entries {
-		exp, err := m.checkEntry(mode, e, now)
+	for i := range entries {
+		exp, err := m.checkEntry(mode, &entries[i], now)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
 		exps[i] = exp
 	}
 	errs := make([]error, len(entries))
-	for i, e := range entries {
-		_, errs[i] = m.put(mode, e, exps[i], r)
+	for i := range entries {
+		_, errs[i] = m.put(mode, &entries[i], exps[i], r)
 	}
 	return errs, nil
 }
