@@ -156,7 +156,8 @@ func (m *Memory) hashSlot(s *shard, sl *slot) uint64 {
 // clock read where time.Now costs two, and expiry then follows the monotonic
 // clock, not later steps of the wall clock (NTP corrections, manual changes).
 // The result carries no monotonic reading: the store only needs its Unix
-// time, and time.Unix builds that in a third of the time Time.Add takes.
+// time, and time.Unix builds that in a quarter of the time Time.Add took in
+// a Set's profile.
 func (m *Memory) now() time.Time {
 	if m.clock != nil {
 		return m.clock()
