@@ -8,42 +8,22 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/cache/cachetest"
 	"github.com/memcached-http/memcached-http/internal/handlers"
 	"github.com/memcached-http/memcached-http/internal/handlers/contracttest"
 )
-
-// clock is a settable time source for cache.NewMemory, so expiry is tested
-// without sleeping.
-type clock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // env is one service under test: the real router over the real engine.
 type env struct {
 	t     *testing.T
 	h     http.Handler
-	clock *clock
+	clock *cachetest.Clock
 }
 
 type option func(*cache.Options, *handlers.Config)
@@ -66,7 +46,7 @@ func withMaxResponseBytes(n int64) option {
 
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
-	clk := &clock{now: time.Unix(1_700_000_000, 250_000_000)}
+	clk := cachetest.NewClock()
 	copts := cache.Options{Clock: clk.Now}
 	var cfg handlers.Config
 	for _, o := range opts {
