@@ -177,6 +177,60 @@ func TestGetHitDoesNotAllocate(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
+func TestGetMultiStopsAtTheItemThatPassesItsBudget(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxBytes int
+		wantHits uint64
+	}{
+		{"a budget for two values reads two and stops at the third", 250, 2},
+		{"a budget below the first value reads none", 99, 0},
+		{"a budget for all five values reads them all", 500, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTestMemory(t, Options{})
+			keys := make([]Key, 5)
+			for i := range keys {
+				name := fmt.Sprintf("k%d", i)
+				set(t, m, name, strings.Repeat("v", 100), 0)
+				keys[i] = mustKey(t, name)
+			}
+			items, err := m.GetMulti(t.Context(), keys, tt.maxBytes)
+			if tt.wantHits < uint64(len(keys)) {
+				require.ErrorIs(t, err, ErrBatchTooLarge, "budget %d", tt.maxBytes)
+				assert.Nil(t, items)
+			} else {
+				require.NoError(t, err, "budget %d", tt.maxBytes)
+				assert.Len(t, items, len(keys))
+			}
+			st, err := m.Stats(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantHits, st.Hits, "the value past the budget is neither copied nor a hit")
+			assert.Equal(t, tt.wantHits*(2+100), st.ByteHits)
+		})
+	}
+}
+
+func TestGetMultiCopiesSmallValuesInFewAllocations(t *testing.T) {
+	m := newTestMemory(t, Options{})
+	keys := make([]Key, 100)
+	for i := range keys {
+		name := fmt.Sprintf("k%02d", i)
+		set(t, m, name, strings.Repeat("v", 100), 0)
+		keys[i] = mustKey(t, name)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		items, err := m.GetMulti(t.Context(), keys, 0)
+		if err != nil || len(items) != len(keys) {
+			t.Fatalf("get_multi: %v, %d items", err, len(items))
+		}
+	})
+	// The map's arrays and a couple of 8 KiB blocks for 10,000 value bytes
+	// (8 on Go 1.26), not one allocation per value (over 100).
+	assert.LessOrEqual(t, allocs, float64(16))
+}
+
 // tinyStore has one shard with room for exactly n items of a 3-byte key
 // ("k00") and a 4-byte value. It shrinks the budget below what NewMemory
 // allows (one 250-byte key), so eviction order shows with a few items.

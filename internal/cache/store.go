@@ -79,6 +79,9 @@ var (
 	ErrInvalidArgument = errors.New("cache: invalid argument")
 	// ErrUnavailable: a networked backend could not be reached.
 	ErrUnavailable = errors.New("cache: backend unavailable")
+	// ErrBatchTooLarge: a GetMulti with a byte budget found more value bytes
+	// than the budget allows; it stopped there and returned no items.
+	ErrBatchTooLarge = errors.New("cache: batch too large")
 )
 
 // Kind records how a value was supplied so it reads back the same way.
@@ -147,7 +150,10 @@ type Store interface {
 	// Get returns the live item under key, its value appended to dst[:0].
 	Get(ctx context.Context, key Key, dst []byte) (Item, error)
 	// GetMulti returns the live items among keys; misses are absent.
-	GetMulti(ctx context.Context, keys []Key) (map[Key]Item, error)
+	// maxBytes > 0 bounds the total len(Value) of the items returned: once
+	// adding an item would pass it, the store stops copying and returns
+	// ErrBatchTooLarge. 0 means no bound; a negative budget is invalid.
+	GetMulti(ctx context.Context, keys []Key, maxBytes int) (map[Key]Item, error)
 	// Put writes e under mode and returns the item's new CAS id.
 	Put(ctx context.Context, mode Mode, e Entry) (uint64, error)
 	// PutMulti validates every entry first (storing nothing if one is invalid),

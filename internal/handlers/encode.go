@@ -241,21 +241,20 @@ const (
 	batchGetClose = "}}\n"
 )
 
-// itemsEncoder appends the members of a BatchGetResult's items, chunk by
-// chunk. A name listed twice is one member: within one chunk the found map
-// tells (an entry is deleted once written), across chunks seen does, when set.
+// itemsEncoder appends the members of a BatchGetResult's items. A name
+// listed twice is one member: the found map tells (an entry is deleted once
+// written).
 type itemsEncoder struct {
-	b    []byte
-	n    int // members written
-	seen map[cache.Key]struct{}
+	b []byte
+	n int // members written
 }
 
 // add appends the items of found among keys, each under the caller's name
 // (names[i] for keys[i]), in order. It stops at the first item that takes the
 // encoding, closed, over budget bytes and returns its index; -1 otherwise.
 func (e *itemsEncoder) add(names []string, keys []cache.Key, found map[cache.Key]cache.Item, budget int) int {
-	// Room for the chunk's items up front: growing a 100-item response step
-	// by step copied it several times over.
+	// Room for the items up front: growing a 100-item response step by step
+	// copied it several times over.
 	size := 0
 	for _, it := range found {
 		size += 4*len(it.Value)/3 + itemOverhead
@@ -270,12 +269,6 @@ func (e *itemsEncoder) add(names []string, keys []cache.Key, found map[cache.Key
 			continue
 		}
 		delete(found, k)
-		if e.seen != nil {
-			if _, dup := e.seen[k]; dup {
-				continue
-			}
-			e.seen[k] = struct{}{}
-		}
 		if e.n > 0 {
 			e.b = append(e.b, ',')
 		}

@@ -35,18 +35,18 @@ func (r response) messageOf(t *testing.T) string {
 	return msg
 }
 
-// countingStore records how many keys each GetMulti asked the store for.
+// countingStore records the byte budget of each GetMulti asked of the store.
 type countingStore struct {
 	cache.Store
-	mu    sync.Mutex // guards calls
-	calls []int
+	mu      sync.Mutex // guards budgets
+	budgets []int
 }
 
-func (s *countingStore) GetMulti(ctx context.Context, keys []cache.Key) (map[cache.Key]cache.Item, error) {
+func (s *countingStore) GetMulti(ctx context.Context, keys []cache.Key, maxBytes int) (map[cache.Key]cache.Item, error) {
 	s.mu.Lock()
-	s.calls = append(s.calls, len(keys))
+	s.budgets = append(s.budgets, maxBytes)
 	s.mu.Unlock()
-	return s.Store.GetMulti(ctx, keys)
+	return s.Store.GetMulti(ctx, keys, maxBytes)
 }
 
 func TestBatchGetResponseStaysWithinItsByteLimit(t *testing.T) {
@@ -78,8 +78,10 @@ func TestBatchGetResponseStaysWithinItsByteLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store.mu.Lock()
-			store.calls = nil
+			store.budgets = nil
 			store.mu.Unlock()
+			before, err := mem.Stats(context.Background())
+			require.NoError(t, err)
 			res := e.do(request{method: http.MethodPost, path: batchGet, body: map[string]any{"keys": tt.keys}})
 			require.Equal(t, tt.status, res.status, "body: %.200s", res.body)
 			if tt.status != http.StatusOK {
@@ -91,17 +93,43 @@ func TestBatchGetResponseStaysWithinItsByteLimit(t *testing.T) {
 			}
 			store.mu.Lock()
 			defer store.mu.Unlock()
-			fetched := 0
-			for _, n := range store.calls {
-				fetched += n
-				// A chunk never holds more than the remaining budget's worth of values.
-				assert.LessOrEqual(t, n*valueSize, budget, "keys per store call: %v", store.calls)
-			}
+			// One store call, whose values alone never pass the response limit.
+			require.Len(t, store.budgets, 1, "byte budgets of the store calls: %v", store.budgets)
+			assert.Positive(t, store.budgets[0])
+			assert.LessOrEqual(t, store.budgets[0], budget)
+			after, err := mem.Stats(context.Background())
+			require.NoError(t, err)
 			if tt.status != http.StatusOK {
-				assert.Less(t, fetched, len(tt.keys), "fetching stops once over the limit: %v", store.calls)
+				assert.Less(t, after.Hits-before.Hits, uint64(len(tt.keys)), "fetching stops once over the limit")
 			}
 		})
 	}
+}
+
+func TestBatchGetResponseOverItsLimitOnlyOnceEncodedIsRefused(t *testing.T) {
+	const (
+		valueSize = 1000
+		budget    = 8000
+	)
+	mem, err := cache.NewMemory(cache.Options{MaxValueSize: valueSize})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, mem.Close()) })
+	e := &env{t: t, h: handlers.NewRouter(mem, handlers.Config{MaxValueSize: valueSize, MaxResponseBytes: budget})}
+	// 7,000 value bytes pass the store's budget; each 240-byte name, written
+	// twice per item, takes the encoding past the response limit.
+	keys := make([]string, 7)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%03d", i) + strings.Repeat("k", 237)
+		e.put(keys[i], strings.Repeat("x", valueSize-2))
+	}
+	res := e.do(request{method: http.MethodPost, path: batchGet, body: map[string]any{"keys": keys}})
+	require.Equal(t, http.StatusRequestEntityTooLarge, res.status, "body: %.200s", res.body)
+	assert.Equal(t, "batch_too_large", res.code(t))
+	assert.Equal(t, "keys", res.fieldOf(t))
+	assert.Contains(t, res.messageOf(t), fmt.Sprint(budget), "the message says the limit")
+	st, err := mem.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(len(keys)), st.Hits, "the store returned every value; the encoder refused them")
 }
 
 func TestBatchGetResponseLimitDefaultsToTheBodyLimit(t *testing.T) {

@@ -225,10 +225,11 @@ func indexed(field string) func(int) string {
 	return func(i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 }
 
-// GetMulti implements the seed's get_multi. The response is encoded as the
-// items arrive, in chunks sized so that the values held and the bytes
-// encoded stay within MaxResponseBytes; past it the request fails 413
-// rather than the server holding a response of any size.
+// GetMulti implements the seed's get_multi. The store stops copying values
+// once they alone would not fit in MaxResponseBytes, and the response is
+// encoded as the items arrive and checked against the same limit; past it
+// the request fails 413 rather than the server holding a response of any
+// size.
 func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (gen.GetMultiResponseObject, error) {
 	if err := check(req.Body); err != nil {
 		return nil, err
@@ -239,32 +240,28 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 		return nil, err
 	}
 	budget := int(s.cfg.MaxResponseBytes)
-	// The most one found item can hold in memory before it is encoded.
-	perItem := s.cfg.MaxValueSize + itemOverhead + 2*cache.MaxKeyBytes
+	tooLarge := func(err error) error {
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: "keys",
+			msg: fmt.Sprintf("the response would be larger than the limit of %d bytes; ask for fewer keys per batchGet", budget),
+			err: err}
+	}
+	// Every value is encoded in at least its own length, so values past the
+	// room left beside the wrapper can only make a response over budget. The
+	// room stays positive: a budget of 0 would ask the store for no bound.
+	room := max(1, budget-len(batchGetOpen)-len(batchGetClose))
+	found, err := s.store.GetMulti(ctx, keys, room)
+	if errors.Is(err, cache.ErrBatchTooLarge) {
+		err = tooLarge(fmt.Errorf("handlers: get_multi values over %d bytes: %w", room, err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get_multi: %w", err)
+	}
 	out := getBuf()
 	enc := itemsEncoder{b: append(*out, batchGetOpen...)}
-	for start := 0; start < len(keys); {
-		end := len(keys)
-		if n := max(1, (budget-len(enc.b))/perItem); n < end-start {
-			end = start + n
-			if enc.seen == nil {
-				enc.seen = make(map[cache.Key]struct{}, len(keys))
-			}
-		}
-		found, err := s.store.GetMulti(ctx, keys[start:end])
-		if err == nil {
-			if i := enc.add(names[start:end], keys[start:end], found, budget); i >= 0 {
-				err = &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: "keys",
-					msg: fmt.Sprintf("the response would be larger than the limit of %d bytes; ask for fewer keys per batchGet", budget),
-					err: fmt.Errorf("handlers: get_multi response over %d bytes at key %d of %d", budget, start+i+1, len(keys))}
-			}
-		}
-		if err != nil {
-			*out = enc.b[:0]
-			putBuf(out)
-			return nil, fmt.Errorf("get_multi: %w", err)
-		}
-		start = end
+	if i := enc.add(names, keys, found, budget); i >= 0 {
+		*out = enc.b[:0]
+		putBuf(out)
+		return nil, fmt.Errorf("get_multi: %w", tooLarge(fmt.Errorf("handlers: get_multi response over %d bytes at key %d of %d", budget, i+1, len(keys))))
 	}
 	*out = append(enc.b, batchGetClose...)
 	return batchGetResponse{out: out}, nil

@@ -750,7 +750,7 @@ func testMulti(t *testing.T, newStore factory) {
 		e.setJSON(b, `{"x":1}`)
 		e.set(d, "D")
 		e.lock(d, 60)
-		items, err := e.store.GetMulti(e.ctx, []cache.Key{a, b, c, d})
+		items, err := e.store.GetMulti(e.ctx, []cache.Key{a, b, c, d}, 0)
 		require.NoError(t, err)
 		require.Len(t, items, 2)
 		assert.Equal(t, "A", string(items[a].Value))
@@ -762,13 +762,84 @@ func testMulti(t *testing.T, newStore factory) {
 		e := newEnv(t, newStore)
 		a, miss := e.key("a"), e.key("miss")
 		e.set(a, "AB")
-		items, err := e.store.GetMulti(e.ctx, []cache.Key{a, a, miss, miss, a})
+		items, err := e.store.GetMulti(e.ctx, []cache.Key{a, a, miss, miss, a}, 0)
 		require.NoError(t, err)
 		assert.Len(t, items, 1)
 		st := e.stats()
 		assert.Equal(t, uint64(1), st.Hits)
 		assert.Equal(t, uint64(1), st.Misses)
 		assert.Equal(t, uint64(3), st.ByteHits, "key a (1) + value AB (2)")
+	})
+	t.Run("GetMulti stops at its byte budget", func(t *testing.T) {
+		// Values of 3, 4 and 5 bytes: 12 in all.
+		tests := []struct {
+			name     string
+			keys     []string
+			maxBytes int
+			want     []string // keys returned; nil when the budget is passed
+		}{
+			{"a batch under the budget is returned whole", []string{"a", "b", "c"}, 13, []string{"a", "b", "c"}},
+			{"a batch exactly at the budget is returned whole", []string{"a", "b", "c"}, 12, []string{"a", "b", "c"}},
+			{"a batch one byte over the budget fails", []string{"a", "b", "c"}, 11, nil},
+			{"a first value larger than the budget fails", []string{"c"}, 4, nil},
+			{"a budget of 0 means no bound", []string{"a", "b", "c"}, 0, []string{"a", "b", "c"}},
+			{"misses cost nothing against the budget", []string{"a", "miss", "b", "none"}, 7, []string{"a", "b"}},
+			{"a key named twice is counted once", []string{"a", "b", "a", "b", "a"}, 7, []string{"a", "b"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newEnv(t, newStore)
+				e.set(e.key("a"), "AAA")
+				e.set(e.key("b"), "BBBB")
+				e.setJSON(e.key("c"), `"CCC"`)
+				keys := make([]cache.Key, len(tt.keys))
+				for i, name := range tt.keys {
+					keys[i] = e.key(name)
+				}
+				items, err := e.store.GetMulti(e.ctx, keys, tt.maxBytes)
+				if tt.want == nil {
+					require.ErrorIs(t, err, cache.ErrBatchTooLarge, "keys %v, budget %d", tt.keys, tt.maxBytes)
+					assert.Nil(t, items)
+					return
+				}
+				require.NoError(t, err, "keys %v, budget %d", tt.keys, tt.maxBytes)
+				got := make([]string, 0, len(items))
+				for k, it := range items {
+					got = append(got, k.Name)
+					assert.Equal(t, string(e.mustGet(k).Value), string(it.Value), "value of %q", k.Name)
+				}
+				assert.ElementsMatch(t, tt.want, got)
+			})
+		}
+	})
+	t.Run("GetMulti returns every value whole and independent of the others", func(t *testing.T) {
+		e := newEnv(t, newStore)
+		// Small and large values in turn, so that some share storage in a
+		// backend and some do not.
+		sizes := []int{1, MaxValueSize, 100, MaxValueSize, MaxValueSize, 600, 3, MaxValueSize - 1, 7}
+		keys := make([]cache.Key, len(sizes))
+		want := make(map[cache.Key]string, len(sizes))
+		for i, n := range sizes {
+			keys[i] = e.key(fmt.Sprintf("k%d", i))
+			want[keys[i]] = strings.Repeat(string(rune('a'+i)), n)
+			e.set(keys[i], want[keys[i]])
+		}
+		items, err := e.store.GetMulti(e.ctx, keys, 0)
+		require.NoError(t, err)
+		require.Len(t, items, len(keys))
+		for _, k := range keys {
+			it := items[k]
+			_ = append(it.Value, "!!!!"...)
+		}
+		for _, k := range keys {
+			assert.Equal(t, want[k], string(items[k].Value), "value of %q after appending to every value", k.Name)
+		}
+	})
+	t.Run("GetMulti rejects a negative byte budget", func(t *testing.T) {
+		e := newEnv(t, newStore)
+		e.set(e.key("a"), "A")
+		_, err := e.store.GetMulti(e.ctx, []cache.Key{e.key("a")}, -1)
+		assert.ErrorIs(t, err, cache.ErrInvalidArgument)
 	})
 	t.Run("PutMulti reports a result per entry", func(t *testing.T) {
 		e := newEnv(t, newStore)

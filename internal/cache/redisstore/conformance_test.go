@@ -50,7 +50,7 @@ func TestClusterConformance(t *testing.T) {
 			require.NoError(t, err)
 			assert.Greater(t, size, int64(20), "node %s holds part of the namespace", n.addr())
 		}
-		items, err := s.GetMulti(ctx, keys)
+		items, err := s.GetMulti(ctx, keys, 0)
 		require.NoError(t, err)
 		assert.Len(t, items, len(keys), "one multi call reads keys on every node")
 		st, err := s.Stats(ctx)

@@ -48,6 +48,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -326,10 +327,20 @@ func (s *Store) Get(ctx context.Context, key cache.Key, dst []byte) (cache.Item,
 }
 
 // GetMulti returns the live items among keys; misses are absent. Each
-// distinct key is looked up, and counted in the stats, once.
-func (s *Store) GetMulti(ctx context.Context, keys []cache.Key) (map[cache.Key]cache.Item, error) {
+// distinct key is looked up, and counted in the stats, once. Each key lives
+// in its own bucket, so no one script sees them all: the lookups go out in
+// one pipeline and a byte budget (maxBytes > 0) is applied here, copying no
+// value once the total would pass it and returning cache.ErrBatchTooLarge.
+func (s *Store) GetMulti(ctx context.Context, keys []cache.Key, maxBytes int) (map[cache.Key]cache.Item, error) {
 	if err := checkKeys(keys...); err != nil {
 		return nil, fmt.Errorf("redisstore: get_multi: %w", err)
+	}
+	if maxBytes < 0 {
+		return nil, fmt.Errorf("redisstore: get_multi: %w: byte budget %d is negative", cache.ErrInvalidArgument, maxBytes)
+	}
+	room := maxBytes
+	if room == 0 {
+		room = math.MaxInt
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
@@ -347,36 +358,58 @@ func (s *Store) GetMulti(ctx context.Context, keys []cache.Key) (map[cache.Key]c
 	}
 	items := make(map[cache.Key]cache.Item, len(uniq))
 	for i, res := range s.eval(ctx, getLua, calls) {
-		it, err := s.item(res, nil)
+		str, err := s.fields(res)
 		switch {
 		case errors.Is(err, cache.ErrNotFound):
+			continue
 		case err != nil:
 			return nil, fmt.Errorf("redisstore: get_multi: %w", err)
-		default:
-			items[uniq[i]] = it
+		case len(str[0]) > room:
+			return nil, fmt.Errorf("redisstore: get_multi: %d keys over a budget of %d value bytes: %w", len(keys), maxBytes, cache.ErrBatchTooLarge)
 		}
+		it, err := decodeItem(str, nil)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: get_multi: %w", err)
+		}
+		items[uniq[i]] = it
+		room -= len(it.Value)
 	}
 	return items, nil
 }
 
 // item decodes the reply of getScript: {value, kind, flags, cas, expires}.
 func (s *Store) item(res rueidis.RedisResult, dst []byte) (cache.Item, error) {
+	str, err := s.fields(res)
+	if err != nil {
+		return cache.Item{}, err
+	}
+	return decodeItem(str, dst)
+}
+
+// fields returns the five strings of a getScript reply, or
+// cache.ErrNotFound for its nil.
+func (s *Store) fields(res rueidis.RedisResult) ([5]string, error) {
+	var str [5]string
 	fields, err := res.ToArray()
 	if rueidis.IsRedisNil(err) {
-		return cache.Item{}, cache.ErrNotFound
+		return str, cache.ErrNotFound
 	}
 	if err != nil {
-		return cache.Item{}, s.fail("get", err)
+		return str, s.fail("get", err)
 	}
 	if len(fields) != 5 {
-		return cache.Item{}, fmt.Errorf("redisstore: get: %d fields in reply, want 5", len(fields))
+		return str, fmt.Errorf("redisstore: get: %d fields in reply, want 5", len(fields))
 	}
-	var str [5]string
 	for i := range fields {
 		if str[i], err = fields[i].ToString(); err != nil {
-			return cache.Item{}, fmt.Errorf("redisstore: get: field %d: %w", i, err)
+			return str, fmt.Errorf("redisstore: get: field %d: %w", i, err)
 		}
 	}
+	return str, nil
+}
+
+// decodeItem parses the fields of a getScript reply, the value appended to dst[:0].
+func decodeItem(str [5]string, dst []byte) (cache.Item, error) {
 	kind, err1 := strconv.ParseUint(str[1], 10, 8)
 	flags, err2 := strconv.ParseUint(str[2], 10, 32)
 	cas, err3 := strconv.ParseUint(str[3], 10, 64)

@@ -322,7 +322,7 @@ func TestUnreachableRedisFailsFastAndRecovers(t *testing.T) {
 		run  func() error
 	}{
 		{"get", func() error { _, err := s.Get(ctx, k, nil); return err }},
-		{"get_multi", func() error { _, err := s.GetMulti(ctx, []cache.Key{k}); return err }},
+		{"get_multi", func() error { _, err := s.GetMulti(ctx, []cache.Key{k}, 0); return err }},
 		{"put", func() error { _, err := s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("2")}); return err }},
 		{"put_multi", func() error {
 			_, err := s.PutMulti(ctx, cache.ModeSet, []cache.Entry{{Key: k, Value: []byte("2")}})
