@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -245,8 +246,7 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, o op) ([]byte
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, r, tooLarge(r, err))
 		} else {
-			writeError(w, r, &apiError{status: http.StatusBadRequest, code: gen.ErrorDetailCodeInvalidArgument,
-				msg: "the request body could not be read", err: errors.Join(errors.New("handlers: read body"), err)})
+			writeError(w, r, badRequest("", "the request body could not be read", fmt.Errorf("read body: %w", err)))
 		}
 		return nil, false
 	}

@@ -30,12 +30,18 @@ func (e *apiError) Unwrap() error { return e.err }
 // invalid reports malformed input in field; the message is the formatted text.
 func invalid(field, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
+	return badRequest(field, msg, errors.New(msg))
+}
+
+// badRequest reports malformed input in field with a wire message, keeping
+// cause for the log line.
+func badRequest(field, msg string, cause error) *apiError {
 	return &apiError{
 		status: http.StatusBadRequest,
 		code:   gen.ErrorDetailCodeInvalidArgument,
 		field:  field,
 		msg:    msg,
-		err:    errors.New("handlers: " + msg),
+		err:    fmt.Errorf("handlers: %w", cause),
 	}
 }
 
@@ -186,13 +192,7 @@ func paramError(w http.ResponseWriter, r *http.Request, err error) {
 			msg = "parameter " + e.ParamName + " is required"
 		}
 	}
-	writeError(w, r, &apiError{
-		status: http.StatusBadRequest,
-		code:   gen.ErrorDetailCodeInvalidArgument,
-		field:  field,
-		msg:    msg,
-		err:    fmt.Errorf("handlers: %w", err),
-	})
+	writeError(w, r, badRequest(field, msg, err))
 }
 
 // requestError is the strict server's RequestErrorHandlerFunc: a body that
@@ -214,13 +214,7 @@ func requestError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if e, ok := errors.AsType[*json.SyntaxError](err); ok {
 		msg = "the request body is not valid JSON: " + e.Error()
 	}
-	writeError(w, r, &apiError{
-		status: http.StatusBadRequest,
-		code:   gen.ErrorDetailCodeInvalidArgument,
-		field:  field,
-		msg:    msg,
-		err:    fmt.Errorf("handlers: %w", err),
-	})
+	writeError(w, r, badRequest(field, msg, err))
 }
 
 // responseError is the strict server's ResponseErrorHandlerFunc: the error a

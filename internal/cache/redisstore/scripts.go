@@ -19,12 +19,9 @@ package redisstore
 // by callers) travel as decimal strings and are compared or computed digit by
 // digit; CAS ids minted here stay far below 2^53.
 
-// prelude is shared by every item script.
-const prelude = `
-local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local now, nows, ipfx, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local gen = redis.call('HGET', meta, 'g') or '0'
-
+// forgetLua drops an item's accounting; the scripts that use it define
+// meta, lru, exp and sz before it.
+const forgetLua = `
 -- forget drops the accounting of item n (live or expired, never a lock).
 local function forget(n)
   local s = redis.call('HGET', sz, n)
@@ -36,7 +33,15 @@ local function forget(n)
   redis.call('ZREM', lru, n)
   redis.call('ZREM', exp, n)
 end
+`
 
+// prelude is shared by every item script.
+const prelude = `
+local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now, nows, ipfx, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local gen = redis.call('HGET', meta, 'g') or '0'
+
+` + forgetLua + `
 -- sweep removes up to limit items whose expiry has passed, so the counters
 -- follow the injected clock rather than Redis' own key expiry.
 local function sweep(limit)
@@ -230,17 +235,7 @@ local meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, nows, ipfx = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local gen = redis.call('HGET', meta, 'g') or '0'
 
-local function forget(n)
-  local s = redis.call('HGET', sz, n)
-  if s then
-    redis.call('HINCRBY', meta, 'items', -1)
-    redis.call('HINCRBY', meta, 'bytes', -tonumber(s))
-    redis.call('HDEL', sz, n)
-  end
-  redis.call('ZREM', lru, n)
-  redis.call('ZREM', exp, n)
-end
-
+` + forgetLua + `
 for _, n in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, 10000)) do
   forget(n)
   redis.call('UNLINK', ipfx .. n)
