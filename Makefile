@@ -127,7 +127,7 @@ chromium:
 e2e-test: e2e-deps chromium
 	@$(NODE_OK); cd e2e && npm test
 
-## bench: HTTP load against our server, the net/http ceiling and Webdis; writes BENCHMARKS.md (about 5 min)
+## bench: HTTP load (wrk + memcached-bench) against our server, over Redis, the net/http ceiling and Webdis; writes BENCHMARKS.md (about 5 min)
 bench:
 	scripts/bench/run.sh
 

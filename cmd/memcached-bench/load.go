@@ -44,7 +44,10 @@ type latencyMicros struct {
 
 // result is what one run reports, also as one JSON line for scripts.
 type result struct {
-	Label      string        `json:"label,omitempty"`
+	Label string `json:"label,omitempty"`
+	// Generator names the load generator: memcached-bench, or wrk for the
+	// rows scripts/bench/wrk.lua writes in this format.
+	Generator  string        `json:"generator,omitempty"`
 	Target     targetKind    `json:"target"`
 	URL        string        `json:"url"`
 	Mix        string        `json:"mix"`
@@ -185,7 +188,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 	pacer.Wait()
 
 	res := &result{
-		Label: cfg.label, Target: cfg.kind, URL: cfg.url, Mix: cfg.mix.String(),
+		Label: cfg.label, Generator: "memcached-bench", Target: cfg.kind, URL: cfg.url, Mix: cfg.mix.String(),
 		Model: "closed", Conns: cfg.conns, ValueSize: cfg.valueSize, KeySpace: cfg.keySpace,
 		Dist: cfg.dist, Raw: cfg.raw, hist: newHistogram(), elapsedTime: elapsed,
 		ClientCPU: 100 * cpu.Seconds() / elapsed.Seconds(),

@@ -76,16 +76,45 @@ func TestSummaryReportsMediansAndRatios(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, writeMarkdown(&out, results))
 	md := out.String()
-	assert.Contains(t, md, "| ours-get | memcached | get:1, 64 conns | 3 | 70000 | 70000 | 0.250 | 1.000 | 2.000 | 0 | 41 % |")
-	assert.Contains(t, md, "| ours-get-halfpeak | memcached | get:1, 64 conns, open model at 35000/s | 1 | 35000 | 35000 | 0.300 | 1.200 | 2.400 | 0 (+7 not sent in time) | 40 % |")
-	assert.Contains(t, md, "| GET hit ÷ ceiling (requests/s) | 0.70× | ≥ 0.80× | no |")
-	assert.Contains(t, md, "| ours-get-raw | memcached | get:1, 64 conns, octet-stream | 1 | 90000 |")
-	assert.Contains(t, md, "| raw GET hit (octet-stream) ÷ ceiling (requests/s) | 0.90× | — | — |")
-	assert.Contains(t, md, "| GET hit ÷ Webdis GET (requests/s) | 2.00× | ≥ 1.0× | yes |")
-	assert.Contains(t, md, "| PUT set ÷ Webdis SET (requests/s) | not run | — | — |")
-	assert.Contains(t, md, "| batchGet keys/s ÷ single-GET keys/s | 21.4× | ≥ 20× | yes |")
-	assert.Contains(t, md, "| GET p99 at half of peak (open model) | 1.20 ms | ≤ 1.5 ms | yes |")
+	assert.Contains(t, md, "| ours-get | memcached-bench | memcached | get:1, 64 conns | 3 | 70000 | 70000 | 0.250 | 1.000 | 2.000 | 0 | 41 % |")
+	assert.Contains(t, md, "| ours-get-halfpeak | memcached-bench | memcached | get:1, 64 conns, open model at 35000/s | 1 | 35000 | 35000 | 0.300 | 1.200 | 2.400 | 0 (+7 not sent in time) | 40 % |")
+	// Per-round ratios: 80k/100k, 60k/100k, 70k/100k.
+	assert.Contains(t, md, "| GET hit ÷ ceiling (requests/s) | 0.70× | 0.60× – 0.80× | ≥ 0.85× | no |")
+	assert.Contains(t, md, "| ours-get-raw | memcached-bench | memcached | get:1, 64 conns, octet-stream | 1 | 90000 |")
+	// One raw run against three ceiling runs: the ratio of medians.
+	assert.Contains(t, md, "| raw GET hit (octet-stream) ÷ ceiling (requests/s) | 0.90× |  | — | — |")
+	assert.Contains(t, md, "| GET hit ÷ Webdis GET (requests/s) | 2.00× | 1.71× – 2.29× | ≥ 1.2× | yes |")
+	assert.Contains(t, md, "| GET p99 ÷ Webdis GET p99 | 0.50× | 0.45× – 0.55× | ≤ 1.0× | yes |")
+	assert.Contains(t, md, "| PUT set ÷ Webdis SET (requests/s) | not run |  | ≥ 1.0× | — |")
+	// Rounds: 1.5M/80k, 1.4M/60k, 1.6M/70k.
+	assert.Contains(t, md, "| batchGet keys/s ÷ single-GET keys/s | 22.9× | 18.8× – 23.3× | ≥ 20× | yes |")
+	assert.Contains(t, md, "| GET p99 at half of peak (open model) | 1.20 ms |  | ≤ 1.5 ms | yes |")
 	assert.Less(t, strings.Index(md, "| ours-get |"), strings.Index(md, "| ceiling-get |"), "rows keep the order they were run in")
+}
+
+func TestClientBoundRowsAreMarkedAndNotUsed(t *testing.T) {
+	var runs []result
+	ours := run3(labelOursSet, targetMemcached, "set:1", []float64{50_000, 50_000, 50_000}, 1, []float64{900, 900, 900})
+	webdis := run3(labelWebdisSet, targetWebdis, "set:1", []float64{40_000, 40_000, 40_000}, 1, []float64{900, 900, 900})
+	for i := range webdis {
+		webdis[i].Generator = "wrk"
+		webdis[i].ClientCPU = 75 + float64(i) // median 76 %: over the 70 % line
+	}
+	incr := run3(labelOursIncr, targetMemcached, "incr:1", []float64{40_000, 40_000, 40_000}, 1, []float64{900, 900, 900})
+	webdisIncr := run3(labelWebdisIncr, targetWebdis, "incr:1", []float64{40_000, 40_000, 40_000}, 1, []float64{900, 900, 900})
+	for i := range incr {
+		incr[i].ClientCPU = 70 // at the line, not over it
+	}
+	runs = append(append(append(append(runs, ours...), webdis...), incr...), webdisIncr...)
+
+	var out bytes.Buffer
+	require.NoError(t, writeMarkdown(&out, runs))
+	md := out.String()
+	assert.Contains(t, md, "| webdis-set | wrk | webdis | set:1, 64 conns | 3 | 40000 | 40000 | 0.225 | 0.900 | 1.800 | 0 | 76 % **client-bound** |")
+	assert.Contains(t, md, "| PUT set ÷ Webdis SET (requests/s) | not used: webdis-set is client-bound |  | ≥ 1.0× | — |")
+	assert.Contains(t, md, "| PUT set p99 ÷ Webdis SET p99 | not used: webdis-set is client-bound |  | ≤ 1.0× | — |")
+	assert.Contains(t, md, "| ours-incr | memcached-bench | memcached | incr:1, 64 conns | 3 | 40000 | 40000 | 0.225 | 0.900 | 1.800 | 0 | 70 % |")
+	assert.Contains(t, md, "| incr ÷ Webdis INCR (requests/s) | 1.00× |  | ≥ 1.0× | yes |")
 }
 
 func TestMedianOfAnUnknownLabelFails(t *testing.T) {

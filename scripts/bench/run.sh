@@ -1,38 +1,44 @@
 #!/usr/bin/env bash
-# HTTP load benchmark of memcached-http (what `make bench` runs for issue 9).
+# HTTP load benchmark of memcached-http (what `make bench` runs).
 #
-# Builds memcached-http and memcached-bench, then on this machine measures, in
-# three interleaved rounds (median taken):
-#   ours     memcached-http: GET hits (JSON, and raw octet-stream), PUT set,
-#            incr, batchGet of 100 keys
-#   ceiling  memcached-bench -serve-fixed: bare net/http, fixed body of the value size
-#   webdis   Webdis over Redis: the same GET and SET load (skipped, saying so,
-#            when webdis/redis-server are missing and cannot be installed)
-# then the p99 of GETs in the open model at half of the measured GET peak, and
-# writes the tables under "## HTTP load" in BENCHMARKS.md (only that section).
-# Server and load generator are pinned to separate cores with taskset when
-# the machine has at least two.
+# Builds memcached-http and memcached-bench, starts on this machine
+#   ours        memcached-http with the embedded store
+#   ours-redis  memcached-http with -store redis://… on the redis-server below
+#   ceiling     memcached-bench -serve-fixed: bare net/http, fixed body of the value size
+#   webdis      Webdis over the same redis-server (the like-for-like peer)
+# and measures, in interleaved rounds (each row's median taken, each ratio the
+# median of its per-round ratios):
+#   closed model, with wrk (scripts/bench/wrk.lua): GET hits (JSON, and raw
+#            octet-stream), PUT set, incr; the same GET/SET/INCR on Webdis; GET
+#            and PUT set on ours-redis; the ceiling
+#   memcached-bench: batchGet of 100 keys, then once a get:90,set:10 zipf mix
+#            and the p99 of GETs in the open model at half of the GET peak
+# Every row reports its load generator's CPU; a row whose generator used more
+# than 70 % of its core is marked client-bound and no ratio uses it. The
+# tables go under "## HTTP load" in BENCHMARKS.md (only that section).
+# Servers and load generator are pinned to separate cores with taskset when
+# the machine has at least two; the load average is recorded with each round.
 #
 # Environment:
-#   BENCH_DURATION   measuring time per run (default 10s; a full run then takes
-#                    about 4-5 minutes; e.g. BENCH_DURATION=2s for a smoke run)
+#   BENCH_DURATION   measuring time per run (default 5s; a full run then takes
+#                    about 5 minutes; e.g. BENCH_DURATION=1s BENCH_ROUNDS=1 for a smoke run)
 #   BENCH_CONNS      keep-alive connections (default 64)
 #   BENCH_KEYS       key space (default 10000), BENCH_VALUE_SIZE bytes (default 100)
 #   BENCH_BATCH      keys per batchGet (default 100)
-#   BENCH_ROUNDS     interleaved rounds (default 3)
-#   BENCH_INSTALL    0 forbids apt-get install of webdis/redis-server (default 1)
+#   BENCH_ROUNDS     interleaved rounds (default 5)
+#   BENCH_INSTALL    0 forbids apt-get install of wrk/webdis/redis-server (default 1)
 #   BENCH_OUTPUT     file to write the section into (default BENCHMARKS.md)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
-duration="${BENCH_DURATION:-10s}"
+duration="${BENCH_DURATION:-5s}"
 conns="${BENCH_CONNS:-64}"
 keys="${BENCH_KEYS:-10000}"
 value_size="${BENCH_VALUE_SIZE:-100}"
 batch="${BENCH_BATCH:-100}"
-rounds="${BENCH_ROUNDS:-3}"
+rounds="${BENCH_ROUNDS:-5}"
 output="${BENCH_OUTPUT:-$root/BENCHMARKS.md}"
 
 work="$(mktemp -d)"
@@ -68,9 +74,9 @@ free_port() {
 	return 1
 }
 
-# wait_port waits up to 10 s for a listener on 127.0.0.1:$1.
+# wait_port waits up to 30 s for a listener on 127.0.0.1:$1.
 wait_port() {
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
 			return 0
 		fi
@@ -101,6 +107,29 @@ fi
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 
+# Debian packages the rows need, installed when allowed: wrk for every closed
+# row; webdis and redis-server for the Webdis and over-Redis rows.
+missing=()
+for cmd in wrk webdis redis-server; do
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+done
+if [ "${#missing[@]}" -gt 0 ] && [ "${BENCH_INSTALL:-1}" != 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	log "installing ${missing[*]}"
+	install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}")
+	if ! "${install[@]}" >"$work/apt.log" 2>&1; then
+		# A stale package list is the usual cause; refresh once.
+		if apt-get update >>"$work/apt.log" 2>&1; then
+			"${install[@]}" >>"$work/apt.log" 2>&1 || log "apt-get install ${missing[*]} failed"
+		fi
+	fi
+fi
+if ! command -v wrk >/dev/null 2>&1; then
+	log "wrk not found: the closed-model rows need it. Install it: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk (macOS)"
+	exit 1
+fi
+wrk_version="$( (wrk -v 2>&1 || true) | sed -n '1s/^wrk \([^ ]*\).*/\1/p')"
+clk_tck="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+
 log "building"
 go build -o "$work/memcached-http" ./cmd/memcached-http
 go build -o "$work/memcached-bench" ./cmd/memcached-bench
@@ -116,22 +145,9 @@ ceiling_port="$(free_port)"
 pids+=($!)
 wait_port "$ceiling_port"
 
-# Webdis over Redis, installed from Debian's packages when allowed.
-webdis_note=""
-if ! command -v webdis >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
-	if [ "${BENCH_INSTALL:-1}" != 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		log "installing webdis and redis-server"
-		install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends webdis redis-server)
-		if ! "${install[@]}" >"$work/apt.log" 2>&1; then
-			# A stale package list is the usual cause; refresh once. Failing
-			# again only skips the Webdis rows, reported below.
-			if apt-get update >>"$work/apt.log" 2>&1; then
-				"${install[@]}" >>"$work/apt.log" 2>&1 || log "apt-get install webdis redis-server failed"
-			fi
-		fi
-	fi
-fi
 webdis_port=""
+redis_port=""
+ours_redis_port=""
 if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
 	redis_port="$(free_port)"
 	"${server_pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
@@ -152,43 +168,97 @@ JSON
 	"${server_pin[@]}" webdis "$work/webdis.json" &
 	pids+=($!)
 	wait_port "$webdis_port"
-	webdis_note="Webdis $(dpkg-query -W -f='${Version}' webdis 2>/dev/null || echo '?') over Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')."
+	ours_redis_port="$(free_port)"
+	"${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_redis_port" -log-level warn \
+		-store "redis://127.0.0.1:$redis_port/0" 2>"$work/memcached-http-redis.log" &
+	pids+=($!)
+	wait_port "$ours_redis_port"
+	webdis_note="Webdis $(dpkg-query -W -f='${Version}' webdis 2>/dev/null || echo '?') and \`memcached-http -store redis://…\` over one Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), all on the server cores."
 else
-	webdis_note="Webdis rows skipped: webdis or redis-server is not installed and could not be (BENCH_INSTALL=0, not root, or apt-get failed)."
+	webdis_note="Webdis and over-Redis rows skipped: webdis or redis-server is not installed and could not be (BENCH_INSTALL=0, not root, or apt-get failed)."
 	log "$webdis_note"
 fi
 
 results="$work/results.jsonl"
 common=(-duration "$duration" -conns "$conns" -keys "$keys" -value-size "$value_size" -json)
 
-# measure LABEL ARGS… runs the generator once and appends its JSON line.
+# measure LABEL ARGS… runs memcached-bench once and appends its JSON line.
 measure() {
 	local label="$1"
 	shift
-	log "$label: $*"
+	log "$label: memcached-bench $*"
 	"${bench[@]}" "${common[@]}" -label "$label" "$@" >>"$results"
 }
 
+# preload URL ARGS… stores every key once (memcached-bench's preload, then a
+# moment of GETs), so the GET rows hit.
+preload() {
+	local url="$1"
+	shift
+	log "preloading $url"
+	"${bench[@]}" -url "$url" -mix get -duration 200ms -conns "$conns" -keys "$keys" -value-size "$value_size" "$@" >/dev/null
+}
+
+# wrk_row LABEL TARGET OP PORT [raw] runs wrk once (one thread per load core,
+# $conns connections) and appends the JSON line scripts/bench/wrk.lua prints.
+wrk_row() {
+	local label="$1" target="$2" op="$3" port="$4" raw=0
+	[ "${5:-}" = raw ] && raw=1
+	log "$label: wrk $target $op"
+	local out
+	out="$(BENCH_WRK_LABEL="$label" BENCH_WRK_TARGET="$target" BENCH_WRK_OP="$op" BENCH_WRK_RAW="$raw" \
+		BENCH_WRK_KEYS="$keys" BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" BENCH_WRK_HZ="$clk_tck" \
+		"${load_pin[@]}" wrk -t "$wrk_threads" -c "$conns" -d "$duration" --timeout 5s \
+		-s "$root/scripts/bench/wrk.lua" "http://127.0.0.1:$port/")"
+	if ! grep -q '^BENCHJSON ' <<<"$out"; then
+		log "$label: wrk printed no result:"
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	sed -n 's/^BENCHJSON //p' <<<"$out" >>"$results"
+}
+wrk_threads=$((ncpu - ${half:-0}))
+
 ours="http://127.0.0.1:$ours_port"
+preload "$ours"
+if [ -n "$webdis_port" ]; then
+	preload "http://127.0.0.1:$webdis_port" -target webdis
+	preload "http://127.0.0.1:$ours_redis_port"
+fi
+
+round_loads=()
 for round in $(seq "$rounds"); do
-	log "round $round of $rounds"
-	measure ours-get -url "$ours" -mix get
-	measure ours-get-raw -url "$ours" -mix get -raw
-	measure ceiling-get -url "http://127.0.0.1:$ceiling_port" -target fixed
-	if [ -n "$webdis_port" ]; then
-		measure webdis-get -url "http://127.0.0.1:$webdis_port" -target webdis -mix get
-	fi
-	measure ours-set -url "$ours" -mix set
-	if [ -n "$webdis_port" ]; then
-		measure webdis-set -url "http://127.0.0.1:$webdis_port" -target webdis -mix set
-	fi
-	measure ours-incr -url "$ours" -mix incr
+	round_loads+=("$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')")
+	log "round $round of $rounds (load average ${round_loads[-1]})"
+	wrk_row ceiling-get fixed get "$ceiling_port"
+	wrk_row ours-get memcached get "$ours_port"
+	[ -z "$webdis_port" ] || wrk_row webdis-get webdis get "$webdis_port"
+	[ -z "$webdis_port" ] || wrk_row ours-redis-get memcached get "$ours_redis_port"
+	wrk_row ours-get-raw memcached get "$ours_port" raw
+	wrk_row ours-set memcached set "$ours_port"
+	[ -z "$webdis_port" ] || wrk_row webdis-set webdis set "$webdis_port"
+	[ -z "$webdis_port" ] || wrk_row ours-redis-set memcached set "$ours_redis_port"
+	wrk_row ours-incr memcached incr "$ours_port"
+	[ -z "$webdis_port" ] || wrk_row webdis-incr webdis incr "$webdis_port"
 	measure ours-batchget -url "$ours" -mix batchget -batch "$batch"
 done
 
 peak="$("$work/memcached-bench" -results "$results" -median ours-get)"
 half_rate=$((peak / 2))
+measure ours-mix -url "$ours" -mix get:90,set:10 -dist zipf
 measure ours-get-halfpeak -url "$ours" -mix get -rate "$half_rate"
+
+# Requests the servers counted as failures (5xx), from their own metrics: a
+# clean run has none, and a client closing its connections at the end of a
+# run must not show up here as a backend error.
+server_errors() {
+	curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null |
+		awk '/^memcached_http_requests_total\{/ && /code="5/ { n += $NF } END { print n + 0 }'
+}
+errors_note="5xx answers counted by memcached-http's own metrics over the whole run: $(server_errors "$ours_port") with the embedded store"
+if [ -n "$ours_redis_port" ]; then
+	errors_note="$errors_note, $(server_errors "$ours_redis_port") over Redis"
+fi
 
 load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 # A 1-minute load average above the core count means other work shared the
@@ -212,9 +282,11 @@ section="$work/section.md"
 	echo "- Command: \`$command_line\`"
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$tree_state"
 	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after$busy_note"
-	echo "- Load: memcached-bench, keep-alive HTTP/1.1, closed model unless noted, $keys keys (uniform), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit; each row is the median of its runs, $duration each, rounds interleaved."
+	echo "- Load: keep-alive HTTP/1.1, $conns connections, $keys keys (uniform unless noted), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit. Closed-model rows are wrk $wrk_version (\`scripts/bench/wrk.lua\`, $wrk_threads thread(s) on the load core(s)); batchGet, the mix and the open model are \`memcached-bench\`. Each row is the median of its runs, $duration each; rounds interleaved, so each ratio is the median of its per-round ratios (their range beside it)."
+	echo "- Load average (1 min) at the start of each round: ${round_loads[*]}."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
-	echo "- Rows: \`ours-*\` is memcached-http (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\` and \`PUT /SET/k\`. Client CPU is the generator's own use of its core: near 100 % would mean the client, not the server, set the pace."
+	echo "- Rows: \`ours-*\` is memcached-http with the embedded store (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ours-redis-*\` the same binary with \`-store redis://…\`, \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\`, \`PUT /SET/k\` and \`GET /INCR/n\`. Client CPU is the generator's own use of its core (user + system time over the run); a row over 70 % is **client-bound**, since the generator then sets the pace, and no ratio uses it."
+	echo "- $errors_note."
 	echo "- Half peak: open model at half the median GET peak ($half_rate requests/s), latency measured from each request's scheduled send time."
 	echo
 	"$work/memcached-bench" -results "$results" -summarize
@@ -223,7 +295,10 @@ section="$work/section.md"
 	echo
 	echo '```sh'
 	echo 'go run ./cmd/memcached-bench -serve-fixed -addr 127.0.0.1:9000 -value-size 100 &   # the ceiling'
-	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:8080 -mix get -conns 64 -duration 10s'
+	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:8080 -mix get -duration 200ms  # preload the keys'
+	echo 'BENCH_WRK_OP=get wrk -t1 -c64 -d5s -s scripts/bench/wrk.lua http://127.0.0.1:8080/'
+	echo 'BENCH_WRK_TARGET=webdis BENCH_WRK_OP=set wrk -t1 -c64 -d5s -s scripts/bench/wrk.lua http://127.0.0.1:7379/'
+	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:8080 -mix batchget -batch 100 -conns 64 -duration 10s'
 	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:8080 -mix get:90,set:10 -dist zipf -rate 20000'
 	echo 'go run ./cmd/memcached-bench -url http://127.0.0.1:7379 -target webdis -mix set'
 	echo '```'
