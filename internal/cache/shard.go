@@ -101,7 +101,11 @@ type shardState struct {
 	cursor   int32   // next slot the expiry scan looks at
 
 	hits, misses, byteHits uint64
-	counters               Counters // never reset: Prometheus counters only grow
+	// items and itemBytes follow every insert and removal, so Counts reads
+	// them without a scan; like Stats.Items they count items, not locks,
+	// but also expired items not reclaimed yet.
+	items, itemBytes uint64
+	counters         Counters // never reset: Prometheus counters only grow
 
 	// casNext is the last CAS id the shard handed out, from the block
 	// (casEnd-casBlock, casEnd] it took from Memory.cas; never reset, so
@@ -127,6 +131,7 @@ func (s *shard) resetLocked() {
 	s.protUsed = 0
 	s.cursor = 0
 	s.hits, s.misses, s.byteHits = 0, 0, 0
+	s.items, s.itemBytes = 0, 0
 }
 
 // nextCASLocked returns a CAS id no item of any shard has had: blocks
@@ -257,6 +262,10 @@ func (s *shard) removeLocked(i int32, h uint64) {
 	s.unlinkLocked(i)
 	s.used -= sl.size()
 	s.live -= sl.dataLen()
+	if sl.state&stateMask == stateItem {
+		s.items--
+		s.itemBytes -= uint64(sl.keyLen) + uint64(sl.valLen)
+	}
 	*sl = slot{state: stateFree, next: s.free, prev: nilSlot}
 	s.free = i
 }
@@ -369,6 +378,10 @@ func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint
 	p := s.idx.insert(uint32(h), i) // may grow offs, so index it after
 	s.idx.offs[p] = off
 	s.used += sl.size()
+	if state&stateMask == stateItem {
+		s.items++
+		s.itemBytes += uint64(len(name)) + uint64(len(value))
+	}
 	s.pushFrontLocked(i)
 	return i
 }
@@ -384,6 +397,7 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 		sl.valLen = uint32(len(value))
 		s.live -= shrink
 		s.used -= int64(shrink)
+		s.itemBytes -= uint64(shrink)
 		if sl.state&segProtected != 0 {
 			s.protUsed -= int64(shrink)
 		}

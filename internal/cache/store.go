@@ -143,6 +143,26 @@ type Stats struct {
 	OldestItemAge int64  // seconds since the least recently accessed live item was accessed
 }
 
+// Counts are the figures a store keeps as it runs, so that reading them
+// costs the same however many items it holds: what readiness probes and
+// metric scrapes read, where Stats may scan.
+type Counts struct {
+	Hits     uint64 // lookups that found a live item (reset by FlushAll)
+	Misses   uint64 // lookups that did not (reset by FlushAll)
+	ByteHits uint64 // key+value bytes of the hits (reset by FlushAll)
+	Items    uint64 // items held, possibly including expired ones not yet reclaimed
+	Bytes    uint64 // key+value bytes of those items
+}
+
+// Monitored is what a store offers probes beside Store: both methods cost
+// O(1) in the number of items, unlike Stats.
+type Monitored interface {
+	// Ping reports whether the store can serve requests now.
+	Ping(ctx context.Context) error
+	// Counts returns the running counters, without a scan.
+	Counts(ctx context.Context) (Counts, error)
+}
+
 // Store is the contract of a cache backend: every seed operation, single and
 // multi. Multi results are aligned with their inputs; the error returned
 // beside them is for the whole call (invalid batch, unreachable backend).

@@ -3,10 +3,12 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,4 +195,43 @@ func TestRateLimit(t *testing.T) {
 			assert.Equal(t, http.StatusOK, e.do(request{method: http.MethodGet, path: "/healthz"}).status)
 		}
 	})
+}
+
+// statsCounter is the embedded engine with its Stats calls counted.
+type statsCounter struct {
+	*cache.Memory
+	calls atomic.Int32
+}
+
+func (s *statsCounter) Stats(ctx context.Context) (cache.Stats, error) {
+	s.calls.Add(1)
+	return s.Memory.Stats(ctx)
+}
+
+// TestProbesReadRunningCounts pins that /readyz and a metrics scrape cost the
+// same however many items the store holds: they read the counters the store
+// keeps as it runs (Ping, Counts) and never call Stats, which scans.
+func TestProbesReadRunningCounts(t *testing.T) {
+	mem, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, mem.Close()) })
+	store := &statsCounter{Memory: mem}
+	h := handlers.NewRouter(store, handlers.Config{})
+	serve := func(method, path, body string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return rec
+	}
+	for i := range 3 {
+		require.Equal(t, http.StatusOK, serve(http.MethodPut, fmt.Sprintf("/v1/ns/default/keys/k%d", i), `{"value": "abc"}`).Code)
+	}
+	require.Equal(t, http.StatusOK, serve(http.MethodGet, "/v1/ns/default/keys/k0", "").Code)
+	assert.Equal(t, http.StatusOK, serve(http.MethodGet, "/readyz", "").Code)
+	out := serve(http.MethodGet, "/metrics", "").Body.String()
+	assert.Contains(t, out, "memcached_http_cache_items 3\n")
+	assert.Contains(t, out, "memcached_http_cache_bytes 21\n", `3 × ("k0" + "\"abc\"")`)
+	assert.Contains(t, out, "memcached_http_cache_hits_total 1\n")
+	assert.Zero(t, store.calls.Load(), "neither probe scans the store")
+	assert.Equal(t, http.StatusOK, serve(http.MethodGet, "/v1/stats", "").Code)
+	assert.Equal(t, int32(1), store.calls.Load(), "get_stats stays exact")
 }

@@ -74,6 +74,7 @@ func New(routes []string, store cache.Store, storeTimeout time.Duration) *Metric
 	if store != nil {
 		c := &storeCollector{store: store, timeout: storeTimeout}
 		c.counters, _ = store.(counterSource)
+		c.monitored, _ = store.(cache.Monitored)
 		reg.MustRegister(c)
 	}
 	m := &Metrics{registry: reg, routes: make([]route, len(routes))}
@@ -127,24 +128,31 @@ var (
 	descHits        = prometheus.NewDesc(namespace+"_cache_hits_total", "Lookups that found a live item (reset by flush_all).", nil, nil)
 	descMisses      = prometheus.NewDesc(namespace+"_cache_misses_total", "Lookups that found no live item (reset by flush_all).", nil, nil)
 	descByteHits    = prometheus.NewDesc(namespace+"_cache_hit_bytes_total", "Key and value bytes of the hits (reset by flush_all).", nil, nil)
-	descItems       = prometheus.NewDesc(namespace+"_cache_items", "Live items.", nil, nil)
-	descBytes       = prometheus.NewDesc(namespace+"_cache_bytes", "Key and value bytes of the live items.", nil, nil)
+	descItems       = prometheus.NewDesc(namespace+"_cache_items", "Items held (expired ones count until reclaimed).", nil, nil)
+	descBytes       = prometheus.NewDesc(namespace+"_cache_bytes", "Key and value bytes of the items held.", nil, nil)
 	descOldest      = prometheus.NewDesc(namespace+"_cache_oldest_item_age_seconds", "Seconds since the least recently accessed live item was accessed.", nil, nil)
 	descEvictions   = prometheus.NewDesc(namespace+"_cache_evictions_total", "Live items evicted to make room for writes.", nil, nil)
 	descExpirations = prometheus.NewDesc(namespace+"_cache_expirations_total", "Expired items reclaimed.", nil, nil)
 )
 
 // storeCollector reads the store when scraped, so the figures are the
-// store's own and cost nothing between scrapes.
+// store's own and cost nothing between scrapes. A store that keeps running
+// counts (cache.Monitored: both stores here) is read through them, which
+// costs the same however many items it holds; the oldest item's age, which
+// only a scan finds, is then left to GET /v1/stats.
 type storeCollector struct {
-	store    cache.Store
-	counters counterSource // nil when the store keeps no lifetime counters
-	timeout  time.Duration
+	store     cache.Store
+	monitored cache.Monitored // nil: the store is read with Stats
+	counters  counterSource   // nil when the store keeps no lifetime counters
+	timeout   time.Duration
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHits, descMisses, descByteHits, descItems, descBytes, descOldest} {
+	for _, d := range []*prometheus.Desc{descHits, descMisses, descByteHits, descItems, descBytes} {
 		ch <- d
+	}
+	if c.monitored == nil {
+		ch <- descOldest
 	}
 	if c.counters != nil {
 		ch <- descEvictions
@@ -155,16 +163,25 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	st, err := c.store.Stats(ctx)
+	var n cache.Counts
+	var err error
+	if c.monitored != nil {
+		n, err = c.monitored.Counts(ctx)
+	} else {
+		var st cache.Stats
+		if st, err = c.store.Stats(ctx); err == nil {
+			n = cache.Counts{Hits: st.Hits, Misses: st.Misses, ByteHits: st.ByteHits, Items: st.Items, Bytes: st.Bytes}
+			ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, float64(st.OldestItemAge))
+		}
+	}
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descItems, err)
 	} else {
-		ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(st.Hits))
-		ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(st.Misses))
-		ch <- prometheus.MustNewConstMetric(descByteHits, prometheus.CounterValue, float64(st.ByteHits))
-		ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(st.Items))
-		ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(st.Bytes))
-		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, float64(st.OldestItemAge))
+		ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(n.Hits))
+		ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(n.Misses))
+		ch <- prometheus.MustNewConstMetric(descByteHits, prometheus.CounterValue, float64(n.ByteHits))
+		ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(n.Items))
+		ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(n.Bytes))
 	}
 	if c.counters != nil {
 		n := c.counters.Counters()

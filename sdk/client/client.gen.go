@@ -708,7 +708,7 @@ type ClientInterface interface {
 
 	// Ready Readiness probe
 	//
-	// Ready when the cache store answers a stats call within a short timeout (1 s by default).
+	// Ready when the cache store answers a ping within a short timeout (1 s by default); the probe costs the same however many items the cache holds.
 	//
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -939,7 +939,7 @@ func (c *Client) GetContract(ctx context.Context, reqEditors ...RequestEditorFn)
 
 // Ready Readiness probe
 //
-// Ready when the cache store answers a stats call within a short timeout (1 s by default).
+// Ready when the cache store answers a ping within a short timeout (1 s by default); the probe costs the same however many items the cache holds.
 //
 // Corresponds with GET /readyz (the `Ready` operationId).
 func (c *Client) Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2131,7 +2131,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReadyWithResponse Readiness probe
 	//
-	// Ready when the cache store answers a stats call within a short timeout (1 s by default).
+	// Ready when the cache store answers a ping within a short timeout (1 s by default); the probe costs the same however many items the cache holds.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3932,7 +3932,7 @@ func (c *ClientWithResponses) GetContractWithResponse(ctx context.Context, reqEd
 
 // ReadyWithResponse Readiness probe
 //
-// Ready when the cache store answers a stats call within a short timeout (1 s by default).
+// Ready when the cache store answers a ping within a short timeout (1 s by default); the probe costs the same however many items the cache holds.
 //
 // Returns a wrapper object for the known response body format(s).
 //

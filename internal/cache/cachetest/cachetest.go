@@ -1022,6 +1022,40 @@ func testStats(t *testing.T, newStore factory) {
 		assert.Zero(t, st.Items)
 		assert.Zero(t, st.Bytes)
 	})
+	t.Run("counts kept as the store runs agree with stats", func(t *testing.T) {
+		e := newEnv(t, newStore)
+		mon, ok := e.store.(cache.Monitored)
+		if !ok {
+			t.Skip("the store keeps no running counts") // every store of this repository does
+		}
+		require.NoError(t, mon.Ping(e.ctx))
+		counts := func() cache.Counts {
+			t.Helper()
+			c, err := mon.Counts(e.ctx)
+			require.NoError(t, err)
+			return c
+		}
+		assert.Equal(t, cache.Counts{}, counts(), "a fresh store")
+		a, b, c := e.key("a"), e.keyIn("ns", "b"), e.key("counter")
+		e.set(a, "12345")
+		e.set(b, "x")
+		e.set(a, "12") // rewritten shorter
+		e.set(b, strings.Repeat("y", 300))
+		_, err := e.store.Offset(e.ctx, c, cache.Delta{Amount: 9}, ptr(1))
+		require.NoError(t, err)
+		_, err = e.store.Offset(e.ctx, c, cache.Delta{Amount: 90}, nil) // 10 → 100, one digit longer
+		require.NoError(t, err)
+		e.mustGet(a)
+		e.assertMiss(e.key("nope"), "missing")
+		e.set(e.key("deleted"), "d")
+		e.lock(e.key("deleted"), 60) // a lock is not an item
+		st := e.stats()
+		want := cache.Counts{Hits: st.Hits, Misses: st.Misses, ByteHits: st.ByteHits, Items: st.Items, Bytes: st.Bytes}
+		assert.Equal(t, want, counts())
+		assert.Equal(t, uint64(3), want.Items)
+		require.NoError(t, e.store.FlushAll(e.ctx))
+		assert.Equal(t, cache.Counts{}, counts(), "flush_all resets them")
+	})
 	t.Run("oldest_item_age follows the least recently accessed item", func(t *testing.T) {
 		e := newEnv(t, newStore)
 		a, b := e.key("a"), e.key("b")

@@ -139,7 +139,10 @@ type Store struct {
 	idleTTL string
 }
 
-var _ cache.Store = (*Store)(nil)
+var (
+	_ cache.Store     = (*Store)(nil)
+	_ cache.Monitored = (*Store)(nil)
+)
 
 // script is a Lua source and its SHA-1 for EVALSHA.
 type script struct {
@@ -735,6 +738,52 @@ func (s *Store) Stats(ctx context.Context) (cache.Stats, error) {
 		st.OldestItemAge = max(now.Unix()-oldest, 0)
 	}
 	return st, nil
+}
+
+// Ping asks one node for PONG: the readiness probe's whole cost.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
+
+// Counts reads the counters the scripts keep in each bucket's meta hash:
+// one HMGET per bucket (one against a single server, pipelined per node on
+// a cluster), touching no item, unlike Stats, which sweeps and repairs.
+func (s *Store) Counts(ctx context.Context) (cache.Counts, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	cmds := make(rueidis.Commands, s.lay.buckets)
+	for b := range cmds {
+		cmds[b] = s.client.B().Hmget().Key(s.lay.bookkeeping(b)[0]).Field("hits", "misses", "bh", "items", "bytes").Build()
+	}
+	var c cache.Counts
+	for _, res := range s.client.DoMulti(ctx, cmds...) {
+		reply, err := res.ToArray()
+		if err != nil {
+			return cache.Counts{}, s.fail("counts", err)
+		}
+		var v [5]uint64
+		for i := range min(len(reply), len(v)) {
+			if reply[i].IsNil() {
+				continue // a bucket no script has written yet
+			}
+			n, err := reply[i].AsInt64()
+			if err != nil {
+				return cache.Counts{}, fmt.Errorf("redisstore: counts: malformed counter %d: %w", i, err)
+			}
+			v[i] = uint64(max(n, 0)) // drift below zero reads as none
+		}
+		c.Hits += v[0]
+		c.Misses += v[1]
+		c.ByteHits += v[2]
+		c.Items += v[3]
+		c.Bytes += v[4]
+	}
+	return c, nil
 }
 
 // FlushAll starts a new generation in every bucket, which hides every item

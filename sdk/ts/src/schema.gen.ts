@@ -326,7 +326,7 @@ export interface paths {
         };
         /**
          * Readiness probe
-         * @description Ready when the cache store answers a stats call within a short timeout (1 s by default).
+         * @description Ready when the cache store answers a ping within a short timeout (1 s by default); the probe costs the same however many items the cache holds.
          */
         get: operations["ready"];
         put?: never;
