@@ -23,6 +23,20 @@ type Key struct {
 // NewKey validates a namespace and a key name (key_prefix already applied).
 // An empty namespace is the seed's default one.
 func NewKey(namespace, name string) (Key, error) {
+	k, err := NewBinaryKey(namespace, name)
+	if err != nil {
+		return Key{}, err
+	}
+	if !utf8.ValidString(name) {
+		return Key{}, fmt.Errorf("%w: key must be valid UTF-8", ErrInvalidArgument)
+	}
+	return k, nil
+}
+
+// NewBinaryKey is NewKey for names that are bytes rather than text, as
+// memcached keys are (its base64 keys are binary): the name need not be
+// UTF-8. HTTP, whose keys are JSON strings, reaches only the UTF-8 ones.
+func NewBinaryKey(namespace, name string) (Key, error) {
 	if namespace == "" {
 		namespace = DefaultNamespace
 	}
@@ -34,8 +48,6 @@ func NewKey(namespace, name string) (Key, error) {
 		return Key{}, fmt.Errorf("%w: key must not be empty", ErrInvalidArgument)
 	case len(name) > MaxKeyBytes:
 		return Key{}, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrKeyTooLong, len(name), MaxKeyBytes)
-	case !utf8.ValidString(name):
-		return Key{}, fmt.Errorf("%w: key must be valid UTF-8", ErrInvalidArgument)
 	}
 	return Key{Namespace: namespace, Name: name}, nil
 }

@@ -452,6 +452,7 @@ func (m *Memory) put(mode Mode, e *Entry, exp int64, r reading) (uint64, error) 
 	sl.setCAS(cas)
 	sl.setExpires(exp)
 	sl.flags, sl.kind, sl.access = e.Flags, e.Kind, m.tick(r.sec)
+	sl.state &^= writeClears
 	return cas, nil
 }
 

@@ -234,7 +234,7 @@ func (s *shard) unlinkLocked(i int32) {
 // segment (segmented CLOCK, an approximation of segmented LRU).
 func (s *shard) touchLocked(i int32, tick uint32) {
 	s.slots[i].access = tick
-	s.slots[i].state |= referenced
+	s.slots[i].state |= referenced | fetchedBit
 }
 
 // balanceLocked shrinks the protected segment to its share: unreferenced

@@ -189,6 +189,17 @@ type Store interface {
 	Offset(ctx context.Context, key Key, d Delta, initial *uint64) (uint64, error)
 	// OffsetMulti applies deltas[i] to keys[i]; errs[i] is nil when values[i] is valid.
 	OffsetMulti(ctx context.Context, keys []Key, deltas []Delta, initial *uint64) (values []uint64, errs []error, err error)
+	// Fetch reads the live item under key as Get does and, per opts, gives it
+	// a new expiration, creates an empty item on a miss and hands out its
+	// recache lease, atomically (memcached's touch, gat and meta get).
+	Fetch(ctx context.Context, key Key, opts FetchOptions, dst []byte) (Fetched, error)
+	// Concat joins value to the live item under key (memcached's append and
+	// prepend), keeping its flags and expiry; the result is KindBytes.
+	Concat(ctx context.Context, key Key, value []byte, opts ConcatOptions) (uint64, error)
+	// Invalidate marks the live item under key stale, empties it, or
+	// removes it, checking its CAS id first when asked (memcached's meta
+	// delete).
+	Invalidate(ctx context.Context, key Key, opts InvalidateOptions) (uint64, error)
 	// FlushAll removes every item and lock in every namespace and resets stats.
 	FlushAll(ctx context.Context) error
 	// Stats reports the seed's counters.

@@ -163,6 +163,10 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) cache.Store) {
 		{"flush_all", testFlushAll},
 		{"stats", testStats},
 		{"concurrency", testConcurrency},
+		{"fetch: touch, vivify, recache", testFetch},
+		{"concat: append and prepend", testConcat},
+		{"invalidate: stale, empty, cas delete", testInvalidate},
+		{"binary keys", testBinaryKeys},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })

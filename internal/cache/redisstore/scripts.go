@@ -4,7 +4,9 @@ package redisstore
 // inside one bucket (see layout.go), so all the keys it touches share one
 // hash tag and one cluster slot:
 //
-//	KEYS[1] item   hash {g generation, v value, k kind, f flags, c cas, e expires}
+//	KEYS[1] item   hash {g generation, v value, k kind, f flags, c cas, e expires,
+//	               and the meta protocol's marks: h read since written,
+//	               x stale, w recache lease handed out}
 //	               or, for a delete lock, {g generation, l locked-until}
 //	KEYS[2] meta   hash {g generation, cas counter, hits, misses, bh, items, bytes}
 //	KEYS[3] lru    zset item name -> last access (Unix s, injected clock)
@@ -85,7 +87,7 @@ end
 // flags, cas, expires} or nil.
 const getScript = prelude + `
 sweep(8)
-local st, h = load('v', 'k', 'f', 'c')
+local st, h = load('v', 'k', 'f', 'c', 'h')
 if st ~= 'live' then
   redis.call('HINCRBY', meta, 'misses', 1)
   return false
@@ -93,6 +95,7 @@ end
 redis.call('HINCRBY', meta, 'hits', 1)
 redis.call('HINCRBY', meta, 'bh', tonumber(ARGV[5]) + #h[4])
 redis.call('ZADD', lru, nows, name)
+if not h[8] then redis.call('HSET', item, 'h', '1') end
 if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[6]) end
 return {h[4], h[5], h[6], h[7], h[2]}
 `
@@ -277,4 +280,122 @@ if g and g ~= (redis.call('HGET', KEYS[2], 'g') or '0') then
   return 1
 end
 return 0
+`
+
+// setExpiryLua gives live item n the expiry e (Unix s as a string, '0' =
+// never) and the Redis TTL ttl (ms); defined after the prelude.
+const setExpiryLua = `
+local function setExpiry(e, ttl)
+  redis.call('HSET', item, 'e', e)
+  if tonumber(e) > 0 then redis.call('ZADD', exp, e, name) else redis.call('ZREM', exp, name) end
+  redis.call('PEXPIRE', item, ttl)
+end
+
+-- resize records that item n now holds size bytes.
+local function resize(size)
+  local old = tonumber(redis.call('HGET', sz, name) or size)
+  redis.call('HSET', sz, name, size)
+  redis.call('HINCRBY', meta, 'bytes', size - old)
+end
+`
+
+// fetchScript: ARGV[5] key size, [6] idle TTL (ms), [7] touch expires (s,
+// ” for no touch), [8] its Redis TTL (ms), [9] vivify expires (s, ” for
+// no vivify), [10] its Redis TTL (ms), [11] recache below (s, ” for none),
+// [12] '1' for no bump, [13] buckets, [14] bucket. Returns nil on a miss, or
+// {value, kind, flags, cas, expires, stale, won, lost, created, hit before,
+// idle seconds}, flags as '0' or '1'.
+const fetchScript = prelude + setExpiryLua + `
+sweep(8)
+local st, h = load('v', 'k', 'f', 'c', 'x', 'w', 'h')
+if st ~= 'live' then
+  redis.call('HINCRBY', meta, 'misses', 1)
+  if ARGV[9] == '' or st == 'locked' then return false end
+  forget(name)
+  redis.call('DEL', item)
+  local id = nextCAS(tonumber(ARGV[13]), tonumber(ARGV[14]))
+  local e = tonumber(ARGV[9])
+  if e == 0 or now < e * 1000 then
+    redis.call('HSET', item, 'g', gen, 'v', '', 'k', '1', 'f', '0', 'c', id, 'e', ARGV[9], 'w', '1')
+    redis.call('PEXPIRE', item, ARGV[10])
+    account(name, tonumber(ARGV[5]), e)
+  end
+  return {'', '1', '0', id, ARGV[9], '0', '1', '0', '1', '0', '0'}
+end
+local idle = 0
+local la = redis.call('ZSCORE', lru, name)
+if la then idle = math.max(0, nows - tonumber(la)) end
+local e = h[2]
+if ARGV[7] ~= '' then
+  e = ARGV[7]
+  setExpiry(e, ARGV[8])
+elseif e == '0' then
+  redis.call('PEXPIRE', item, ARGV[6])
+end
+local stale = h[8] and '1' or '0'
+local won, lost = '0', '0'
+if h[9] then
+  lost = '1'
+elseif h[8] or (ARGV[11] ~= '' and e ~= '0' and tonumber(e) - nows < tonumber(ARGV[11])) then
+  won = '1'
+  redis.call('HSET', item, 'w', '1')
+end
+redis.call('HINCRBY', meta, 'hits', 1)
+redis.call('HINCRBY', meta, 'bh', tonumber(ARGV[5]) + #h[4])
+if ARGV[12] ~= '1' then
+  redis.call('ZADD', lru, nows, name)
+  if not h[10] then redis.call('HSET', item, 'h', '1') end
+end
+return {h[4], h[5], h[6], h[7], e, stale, won, lost, '0', h[10] and '1' or '0', string.format('%d', idle)}
+`
+
+// concatScript: ARGV[5] key size, [6] value, [7] '1' to prepend, [8]
+// expected cas (” for any), [9] value limit, [10] buckets, [11] bucket,
+// [12] idle TTL (ms). Returns the new cas id, or -1 (not found), -2 (cas
+// mismatch), -3 (too large).
+const concatScript = prelude + setExpiryLua + `
+sweep(8)
+local st, h = load('v', 'c')
+if st ~= 'live' then return -1 end
+if ARGV[8] ~= '' and h[5] ~= ARGV[8] then return -2 end
+local v
+if ARGV[7] == '1' then v = ARGV[6] .. h[4] else v = h[4] .. ARGV[6] end
+if #v > tonumber(ARGV[9]) then return -3 end
+local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
+redis.call('HSET', item, 'v', v, 'k', '1', 'c', id)
+redis.call('HDEL', item, 'x', 'w', 'h')
+if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[12]) end
+resize(tonumber(ARGV[5]) + #v)
+redis.call('ZADD', lru, nows, name)
+return id
+`
+
+// invalidateScript: ARGV[5] key size, [6] expected cas (” for any), [7]
+// '1' to mark stale, [8] '1' to empty, [9] touch expires (s, ” for none),
+// [10] its Redis TTL (ms), [11] buckets, [12] bucket. Returns the new cas
+// id, 0 (removed), -1 (not found) or -2 (cas mismatch).
+const invalidateScript = prelude + setExpiryLua + `
+sweep(8)
+local st, h = load('c')
+if st ~= 'live' then return -1 end
+if ARGV[6] ~= '' and h[4] ~= ARGV[6] then return -2 end
+if ARGV[7] ~= '1' and ARGV[8] ~= '1' then
+  forget(name)
+  redis.call('DEL', item)
+  return 0
+end
+local id = nextCAS(tonumber(ARGV[11]), tonumber(ARGV[12]))
+redis.call('HSET', item, 'c', id)
+if ARGV[8] == '1' then
+  redis.call('HSET', item, 'v', '', 'k', '1')
+  redis.call('HDEL', item, 'x', 'w', 'h')
+  resize(tonumber(ARGV[5]))
+end
+if ARGV[7] == '1' then
+  redis.call('HSET', item, 'x', '1')
+  redis.call('HDEL', item, 'w')
+end
+if ARGV[9] ~= '' then setExpiry(ARGV[9], ARGV[10]) end
+redis.call('ZADD', lru, nows, name)
+return id
 `

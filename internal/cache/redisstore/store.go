@@ -278,7 +278,7 @@ func checkKeys(keys ...cache.Key) error {
 		if k.Namespace == "" {
 			return fmt.Errorf("%w: key %q has no namespace; build keys with cache.NewKey", cache.ErrInvalidArgument, k.Name)
 		}
-		if _, err := cache.NewKey(k.Namespace, k.Name); err != nil {
+		if _, err := cache.NewBinaryKey(k.Namespace, k.Name); err != nil {
 			return err
 		}
 	}
