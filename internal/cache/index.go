@@ -98,3 +98,15 @@ func (x *index) remove(fp uint32, i int32) {
 		}
 	}
 }
+
+// setOff records off as the arena offset of slot i under fp, whose item
+// bytes moved.
+func (x *index) setOff(fp uint32, i int32, off uint32) {
+	mask := len(x.entries) - 1
+	want := makeEntry(fp, i)
+	p := x.home(fp)
+	for x.entries[p] != want {
+		p = (p + 1) & mask
+	}
+	x.offs[p] = off
+}

@@ -17,18 +17,19 @@ import (
 const (
 	// ItemOverhead is the bytes charged per item or delete lock on top of its
 	// namespace, key and value bytes: the 44-byte slot, its index position
-	// with the item's arena offset (about 28 bytes on average) and the
-	// average spare room of the growing slot and arena slices.
-	// BenchmarkItemOverhead measures about 87 heap bytes per small item
-	// beyond its namespace, key and value, so the memory limit tracks the
-	// real heap.
-	ItemOverhead = 88
+	// with the item's arena offset (about 28 bytes on average), its 8-byte
+	// page record header, and the average spare room of the growing slot
+	// slices and of the pages. BenchmarkItemOverhead measures about 94 heap
+	// bytes per small item beyond its namespace, key and value, so the
+	// memory limit tracks the real heap. Items over 2 KiB are charged their
+	// allocation's size class instead of their length (see chargeOf).
+	ItemOverhead = 96
 	// DefaultMemoryLimit is the memory limit when Options.MemoryLimit is 0.
 	DefaultMemoryLimit = 64 << 20
 	// DefaultMaxValueSize is the value limit when Options.MaxValueSize is 0.
 	DefaultMaxValueSize = 1 << 20
-	// maxShardBudget keeps arena offsets within uint32 (an arena is at most
-	// 1.25× its shard's budget).
+	// maxShardBudget keeps page numbers below bigBit's 15 bits: a shard's
+	// pages stay within about 1.11× its budget (arena.go).
 	maxShardBudget = 1 << 30
 	// maxShards bounds the default shard count.
 	maxShards = 1024
@@ -89,7 +90,7 @@ func NewMemory(opts Options) (*Memory, error) {
 	}
 	// The largest item must fit one shard, or values below the value limit
 	// could never be stored.
-	maxItem := ItemOverhead + MaxNamespaceLen + MaxKeyBytes + int64(maxValue)
+	maxItem := chargeOf(MaxNamespaceLen + MaxKeyBytes + maxValue)
 	if limit < maxItem {
 		return nil, fmt.Errorf("%w: memory limit %d is below the largest item (%d bytes)", ErrInvalidArgument, limit, maxItem)
 	}
@@ -444,8 +445,8 @@ func (m *Memory) put(mode Mode, e *Entry, exp int64, r reading) (uint64, error) 
 	} else {
 		// NewMemory made every shard hold the largest item checkEntry lets
 		// through, so room is always found without emptying other shards.
-		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(e.Value)), &r)
-		i = s.insertLocked(h, ns, name, e.Value, stateItem)
+		s.makeRoomLocked(m, chargeOf(len(ns)+len(name)+len(e.Value)), &r)
+		i = s.insertLocked(m, h, ns, name, e.Value, stateItem)
 	}
 	cas := s.nextCASLocked(m)
 	sl := &s.slots[i]
@@ -508,7 +509,7 @@ func (m *Memory) delete(key Key, lockExp, now int64) error {
 	// An absolute lock time in the past locks nothing.
 	if lockExp != 0 && lockExp > now {
 		// The lock is smaller than what was just freed, so it always fits.
-		j := s.insertLocked(h, ns, name, nil, stateLock)
+		j := s.insertLocked(m, h, ns, name, nil, stateLock)
 		s.slots[j].setExpires(lockExp)
 		s.slots[j].access = m.tick(now)
 	}
@@ -563,8 +564,8 @@ func (m *Memory) offset(key Key, d Delta, initial *uint64, r reading) (uint64, e
 		n := d.Apply(*initial)
 		value := NewCounterValue(buf[:0], n)
 		// A counter is far below the smallest shard budget, so it always fits.
-		s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), &r)
-		i = s.insertLocked(h, ns, name, value, stateItem)
+		s.makeRoomLocked(m, chargeOf(len(ns)+len(name)+len(value)), &r)
+		i = s.insertLocked(m, h, ns, name, value, stateItem)
 		sl := &s.slots[i]
 		sl.setCAS(s.nextCASLocked(m))
 		sl.kind, sl.access = KindJSON, m.tick(r.sec)

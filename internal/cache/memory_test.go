@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -100,13 +101,52 @@ func checkShards(t testing.TB, m *Memory) {
 		assert.Equal(t, live, s.live, "shard %d: live arena bytes", n)
 		assert.Equal(t, inUse, listed, "shard %d: every slot in use is on one LRU list", n)
 		assert.LessOrEqual(t, s.used, s.budget, "shard %d: within budget", n)
-		assert.LessOrEqual(t, len(s.arena), cap(s.arena), "shard %d", n)
+		checkArena(t, s, n)
 		s.mu.Unlock()
 	}
 }
 
+// checkArena verifies the shard's pages against their records: each live
+// record belongs to the slot whose offset points at it, live byte counts
+// add up, and the pages stay within the bound arena.go promises.
+func checkArena(t testing.TB, s *shard, n int) {
+	t.Helper()
+	small := 0
+	for v := range s.pages {
+		p := &s.pages[v]
+		live := 0
+		for r := 0; r < p.end; {
+			rec := int(binary.LittleEndian.Uint32(p.buf[r:]))
+			require.Greater(t, rec, recHeader, "shard %d page %d: record at %d", n, v, r)
+			if i := binary.LittleEndian.Uint32(p.buf[r+4:]); i != deadSlot {
+				sl := &s.slots[i]
+				assert.Equal(t, uint32(v)<<pageBits|uint32(r+recHeader), sl.off, "shard %d: slot %d points at its record", n, i)
+				assert.LessOrEqual(t, recHeader+sl.dataLen(), rec, "shard %d: slot %d fits its record", n, i)
+				live += recHeader + sl.dataLen()
+			}
+			r += rec
+		}
+		assert.Equal(t, live, p.live, "shard %d page %d: live bytes", n, v)
+		small += live
+	}
+	assert.Equal(t, small, s.small, "shard %d: live record bytes", n)
+	bigs := 0
+	for i := range s.slots {
+		if sl := &s.slots[i]; sl.state&stateMask != stateFree && sl.off&bigBit != 0 {
+			bigs++
+			assert.Equal(t, storedLen(sl.dataLen()), cap(s.big[sl.off&^bigBit]), "shard %d: slot %d's allocation is what it is charged", n, i)
+		}
+	}
+	assert.Equal(t, len(s.big)-len(s.bigFree), bigs, "shard %d: big allocations in use", n)
+	// Pages are added only while dead bytes are few, and small items are
+	// charged more than their records, so the budget bounds the pages.
+	budget := int(s.budget)
+	bound := max(budget+pageSize/2, budget*compactShare/(compactShare-1)) + pageSize
+	assert.LessOrEqual(t, len(s.pages)*pageSize, bound, "shard %d: pages within the arena bound", n)
+}
+
 func TestNewMemoryValidatesOptions(t *testing.T) {
-	maxItem := int64(ItemOverhead + MaxNamespaceLen + MaxKeyBytes + DefaultMaxValueSize)
+	maxItem := chargeOf(MaxNamespaceLen + MaxKeyBytes + DefaultMaxValueSize)
 	cases := []struct {
 		name string
 		opts Options
@@ -139,13 +179,13 @@ func TestNewMemoryValidatesOptions(t *testing.T) {
 			}
 			budget := m.shards[0].budget
 			assert.LessOrEqual(t, budget*int64(len(m.shards)), limit, "shard budgets add up to at most the limit")
-			assert.GreaterOrEqual(t, budget, ItemOverhead+MaxNamespaceLen+MaxKeyBytes+int64(m.maxValue), "a shard holds the largest item")
+			assert.GreaterOrEqual(t, budget, chargeOf(MaxNamespaceLen+MaxKeyBytes+m.maxValue), "a shard holds the largest item")
 		})
 	}
 }
 
 func TestDefaultShards(t *testing.T) {
-	maxItem := int64(ItemOverhead + MaxNamespaceLen + MaxKeyBytes + DefaultMaxValueSize)
+	maxItem := chargeOf(MaxNamespaceLen + MaxKeyBytes + DefaultMaxValueSize)
 	cases := []struct {
 		name  string
 		limit int64
@@ -347,9 +387,9 @@ func TestHashCollisionsCompareKeys(t *testing.T) {
 	const h = 42 // every key below shares this hash
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.insertLocked(h, "ns", "a", []byte("A"), stateItem)
-	b := s.insertLocked(h, "ns", "b", []byte("B"), stateItem)
-	c := s.insertLocked(h, "other", "a", []byte("C"), stateItem)
+	a := s.insertLocked(m, h, "ns", "a", []byte("A"), stateItem)
+	b := s.insertLocked(m, h, "ns", "b", []byte("B"), stateItem)
+	c := s.insertLocked(m, h, "other", "a", []byte("C"), stateItem)
 	assert.Equal(t, a, s.lookupLocked(h, "ns", "a"))
 	assert.Equal(t, b, s.lookupLocked(h, "ns", "b"))
 	assert.Equal(t, c, s.lookupLocked(h, "other", "a"))
@@ -379,9 +419,53 @@ func TestArenaCompaction(t *testing.T) {
 			assert.Equal(t, value, string(it.Value), name)
 		}
 	}
-	s := m.shards[0]
-	assert.LessOrEqual(t, int64(cap(s.arena)), s.budget*5/4+minArena, "the arena stays within 1.25× the budget")
 	checkShards(t, m)
+}
+
+func TestArenaMixedSizesAndDeletes(t *testing.T) {
+	m := newTestMemory(t, Options{MemoryLimit: 4 << 20, MaxValueSize: 200 << 10, Shards: 2})
+	rng := rand.New(rand.NewPCG(3, 4))
+	want := map[string]string{}
+	for i := range 5000 {
+		name := fmt.Sprint("k", rng.IntN(300))
+		if rng.IntN(4) == 0 {
+			_ = m.Delete(t.Context(), mustKey(t, name), 0)
+			delete(want, name)
+			continue
+		}
+		n := 1 + rng.IntN(3000)
+		if rng.IntN(5) == 0 {
+			n = 1 + rng.IntN(200<<10)
+		}
+		value := strings.Repeat(string(rune('a'+i%26)), n)
+		set(t, m, name, value, 0)
+		want[name] = value
+	}
+	for name, value := range want {
+		if it, err := m.Get(t.Context(), mustKey(t, name), nil); err == nil {
+			assert.Equal(t, value, string(it.Value), name)
+		}
+	}
+	checkShards(t, m)
+}
+
+func TestPagesStayBoundedUnderDistinctWrites(t *testing.T) {
+	const limit = 1 << 20
+	m := newTestMemory(t, Options{MemoryLimit: limit, MaxValueSize: 1 << 10, Shards: 1})
+	for i := range 200_000 {
+		set(t, m, fmt.Sprint("key", i), strings.Repeat("v", i%100), 0)
+	}
+	checkShards(t, m)
+	s := m.shards[0]
+	assert.LessOrEqual(t, len(s.pages)*pageSize, limit*compactShare/(compactShare-1)+pageSize, "20× the limit written, the pages stay within 1.11× of it")
+}
+
+func TestStoredLenIsTheAllocatorsRounding(t *testing.T) {
+	for n := smallMax + 1; n <= 300<<10; n += 1 + n/37 {
+		assert.Equal(t, cap(append([]byte(nil), make([]byte, n)...)), storedLen(n), "%d bytes", n)
+	}
+	assert.Equal(t, smallMax+recHeader, storedLen(smallMax))
+	assert.Equal(t, int64(ItemOverhead+10), chargeOf(10))
 }
 
 func TestSweeperReclaimsExpiredItems(t *testing.T) {
@@ -503,7 +587,8 @@ func TestFlushAllReleasesMemory(t *testing.T) {
 	for _, s := range m.shards {
 		assert.Zero(t, s.used)
 		assert.Zero(t, s.idx.n)
-		assert.Nil(t, s.arena)
+		assert.Nil(t, s.pages)
+		assert.Nil(t, s.big)
 		assert.Nil(t, s.slots)
 	}
 }

@@ -109,8 +109,8 @@ func (m *Memory) Fetch(_ context.Context, key Key, opts FetchOptions, dst []byte
 		if !opts.Vivify || i != nilSlot {
 			return Fetched{}, ErrNotFound
 		}
-		s.makeRoomLocked(m, ItemOverhead+int64(len(key.Namespace)+len(key.Name)), &r)
-		i = s.insertLocked(h, key.Namespace, key.Name, nil, stateItem|leaseBit)
+		s.makeRoomLocked(m, chargeOf(len(key.Namespace)+len(key.Name)), &r)
+		i = s.insertLocked(m, h, key.Namespace, key.Name, nil, stateItem|leaseBit)
 		sl := &s.slots[i]
 		sl.setCAS(s.nextCASLocked(m))
 		sl.setExpires(vivifyExp)
@@ -180,7 +180,7 @@ func (m *Memory) Concat(_ context.Context, key Key, value []byte, opts ConcatOpt
 	if len(old)+len(value) > m.maxValue {
 		return 0, fmt.Errorf("%w: %d bytes joined, at most %d allowed", ErrValueTooLarge, len(old)+len(value), m.maxValue)
 	}
-	// A fresh buffer: rewriting may move or compact the arena old points into.
+	// A fresh buffer: rewriting may free, move or compact the bytes old points into.
 	joined := make([]byte, 0, len(old)+len(value))
 	if opts.Prepend {
 		joined = append(append(joined, value...), old...)

@@ -27,8 +27,6 @@ const (
 	// while in probation; new items enter probation, so a scan of new keys
 	// only ever evicts other unread items.
 	protectedPercent = 80
-	// minArena is the smallest arena a shard allocates.
-	minArena = 4 << 10
 	// casBlock is how many CAS ids a shard takes from the store's counter
 	// at a time: one atomic add per block instead of one per write.
 	casBlock = 1 << 10
@@ -36,15 +34,15 @@ const (
 
 // slot is one item or delete lock. It holds no pointers, so the garbage
 // collector never scans the slot arrays however many items they hold; key
-// and value bytes live in the shard's arena at off: namespace, key name,
-// value, back to back.
+// and value bytes live in the shard's arena at off (see arena.go):
+// namespace, key name, value, back to back.
 //
 // The 64-bit CAS id and expiry are split into 32-bit halves so the struct
 // is 4-byte aligned and takes 44 bytes instead of 48.
 type slot struct {
 	casLo, casHi uint32
 	expLo, expHi uint32 // Unix seconds; 0 = never
-	off          uint32 // start of the namespace in the arena
+	off          uint32 // where the namespace starts: a page position or bigBit|big index
 	valLen       uint32
 	flags        uint32
 	access       uint32 // seconds since Memory.base of the last access
@@ -66,7 +64,7 @@ func (sl *slot) setExpires(v int64) { sl.expLo, sl.expHi = uint32(v), uint32(uin
 func (sl *slot) dataLen() int { return int(sl.nsLen) + int(sl.keyLen) + int(sl.valLen) }
 
 // size is what the slot is charged against the memory limit.
-func (sl *slot) size() int64 { return ItemOverhead + int64(sl.dataLen()) }
+func (sl *slot) size() int64 { return chargeOf(sl.dataLen()) }
 
 func (sl *slot) expired(now int64) bool {
 	exp := sl.expires()
@@ -78,27 +76,34 @@ type list struct{ head, tail int32 }
 // shard is one lock stripe of the embedded store.
 type shard struct {
 	shardState
-	// Padding to 256 bytes gives each shard an allocation of its own,
+	// Padding to 512 bytes gives each shard an allocation of its own,
 	// aligned to cache lines, so the counters one core writes at the end of
 	// a shard never share a line with the mutex of the next; a shardState
-	// grown past 256 bytes stops the build here.
-	_ [256 - unsafe.Sizeof(shardState{})]byte
+	// grown past 512 bytes stops the build here.
+	_ [512 - unsafe.Sizeof(shardState{})]byte
 }
 
 // shardState is the data of a shard; shard pads it to whole cache lines.
 type shardState struct {
 	mu sync.Mutex // guards every field below
 
-	idx      index // key fingerprint → slot
-	slots    []slot
-	free     int32 // head of the free slot list
-	arena    []byte
-	live     int   // arena bytes referenced by slots in use
-	used     int64 // bytes charged against budget
-	budget   int64
-	lists    [2]list // [0] probation, [1] protected; head is most recent
-	protUsed int64   // bytes charged by the protected segment
-	cursor   int32   // next slot the expiry scan looks at
+	idx   index // key fingerprint → slot
+	slots []slot
+	free  int32 // head of the free slot list
+	// The arena (arena.go): fixed-size pages of small items, the head page
+	// being filled, empty pages, and big items' own allocations.
+	pages     []page
+	head      int32
+	freePages []int32
+	small     int // live record bytes in pages
+	big       [][]byte
+	bigFree   []uint32
+	live      int   // item bytes referenced by slots in use
+	used      int64 // bytes charged against budget
+	budget    int64
+	lists     [2]list // [0] probation, [1] protected; head is most recent
+	protUsed  int64   // bytes charged by the protected segment
+	cursor    int32   // next slot the expiry scan looks at
 
 	hits, misses, byteHits uint64
 	// items and itemBytes follow every insert and removal, so Counts reads
@@ -124,7 +129,8 @@ func (s *shard) resetLocked() {
 	s.idx = index{}
 	s.slots = nil
 	s.free = nilSlot
-	s.arena = nil
+	s.pages, s.head, s.freePages, s.small = nil, -1, nil, 0
+	s.big, s.bigFree = nil, nil
 	s.live = 0
 	s.used = 0
 	s.lists = [2]list{{nilSlot, nilSlot}, {nilSlot, nilSlot}}
@@ -148,13 +154,12 @@ func (s *shard) nextCASLocked(m *Memory) uint64 {
 }
 
 func (s *shard) keyOf(sl *slot) (ns, name []byte) {
-	b := s.arena[sl.off : int(sl.off)+sl.dataLen()]
+	b := s.dataOf(sl)
 	return b[:sl.nsLen], b[sl.nsLen : int(sl.nsLen)+int(sl.keyLen)]
 }
 
 func (s *shard) valueOf(sl *slot) []byte {
-	start := int(sl.off) + int(sl.nsLen) + int(sl.keyLen)
-	return s.arena[start : start+int(sl.valLen)]
+	return s.dataOf(sl)[int(sl.nsLen)+int(sl.keyLen):]
 }
 
 // lookupLocked returns the slot holding key (live, expired or locked), or
@@ -176,12 +181,12 @@ func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 		if entryFP(e) != fp {
 			continue
 		}
-		i, off := entrySlot(e), int(x.offs[p])
-		// A stored key shorter than the one sought may end the arena.
-		if off+n > len(s.arena) {
+		i := entrySlot(e)
+		// A stored key shorter than the one sought may end its page.
+		k, ok := s.bytesAt(x.offs[p], n)
+		if !ok {
 			continue
 		}
-		k := s.arena[off : off+n]
 		sl := &s.slots[i]
 		if string(k[len(ns):]) == name && string(k[:len(ns)]) == ns &&
 			int(sl.nsLen) == len(ns) && int(sl.keyLen) == len(name) {
@@ -261,11 +266,11 @@ func (s *shard) removeLocked(i int32, h uint64) {
 	s.idx.remove(uint32(h), i)
 	s.unlinkLocked(i)
 	s.used -= sl.size()
-	s.live -= sl.dataLen()
 	if sl.state&stateMask == stateItem {
 		s.items--
 		s.itemBytes -= uint64(sl.keyLen) + uint64(sl.valLen)
 	}
+	s.freeLocked(sl)
 	*sl = slot{state: stateFree, next: s.free, prev: nilSlot}
 	s.free = i
 }
@@ -333,40 +338,11 @@ func (s *shard) allocSlotLocked() int32 {
 	return int32(len(s.slots) - 1)
 }
 
-// allocLocked returns the offset of n fresh arena bytes. When the arena is
-// full it is compacted into a new one sized 1.25× the live bytes, so dead
-// and spare bytes stay under a fifth of the arena, and each byte written is
-// copied four times on average (amortised O(1)).
-func (s *shard) allocLocked(n int) uint32 {
-	if len(s.arena)+n > cap(s.arena) {
-		next := make([]byte, 0, max(minArena, (s.live+n)*5/4))
-		// Every slot in use has exactly one index entry, which holds its
-		// offset too.
-		for p, e := range s.idx.entries {
-			if e == 0 {
-				continue
-			}
-			sl := &s.slots[entrySlot(e)]
-			off := uint32(len(next))
-			next = append(next, s.arena[sl.off:int(sl.off)+sl.dataLen()]...)
-			sl.off, s.idx.offs[p] = off, off
-		}
-		s.arena = next
-	}
-	off := len(s.arena)
-	s.arena = s.arena[:off+n]
-	s.live += n
-	return uint32(off)
-}
-
 // insertLocked stores a new slot for key at the probation head. The caller
 // has made room for it.
-func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint8) int32 {
+func (s *shard) insertLocked(m *Memory, h uint64, ns, name string, value []byte, state uint8) int32 {
 	i := s.allocSlotLocked()
-	off := s.allocLocked(len(ns) + len(name) + len(value))
-	b := s.arena[off:]
-	copy(b[copy(b, ns):], name)
-	copy(b[len(ns)+len(name):], value)
+	off := s.allocLocked(m, len(ns)+len(name)+len(value), i)
 	sl := &s.slots[i]
 	*sl = slot{
 		off:    off,
@@ -375,6 +351,9 @@ func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint
 		keyLen: uint8(len(name)),
 		state:  state,
 	}
+	b := s.dataOf(sl)
+	copy(b[copy(b, ns):], name)
+	copy(b[len(ns)+len(name):], value)
 	p := s.idx.insert(uint32(h), i) // may grow offs, so index it after
 	s.idx.offs[p] = off
 	s.used += sl.size()
@@ -391,15 +370,19 @@ func (s *shard) insertLocked(h uint64, ns, name string, value []byte, state uint
 // It returns the slot now holding the item.
 func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, value []byte, r *reading) int32 {
 	sl := &s.slots[i]
-	if len(value) <= int(sl.valLen) {
+	// In place when the value fits and the charge can follow it: a small
+	// item shrinks its record, a big one keeps its size class.
+	if n := int(sl.nsLen) + int(sl.keyLen) + len(value); len(value) <= int(sl.valLen) &&
+		(sl.off&bigBit == 0 || n > smallMax && storedLen(n) == storedLen(sl.dataLen())) {
 		shrink := int(sl.valLen) - len(value)
+		old := sl.size()
 		copy(s.valueOf(sl), value)
+		s.shrinkLocked(sl, shrink)
 		sl.valLen = uint32(len(value))
-		s.live -= shrink
-		s.used -= int64(shrink)
+		s.used -= old - sl.size()
 		s.itemBytes -= uint64(shrink)
 		if sl.state&segProtected != 0 {
-			s.protUsed -= int64(shrink)
+			s.protUsed -= old - sl.size()
 		}
 		// A write is an access: the item moves to the head of its segment
 		// and, as on a read, is marked referenced, so an item written often
@@ -412,8 +395,8 @@ func (s *shard) rewriteLocked(m *Memory, i int32, h uint64, ns, name string, val
 	}
 	keep := *sl
 	s.removeLocked(i, h)
-	s.makeRoomLocked(m, ItemOverhead+int64(len(ns)+len(name)+len(value)), r)
-	j := s.insertLocked(h, ns, name, value, stateItem|referenced|keep.state&segProtected)
+	s.makeRoomLocked(m, chargeOf(len(ns)+len(name)+len(value)), r)
+	j := s.insertLocked(m, h, ns, name, value, stateItem|referenced|keep.state&segProtected)
 	sl = &s.slots[j]
 	sl.casLo, sl.casHi, sl.expLo, sl.expHi = keep.casLo, keep.casHi, keep.expLo, keep.expHi
 	sl.flags, sl.kind, sl.access = keep.flags, keep.kind, keep.access

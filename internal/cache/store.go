@@ -14,21 +14,28 @@
 // through an open-addressing table of uint64 fingerprint entries that also
 // hold each item's arena offset (hash collisions are told apart by comparing
 // the stored namespace and key bytes), and keeps namespace, key and value
-// bytes back to back in one byte arena that is compacted when full. The garbage collector therefore scans a
-// handful of pointers per shard however many items there are, and a Get hit
-// appends the value to the caller's buffer without allocating.
+// bytes back to back: items up to 2 KiB as records in fixed-size 64 KiB
+// pages, whose freed space is reused by compacting the emptiest page in
+// place, larger items in an allocation of their own. The garbage collector
+// therefore scans a handful of pointers per shard plus one per large item
+// however many items there are, and a Get hit appends the value to the
+// caller's buffer without allocating.
 //
 // Memory bound: each shard owns MemoryLimit/shards bytes and charges every
-// item or delete lock ItemOverhead + len(namespace) + len(key) + len(value);
-// the charged total never exceeds MemoryLimit. A shard evicts when its own
+// item or delete lock ItemOverhead + len(namespace) + len(key) + len(value)
+// (for items over 2 KiB, that length rounded up to the Go allocator's size
+// class, which is what its allocation takes); the charged total never
+// exceeds MemoryLimit. A shard evicts when its own
 // share is full (keys hash evenly, so shares fill evenly); by default
 // NewMemory picks a shard count whose shares hold the largest item twice,
 // and it rejects an explicit Shards whose shares cannot hold it once. The
-// heap behind it is about the same (BenchmarkItemOverhead: about 87 bytes
-// per small item beyond key and value, against 88 + 7 for the default
-// namespace charged), plus the spare room of growing slices (the arena is
-// at most 1.25× a shard's budget, and is briefly doubled while compacting)
-// and slot slices that keep their length after mass deletes, until FlushAll.
+// heap behind it is about the same (BenchmarkItemOverhead: about 94 bytes
+// per small item beyond key and value, against 96 + 7 for the default
+// namespace charged), plus dead space in pages (compacted once it reaches a
+// tenth of them, so pages stay within about 1.11× a shard's budget and never
+// double), garbage the Go runtime has not collected yet (the server sets its
+// soft memory limit from MemoryLimit) and slot slices that keep their length
+// after mass deletes, until FlushAll.
 //
 // Eviction is segmented CLOCK, an approximation of segmented LRU: new items
 // enter a probation list; a read only sets a bit on the slot; when a write
