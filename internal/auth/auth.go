@@ -9,10 +9,13 @@
 //	0a1b2c3d4e5f60718293a4b5c6d7e8f9 admin *
 //
 // The role is read (get, get_multi), write (read plus every write) or admin
-// (write plus flush_all, get_stats and /metrics). A pattern is an exact
-// namespace name, a prefix ending in `*` (`team-*`), or `*` for every
-// namespace; whole-cache operations (flush, stats, metrics) need `*`, since
-// they touch every namespace. Tokens are RFC 6750 b64token characters.
+// (write plus flush_all, get_stats and /metrics). Patterns spell namespaces
+// as the wire does: an exact namespace name (`default` is an ordinary name),
+// `~` for App Engine's empty namespace and nothing else, a prefix ending in
+// `*` (`team-*`, never matching the empty namespace), or `*` for every
+// namespace, the empty one included; whole-cache operations (flush, stats,
+// metrics) need `*`, since they touch every namespace. Tokens are RFC 6750
+// b64token characters.
 //
 // Tokens are kept only as SHA-256 digests beside the token bytes: a presented
 // token is hashed, looked up by digest, and then compared in constant time,
@@ -98,8 +101,9 @@ func (p *Principal) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", p.ID), slog.String("role", p.Role.String()))
 }
 
-// Allows reports whether p may perform an operation needing role on ns
-// (AllNamespaces for whole-cache operations).
+// Allows reports whether p may perform an operation needing role on ns,
+// spelled as on the wire (`~` for the empty namespace), or AllNamespaces for
+// whole-cache operations.
 func (p *Principal) Allows(role Role, ns string) bool {
 	if p.Role < role {
 		return false
@@ -177,13 +181,8 @@ func (t *Tokens) addLine(line string) error {
 	}
 	var patterns []string
 	for _, pat := range strings.Split(list, ",") {
-		ns, _ := strings.CutSuffix(pat, "*")
-		if pat != "*" && ns != "" && cache.ValidateNamespace(ns) != nil {
-			return fmt.Errorf("%w: namespace pattern %q: namespaces hold 1-%d of [0-9A-Za-z._-], optionally ending in *",
-				ErrConfig, pat, cache.MaxNamespaceLen)
-		}
-		if pat == "" {
-			return fmt.Errorf("%w: empty namespace pattern", ErrConfig)
+		if err := checkPattern(pat); err != nil {
+			return err
 		}
 		patterns = append(patterns, pat)
 	}
@@ -199,6 +198,23 @@ func (t *Tokens) addLine(line string) error {
 		Role:     role,
 		patterns: patterns,
 		token:    []byte(token),
+	}
+	return nil
+}
+
+// checkPattern validates one namespace pattern: `*`, a namespace as the wire
+// spells it (`~` or a name), or a non-empty name prefix ending in `*`.
+func checkPattern(pat string) error {
+	if pat == "" {
+		return fmt.Errorf("%w: empty namespace pattern", ErrConfig)
+	}
+	if pat == "*" {
+		return nil
+	}
+	ns, prefix := strings.CutSuffix(pat, "*")
+	if _, err := cache.ParseNamespace(ns); err != nil || prefix && ns == cache.DefaultNamespace {
+		return fmt.Errorf("%w: namespace pattern %q: want `*` (every namespace), `~` (the empty namespace), "+
+			"a namespace name, or a name prefix ending in `*`; names are %s", ErrConfig, pat, cache.NamespaceGrammar)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ reader-token-0001 read team-a,shared
 writer-token-0002 write team-*
 admin-token-0003 admin *
 scoped-admin-0004 admin team-b
+empty-ns-0005 write ~
+named-default-0006 write default
 `
 
 func parse(t *testing.T, s string) *auth.Tokens {
@@ -30,7 +32,7 @@ func parse(t *testing.T, s string) *auth.Tokens {
 
 func TestAuthenticate(t *testing.T) {
 	tokens := parse(t, config)
-	require.Equal(t, 4, tokens.Len())
+	require.Equal(t, 6, tokens.Len())
 	tests := []struct {
 		name     string
 		header   string
@@ -88,6 +90,14 @@ func TestAllows(t *testing.T) {
 		{"an admin writes anywhere", "admin-token-0003", auth.RoleWrite, "x", true},
 		{"an admin of one namespace does not flush all", "scoped-admin-0004", auth.RoleAdmin, auth.AllNamespaces, false},
 		{"an admin of one namespace writes there", "scoped-admin-0004", auth.RoleWrite, "team-b", true},
+		{"~ covers the empty namespace", "empty-ns-0005", auth.RoleWrite, "~", true},
+		{"~ does not cover the namespace named default", "empty-ns-0005", auth.RoleRead, "default", false},
+		{"~ does not cover another namespace", "empty-ns-0005", auth.RoleRead, "team-a", false},
+		{"~ does not cover every namespace", "empty-ns-0005", auth.RoleWrite, auth.AllNamespaces, false},
+		{"default covers the namespace named default", "named-default-0006", auth.RoleRead, "default", true},
+		{"default does not cover the empty namespace", "named-default-0006", auth.RoleRead, "~", false},
+		{"* covers the empty namespace", "admin-token-0003", auth.RoleRead, "~", true},
+		{"a prefix never covers the empty namespace", "writer-token-0002", auth.RoleRead, "~", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +118,9 @@ func TestParseRejectsMalformedLinesWithoutQuotingTheToken(t *testing.T) {
 		{"a token of padding only", "=== read ns", "token may hold only"},
 		{"a pattern with a bad character", "secret-token-xyz read team/a", `"team/a"`},
 		{"an empty pattern", "secret-token-xyz read a,,b", "empty namespace pattern"},
+		{"~ is not a prefix", "secret-token-xyz read ~*", `"~*"`},
+		{"~ is not part of a name", "secret-token-xyz read a~", `[0-9A-Za-z._-]{0,100}`},
+		{"a name longer than 100 characters", "secret-token-xyz read " + strings.Repeat("n", 101), "`~` (the empty namespace)"},
 		{"a duplicate token", "secret-token-xyz read a\nsecret-token-xyz write b", "twice"},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,13 @@ import (
 	"github.com/memcached-http/memcached-http/internal/cache"
 )
 
+var namespaceRE = regexp.MustCompile(`^[0-9A-Za-z._-]{0,100}$`)
+
 // FuzzNewKey checks that NewKey accepts exactly the keys SEMANTICS.md allows
 // and refuses the rest with the matching sentinel, never panicking.
 func FuzzNewKey(f *testing.F) {
 	for _, s := range [][2]string{
-		{"", "k"}, {"default", "user:42"}, {"team-a.b_c", "a/b c?d#e%"}, {"ns", ""},
+		{"", "k"}, {"~", "k"}, {"default", "user:42"}, {"~~", "k"}, {"~a", "k"}, {"team-a.b_c", "a/b c?d#e%"}, {"ns", ""},
 		{"bad ns", "k"}, {"ns", strings.Repeat("x", 251)}, {"ns", "\xff\xfe"}, {strings.Repeat("n", 101), "k"},
 		{"ns", "日本語"}, {"ns/x", "k"},
 	} {
@@ -25,11 +28,13 @@ func FuzzNewKey(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ns, name string) {
 		k, err := cache.NewKey(ns, name)
-		wantNS := ns
-		if wantNS == "" {
-			wantNS = cache.DefaultNamespace
+		// The oracle: App Engine's grammar, with `~` (and "") the empty namespace.
+		wantNS, nsErr := ns, error(nil)
+		if ns == "" || ns == "~" {
+			wantNS = "~"
+		} else if !namespaceRE.MatchString(ns) {
+			nsErr = cache.ErrInvalidArgument
 		}
-		nsErr := cache.ValidateNamespace(wantNS)
 		switch {
 		case nsErr != nil:
 			require.ErrorIs(t, err, cache.ErrInvalidArgument, "namespace %q", ns)

@@ -12,10 +12,10 @@ import (
 )
 
 const (
-	batchGet    = "/v1/ns/default/keys:batchGet"
-	batchSet    = "/v1/ns/default/keys:batchSet"
-	batchDelete = "/v1/ns/default/keys:batchDelete"
-	batchOffset = "/v1/ns/default/keys:batchOffset"
+	batchGet    = "/v1/ns/~/keys:batchGet"
+	batchSet    = "/v1/ns/~/keys:batchSet"
+	batchDelete = "/v1/ns/~/keys:batchDelete"
+	batchOffset = "/v1/ns/~/keys:batchOffset"
 )
 
 func TestGetMultiKeysResultsWithoutThePrefix(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 // body (escapes, unknown or repeated members, null, trailing data), which
 // the caller hands to the body checks and the generated decoder.
 func (k *keyRouter) batchGetFast(w http.ResponseWriter, r *http.Request, ns string, data []byte) bool {
-	if ns == "" || r.URL.RawPath != "" || cache.ValidateNamespace(ns) != nil {
+	if _, err := cache.ParseNamespace(ns); err != nil || r.URL.RawPath != "" {
 		return false
 	}
 	var body gen.BatchGetRequest

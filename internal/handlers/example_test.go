@@ -28,9 +28,9 @@ func ExampleNewRouter() {
 	h := handlers.NewRouter(store, handlers.Config{})
 
 	for _, req := range []*http.Request{
-		httptest.NewRequest(http.MethodPut, "/v1/ns/default/keys/user:42", strings.NewReader(`{"value": {"name": "Ada"}}`)),
-		httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys/visits:incr", strings.NewReader(`{"initial_value": 41}`)),
-		httptest.NewRequest(http.MethodGet, "/v1/ns/default/keys/user:42", nil),
+		httptest.NewRequest(http.MethodPut, "/v1/ns/~/keys/user:42", strings.NewReader(`{"value": {"name": "Ada"}}`)),
+		httptest.NewRequest(http.MethodPost, "/v1/ns/~/keys/visits:incr", strings.NewReader(`{"initial_value": 41}`)),
+		httptest.NewRequest(http.MethodGet, "/v1/ns/~/keys/user:42", nil),
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -49,13 +49,13 @@ func BenchmarkGet(b *testing.B) {
 	}
 	defer store.Close()
 	h := handlers.NewRouter(store, handlers.Config{})
-	put := httptest.NewRequest(http.MethodPut, "/v1/ns/default/keys/user:42", strings.NewReader(`{"value": {"name": "Ada"}}`))
+	put := httptest.NewRequest(http.MethodPut, "/v1/ns/~/keys/user:42", strings.NewReader(`{"value": {"name": "Ada"}}`))
 	h.ServeHTTP(httptest.NewRecorder(), put)
 
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/ns/default/keys/user:42", nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/ns/~/keys/user:42", nil))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -74,7 +74,7 @@ func BenchmarkSet(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/v1/ns/default/keys/user:42", strings.NewReader(body)))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/v1/ns/~/keys/user:42", strings.NewReader(body)))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}

@@ -42,7 +42,7 @@ func TestGetFastPathAnswersAsTheGeneratedPath(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			path := "/v1/ns/default/keys/" + url.PathEscape(tt.key)
+			path := "/v1/ns/~/keys/" + url.PathEscape(tt.key)
 			put := e.do(request{method: http.MethodPut, path: path, body: tt.body})
 			require.Equal(t, http.StatusOK, put.status, "body: %s", put.body)
 
@@ -88,7 +88,7 @@ func TestGetFastPathAnswersAsTheGeneratedPath(t *testing.T) {
 				assert.NotContains(t, item, "encoding")
 			}
 
-			batch := e.do(request{method: http.MethodPost, path: "/v1/ns/default/keys:batchGet", body: map[string]any{"keys": []string{tt.key, tt.key, "missing"}}})
+			batch := e.do(request{method: http.MethodPost, path: "/v1/ns/~/keys:batchGet", body: map[string]any{"keys": []string{tt.key, tt.key, "missing"}}})
 			require.Equal(t, http.StatusOK, batch.status, "body: %s", batch.body)
 			assert.Equal(t, map[string]any{tt.key: item}, batch.json(t)["items"])
 		})
@@ -116,7 +116,7 @@ func TestBatchGetAnswersPlainAndEscapedBodiesAlike(t *testing.T) {
 	e := newEnv(t, withMaxBodyBytes(64), withMaxResponseBytes(1<<20))
 	e.put("p:a", "first")
 	e.put("p:é", []any{true, nil})
-	want := e.do(request{method: http.MethodPost, path: "/v1/ns/default/keys:batchGet", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}`})
+	want := e.do(request{method: http.MethodPost, path: "/v1/ns/~/keys:batchGet", body: `{"keys":["a","é","missing"],"key_prefix":"p:"}`})
 	require.Equal(t, http.StatusOK, want.status, "body: %s", want.body)
 	require.Len(t, want.json(t)["items"], 2)
 
@@ -137,7 +137,7 @@ func TestBatchGetAnswersPlainAndEscapedBodiesAlike(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// An unknown length, as with chunked bodies, so the limit is met
 			// while reading rather than refused up front.
-			r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", strings.NewReader(tt.body))
+			r := httptest.NewRequest(http.MethodPost, "/v1/ns/~/keys:batchGet", strings.NewReader(tt.body))
 			r.ContentLength = -1
 			rec := e.raw(r)
 			res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}

@@ -123,9 +123,9 @@ func (e *env) do(req request) response {
 	return res
 }
 
-// keyPath is the path of key in the default namespace, percent-encoded.
+// keyPath is the path of key in the empty namespace (~), percent-encoded.
 func keyPath(key string) string {
-	return "/v1/ns/default/keys/" + url.PathEscape(key)
+	return "/v1/ns/~/keys/" + url.PathEscape(key)
 }
 
 // put stores a JSON value with mode set and returns its CAS token.

@@ -31,7 +31,7 @@ var errNoBody = errors.New("handlers: request body not decoded")
 
 // key builds the cache key of a path namespace and key, naming the field at fault.
 func key(ns, name string) (cache.Key, error) {
-	if err := cache.ValidateNamespace(ns); err != nil {
+	if _, err := cache.ParseNamespace(ns); err != nil {
 		return cache.Key{}, onField("namespace", err)
 	}
 	k, err := cache.NewKey(ns, name)
@@ -202,7 +202,7 @@ func (s *Server) batchKeys(ns string, prefix *string, names []string, field stri
 			msg: fmt.Sprintf("%d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys),
 			err: fmt.Errorf("handlers: %d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys)}
 	}
-	if err := cache.ValidateNamespace(ns); err != nil {
+	if _, err := cache.ParseNamespace(ns); err != nil {
 		return nil, onField("namespace", err)
 	}
 	keys := make([]cache.Key, len(names))

@@ -185,6 +185,11 @@ func testKeys(t *testing.T, newStore factory) {
 			{"", "", cache.ErrInvalidArgument},
 			{"", "\xff", cache.ErrInvalidArgument},
 			{"bad ns", "k", cache.ErrInvalidArgument},
+			{"~~", "k", cache.ErrInvalidArgument},
+			{"~a", "k", cache.ErrInvalidArgument},
+			{"~", "k", nil},
+			{"default", "k", nil},
+			{strings.Repeat("n", 100), "k", nil},
 			{strings.Repeat("n", 101), "k", cache.ErrInvalidArgument},
 			{"a.b_c-D9", "k", nil},
 		}
@@ -219,10 +224,13 @@ func testKeys(t *testing.T, newStore factory) {
 		_, err := e.put(cache.ModeAdd, def, "in default", 0, 0)
 		assert.NoError(t, err, "add in the default namespace ignores b")
 	})
-	t.Run("the default namespace is spelled default", func(t *testing.T) {
+	t.Run("the empty namespace is spelled ~ and is not the one named default", func(t *testing.T) {
 		e := newEnv(t, newStore)
-		e.set(e.keyIn("", "k"), "v")
-		assert.Equal(t, "v", string(e.mustGet(e.keyIn("default", "k")).Value))
+		e.set(e.keyIn("", "k"), "empty")
+		assert.Equal(t, "empty", string(e.mustGet(e.keyIn("~", "k")).Value), `"" and ~ are one namespace`)
+		e.assertMiss(e.keyIn("default", "k"), `"default" is an ordinary namespace`)
+		e.set(e.keyIn("default", "k"), "named")
+		assert.Equal(t, "empty", string(e.mustGet(e.keyIn("", "k")).Value), `writing "default" leaves "" alone`)
 	})
 }
 

@@ -21,7 +21,7 @@ func ExampleOpen() {
 	}
 	defer store.Close()
 
-	k, err := cache.NewKey("default", "greeting")
+	k, err := cache.NewKey("", "greeting")
 	if err != nil {
 		log.Fatal(err)
 	}

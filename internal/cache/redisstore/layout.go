@@ -10,7 +10,8 @@ import (
 // layout names the Redis keys of one store. Every key starts with the
 // service's prefix and then a bucket hash tag "{b}":
 //
-//	<prefix>{b}:i:<namespace>:<key>   one item or delete lock (a hash)
+//	<prefix>{b}:i:<namespace>:<key>   one item or delete lock (a hash); the
+//	                                  empty namespace is ~, as on the wire
 //	<prefix>{b}:m                     generation, CAS counter and stats
 //	<prefix>{b}:lru, :exp, :sz        access times, expiries, item sizes
 //

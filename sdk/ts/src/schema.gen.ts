@@ -9,10 +9,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -64,10 +61,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -96,10 +90,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -128,10 +119,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -154,10 +142,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -182,10 +167,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -205,10 +187,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -768,10 +747,7 @@ export interface components {
         };
     };
     parameters: {
-        /**
-         * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-         * @example default
-         */
+        /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
         Namespace: string;
         /**
          * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -829,10 +805,7 @@ export interface operations {
                 "If-None-Match"?: string;
             };
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -900,10 +873,7 @@ export interface operations {
                 "If-None-Match"?: "*";
             };
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -958,10 +928,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -1019,10 +986,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -1053,10 +1017,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
                  * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
@@ -1087,10 +1048,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -1150,10 +1108,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -1216,10 +1171,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
@@ -1272,10 +1224,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /**
-                 * @description 1-100 characters of `[0-9A-Za-z._-]`; `default` is the seed's empty namespace.
-                 * @example default
-                 */
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
             };
             cookie?: never;
