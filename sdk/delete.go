@@ -36,7 +36,7 @@ func (s DeleteStatus) String() string {
 // error that stopped it. Options: WithNamespace, WithLockSeconds (lock the
 // key against Add, Replace and CAS for that long after removing a live item).
 func (c *Client) Delete(ctx context.Context, key any, opts ...CallOption) (DeleteStatus, error) {
-	o, err := applyOptions("Delete", optNamespace|optLockSeconds, opts)
+	o, err := applyOptions(ctx, "Delete", optNamespace|optLockSeconds, opts)
 	if err != nil {
 		return DeleteNetworkFailure, err
 	}
@@ -66,16 +66,16 @@ func (c *Client) Delete(ctx context.Context, key any, opts ...CallOption) (Delet
 // err == nil; when the call fails every key is DeleteNetworkFailure.
 // Options: WithNamespace, WithKeyPrefix, WithLockSeconds.
 func (c *Client) DeleteMulti(ctx context.Context, keys any, opts ...CallOption) (map[string]DeleteStatus, error) {
-	return c.deleteMulti(keys, opts)(ctx)
+	return c.deleteMulti(ctx, keys, opts)(ctx)
 }
 
 // DeleteMultiAsync is DeleteMulti run in the background.
 func (c *Client) DeleteMultiAsync(ctx context.Context, keys any, opts ...CallOption) *Future[map[string]DeleteStatus] {
-	return start(ctx, c.deleteMulti(keys, opts))
+	return start(ctx, c.deleteMulti(ctx, keys, opts))
 }
 
-func (c *Client) deleteMulti(keys any, opts []CallOption) call[map[string]DeleteStatus] {
-	o, err := applyOptions("DeleteMulti", optNamespace|optKeyPrefix|optLockSeconds, opts)
+func (c *Client) deleteMulti(ctx context.Context, keys any, opts []CallOption) call[map[string]DeleteStatus] {
+	o, err := applyOptions(ctx, "DeleteMulti", optNamespace|optKeyPrefix|optLockSeconds, opts)
 	if err != nil {
 		return failed[map[string]DeleteStatus](nil, err)
 	}

@@ -16,7 +16,7 @@ import (
 // untouched), false with the decoding error when the value does not fit dst.
 // Options: WithNamespace, ForCAS.
 func (c *Client) Get(ctx context.Context, key, dst any, opts ...CallOption) (bool, error) {
-	o, err := applyOptions("Get", optNamespace|optForCAS, opts)
+	o, err := applyOptions(ctx, "Get", optNamespace|optForCAS, opts)
 	if err != nil {
 		return false, err
 	}
@@ -25,7 +25,7 @@ func (c *Client) Get(ctx context.Context, key, dst any, opts ...CallOption) (boo
 
 // Gets is Get that also remembers the item's CAS id for CAS. Options: WithNamespace.
 func (c *Client) Gets(ctx context.Context, key, dst any, opts ...CallOption) (bool, error) {
-	o, err := applyOptions("Gets", optNamespace, opts)
+	o, err := applyOptions(ctx, "Gets", optNamespace, opts)
 	if err != nil {
 		return false, err
 	}
@@ -86,18 +86,18 @@ func (c *Client) get(ctx context.Context, op string, key, dst any, o callOptions
 // documentation); use GetMultiAs for one static type. On failure the map is
 // empty and the error says why. Options: WithNamespace, WithKeyPrefix, ForCAS.
 func (c *Client) GetMulti(ctx context.Context, keys any, opts ...CallOption) (map[string]any, error) {
-	return c.getMulti(keys, opts)(ctx)
+	return c.getMulti(ctx, keys, opts)(ctx)
 }
 
 // GetMultiAsync is GetMulti run in the background.
 func (c *Client) GetMultiAsync(ctx context.Context, keys any, opts ...CallOption) *Future[map[string]any] {
-	return start(ctx, c.getMulti(keys, opts))
+	return start(ctx, c.getMulti(ctx, keys, opts))
 }
 
 // GetMultiAs is GetMulti decoding every value into a T. Items that do not
 // decode are left out and reported, joined, in the error.
 func GetMultiAs[T any](ctx context.Context, c *Client, keys any, opts ...CallOption) (map[string]T, error) {
-	items, err := c.getMultiItems("GetMultiAs", keys, opts)(ctx)
+	items, err := c.getMultiItems(ctx, "GetMultiAs", keys, opts)(ctx)
 	out := make(map[string]T, len(items))
 	var errs []error
 	for name, it := range items {
@@ -111,8 +111,8 @@ func GetMultiAs[T any](ctx context.Context, c *Client, keys any, opts ...CallOpt
 	return out, errors.Join(append([]error{err}, errs...)...)
 }
 
-func (c *Client) getMulti(keys any, opts []CallOption) call[map[string]any] {
-	items := c.getMultiItems("GetMulti", keys, opts)
+func (c *Client) getMulti(ctx context.Context, keys any, opts []CallOption) call[map[string]any] {
+	items := c.getMultiItems(ctx, "GetMulti", keys, opts)
 	return func(ctx context.Context) (map[string]any, error) {
 		got, err := items(ctx)
 		out := make(map[string]any, len(got))
@@ -130,8 +130,8 @@ func (c *Client) getMulti(keys any, opts []CallOption) call[map[string]any] {
 }
 
 // getMultiItems prepares a batch get returning raw items keyed by the caller's keys.
-func (c *Client) getMultiItems(op string, keys any, opts []CallOption) call[map[string]item] {
-	o, err := applyOptions(op, optNamespace|optKeyPrefix|optForCAS, opts)
+func (c *Client) getMultiItems(ctx context.Context, op string, keys any, opts []CallOption) call[map[string]item] {
+	o, err := applyOptions(ctx, op, optNamespace|optKeyPrefix|optForCAS, opts)
 	if err != nil {
 		return failed[map[string]item](nil, err)
 	}

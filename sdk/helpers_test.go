@@ -90,7 +90,7 @@ func stub(t *testing.T, handler http.HandlerFunc, opts ...sdk.Option) *sdk.Clien
 func putRaw(t *testing.T, e *env, key, body string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(e.ctx, http.MethodPut,
-		e.url+"/v1/ns/default/keys/"+url.PathEscape(key), strings.NewReader(body))
+		e.url+"/v1/ns/~/keys/"+url.PathEscape(key), strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.http.Do(req)

@@ -15,23 +15,23 @@ import (
 // creates it; a value that is not an unsigned decimal integer gives
 // ErrNotANumber. Options: WithNamespace, WithInitialValue.
 func (c *Client) Incr(ctx context.Context, key any, delta uint64, opts ...CallOption) (uint64, error) {
-	return c.offset("Incr", c.sendIncr, key, delta, opts)(ctx)
+	return c.offset(ctx, "Incr", c.sendIncr, key, delta, opts)(ctx)
 }
 
 // IncrAsync is Incr run in the background.
 func (c *Client) IncrAsync(ctx context.Context, key any, delta uint64, opts ...CallOption) *Future[uint64] {
-	return start(ctx, c.offset("Incr", c.sendIncr, key, delta, opts))
+	return start(ctx, c.offset(ctx, "Incr", c.sendIncr, key, delta, opts))
 }
 
 // Decr subtracts delta from the counter under key, flooring at 0, and returns
 // its new value; errors and options as Incr.
 func (c *Client) Decr(ctx context.Context, key any, delta uint64, opts ...CallOption) (uint64, error) {
-	return c.offset("Decr", c.sendDecr, key, delta, opts)(ctx)
+	return c.offset(ctx, "Decr", c.sendDecr, key, delta, opts)(ctx)
 }
 
 // DecrAsync is Decr run in the background.
 func (c *Client) DecrAsync(ctx context.Context, key any, delta uint64, opts ...CallOption) *Future[uint64] {
-	return start(ctx, c.offset("Decr", c.sendDecr, key, delta, opts))
+	return start(ctx, c.offset(ctx, "Decr", c.sendDecr, key, delta, opts))
 }
 
 // offsetAnswer is the server's answer to an incr or decr.
@@ -60,8 +60,8 @@ func (c *Client) sendDecr(ctx context.Context, namespace, key string, body clien
 	return offsetAnswer{resp.StatusCode(), resp.Body, resp.JSON200}, nil
 }
 
-func (c *Client) offset(op string, send offsetSender, key any, delta uint64, opts []CallOption) call[uint64] {
-	o, err := applyOptions(op, optNamespace|optInitialValue, opts)
+func (c *Client) offset(ctx context.Context, op string, send offsetSender, key any, delta uint64, opts []CallOption) call[uint64] {
+	o, err := applyOptions(ctx, op, optNamespace|optInitialValue, opts)
 	if err != nil {
 		return failed[uint64](0, err)
 	}
@@ -95,16 +95,16 @@ func (c *Client) offset(op string, send offsetSender, key any, delta uint64, opt
 // not a number; when the call fails every value is nil and the error says why.
 // Options: WithNamespace, WithKeyPrefix, WithInitialValue.
 func (c *Client) OffsetMulti(ctx context.Context, mapping any, opts ...CallOption) (map[string]*uint64, error) {
-	return c.offsetMulti(mapping, opts)(ctx)
+	return c.offsetMulti(ctx, mapping, opts)(ctx)
 }
 
 // OffsetMultiAsync is OffsetMulti run in the background.
 func (c *Client) OffsetMultiAsync(ctx context.Context, mapping any, opts ...CallOption) *Future[map[string]*uint64] {
-	return start(ctx, c.offsetMulti(mapping, opts))
+	return start(ctx, c.offsetMulti(ctx, mapping, opts))
 }
 
-func (c *Client) offsetMulti(mapping any, opts []CallOption) call[map[string]*uint64] {
-	o, err := applyOptions("OffsetMulti", optNamespace|optKeyPrefix|optInitialValue, opts)
+func (c *Client) offsetMulti(ctx context.Context, mapping any, opts []CallOption) call[map[string]*uint64] {
+	o, err := applyOptions(ctx, "OffsetMulti", optNamespace|optKeyPrefix|optInitialValue, opts)
 	if err != nil {
 		return failed[map[string]*uint64](nil, err)
 	}

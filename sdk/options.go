@@ -1,9 +1,10 @@
 package sdk
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -69,8 +70,9 @@ type callOptions struct {
 	err         error // the first bad option value, reported by the method
 }
 
-// WithNamespace puts the call's keys in namespace ("" is the seed's default
-// namespace, "default" on the wire).
+// WithNamespace puts the call's keys in namespace, overriding the context's
+// (see Namespace). "" is App Engine's empty namespace, sent as `~`;
+// "default" is an ordinary namespace apart from it.
 func WithNamespace(namespace string) CallOption {
 	return func(o *callOptions) { o.given |= optNamespace; o.namespace = namespace }
 }
@@ -144,13 +146,9 @@ func (o *callOptions) fail(err error) {
 	}
 }
 
-// namespacePattern is the server's namespace grammar, checked here so a bad
-// name fails before any request.
-var namespacePattern = regexp.MustCompile(`^[0-9A-Za-z._-]{1,100}$`)
-
 // applyOptions applies opts for method, refusing the options it does not take,
-// and resolves the namespace to its wire name.
-func applyOptions(method string, allowed optSet, opts []CallOption) (callOptions, error) {
+// and resolves the namespace (the option's, else ctx's) to its wire name.
+func applyOptions(ctx context.Context, method string, allowed optSet, opts []CallOption) (callOptions, error) {
 	var o callOptions
 	for _, opt := range opts {
 		if opt != nil {
@@ -169,11 +167,13 @@ func applyOptions(method string, allowed optSet, opts []CallOption) (callOptions
 		}
 		return o, invalidf("%s does not take %s", method, strings.Join(names, ", "))
 	}
-	switch {
-	case o.namespace == "":
-		o.namespace = "default"
-	case !namespacePattern.MatchString(o.namespace):
-		return o, invalidf("%s: namespace %q is not 1-100 characters of [0-9A-Za-z._-]", method, o.namespace)
+	if o.given&optNamespace == 0 {
+		o.namespace = NamespaceFromContext(ctx)
 	}
+	wire, err := wireNamespace(o.namespace)
+	if err != nil {
+		return o, fmt.Errorf("%s: %w", method, err)
+	}
+	o.namespace = wire
 	return o, nil
 }

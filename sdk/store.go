@@ -38,7 +38,7 @@ func (c *Client) CAS(ctx context.Context, key, value any, opts ...CallOption) (b
 }
 
 func (c *Client) store(ctx context.Context, op string, mode client.SetParamsMode, key, value any, opts []CallOption) (bool, error) {
-	o, err := applyOptions(op, optNamespace|optTime, opts)
+	o, err := applyOptions(ctx, op, optNamespace|optTime, opts)
 	if err != nil {
 		return false, err
 	}
@@ -83,52 +83,52 @@ func (c *Client) store(ctx context.Context, op string, mode client.SetParamsMode
 // error saying why. Options: WithNamespace, WithKeyPrefix, WithTime or
 // WithExpiration.
 func (c *Client) SetMulti(ctx context.Context, mapping any, opts ...CallOption) ([]string, error) {
-	return c.storeMulti("SetMulti", client.BatchSetRequestModeSet, mapping, opts)(ctx)
+	return c.storeMulti(ctx, "SetMulti", client.BatchSetRequestModeSet, mapping, opts)(ctx)
 }
 
 // SetMultiAsync is SetMulti run in the background.
 func (c *Client) SetMultiAsync(ctx context.Context, mapping any, opts ...CallOption) *Future[[]string] {
-	return start(ctx, c.storeMulti("SetMulti", client.BatchSetRequestModeSet, mapping, opts))
+	return start(ctx, c.storeMulti(ctx, "SetMulti", client.BatchSetRequestModeSet, mapping, opts))
 }
 
 // AddMulti is SetMulti with Add's condition per key; keys already live or
 // locked are returned as not stored.
 func (c *Client) AddMulti(ctx context.Context, mapping any, opts ...CallOption) ([]string, error) {
-	return c.storeMulti("AddMulti", client.BatchSetRequestModeAdd, mapping, opts)(ctx)
+	return c.storeMulti(ctx, "AddMulti", client.BatchSetRequestModeAdd, mapping, opts)(ctx)
 }
 
 // AddMultiAsync is AddMulti run in the background.
 func (c *Client) AddMultiAsync(ctx context.Context, mapping any, opts ...CallOption) *Future[[]string] {
-	return start(ctx, c.storeMulti("AddMulti", client.BatchSetRequestModeAdd, mapping, opts))
+	return start(ctx, c.storeMulti(ctx, "AddMulti", client.BatchSetRequestModeAdd, mapping, opts))
 }
 
 // ReplaceMulti is SetMulti with Replace's condition per key; keys without a
 // live item are returned as not stored.
 func (c *Client) ReplaceMulti(ctx context.Context, mapping any, opts ...CallOption) ([]string, error) {
-	return c.storeMulti("ReplaceMulti", client.BatchSetRequestModeReplace, mapping, opts)(ctx)
+	return c.storeMulti(ctx, "ReplaceMulti", client.BatchSetRequestModeReplace, mapping, opts)(ctx)
 }
 
 // ReplaceMultiAsync is ReplaceMulti run in the background.
 func (c *Client) ReplaceMultiAsync(ctx context.Context, mapping any, opts ...CallOption) *Future[[]string] {
-	return start(ctx, c.storeMulti("ReplaceMulti", client.BatchSetRequestModeReplace, mapping, opts))
+	return start(ctx, c.storeMulti(ctx, "ReplaceMulti", client.BatchSetRequestModeReplace, mapping, opts))
 }
 
 // CASMulti is SetMulti with CAS's condition per key; keys that changed since
 // Gets/GetMulti with ForCAS, or that have no remembered CAS id, are returned
 // as not stored.
 func (c *Client) CASMulti(ctx context.Context, mapping any, opts ...CallOption) ([]string, error) {
-	return c.storeMulti("CASMulti", client.BatchSetRequestModeCas, mapping, opts)(ctx)
+	return c.storeMulti(ctx, "CASMulti", client.BatchSetRequestModeCas, mapping, opts)(ctx)
 }
 
 // CASMultiAsync is CASMulti run in the background.
 func (c *Client) CASMultiAsync(ctx context.Context, mapping any, opts ...CallOption) *Future[[]string] {
-	return start(ctx, c.storeMulti("CASMulti", client.BatchSetRequestModeCas, mapping, opts))
+	return start(ctx, c.storeMulti(ctx, "CASMulti", client.BatchSetRequestModeCas, mapping, opts))
 }
 
 // storeMulti prepares a batch store. Values are encoded, and CAS ids read,
 // now; the request is sent when the call runs.
-func (c *Client) storeMulti(op string, mode client.BatchSetRequestMode, mapping any, opts []CallOption) call[[]string] {
-	o, err := applyOptions(op, optNamespace|optKeyPrefix|optTime, opts)
+func (c *Client) storeMulti(ctx context.Context, op string, mode client.BatchSetRequestMode, mapping any, opts []CallOption) call[[]string] {
+	o, err := applyOptions(ctx, op, optNamespace|optKeyPrefix|optTime, opts)
 	if err != nil {
 		return failed[[]string](nil, err)
 	}

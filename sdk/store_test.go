@@ -106,15 +106,15 @@ func TestBadKeysAreRefusedBeforeSending(t *testing.T) {
 
 func TestNamespacesIsolateKeys(t *testing.T) {
 	e := newEnv(t)
-	e.set("k", "in default")
+	e.set("k", "in the empty namespace")
 	e.set("k", "in a", sdk.WithNamespace("a"))
-	assert.Equal(t, "in default", e.get("k"))
-	assert.Equal(t, "in default", e.get("k", sdk.WithNamespace("")), `"" is the default namespace`)
-	assert.Equal(t, "in default", e.get("k", sdk.WithNamespace("default")))
+	assert.Equal(t, "in the empty namespace", e.get("k"))
+	assert.Equal(t, "in the empty namespace", e.get("k", sdk.WithNamespace("")), `"" is the empty namespace`)
+	assert.Nil(t, e.get("k", sdk.WithNamespace("default")), `"default" is an ordinary namespace`)
 	assert.Equal(t, "in a", e.get("k", sdk.WithNamespace("a")))
 	assert.Nil(t, e.get("k", sdk.WithNamespace("b")))
 
-	for _, ns := range []string{"a b", "ns/1", strings.Repeat("n", 101)} {
+	for _, ns := range []string{"a b", "ns/1", "~", strings.Repeat("n", 101)} {
 		_, err := e.c.Get(e.ctx, "k", new(any), sdk.WithNamespace(ns))
 		assert.ErrorIs(t, err, sdk.ErrInvalidArgument, "namespace %q", ns)
 	}

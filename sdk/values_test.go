@@ -201,7 +201,7 @@ func TestWireFormKeepsTheSeedTypeNumbers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.set(tt.name, tt.value)
-			item := getRaw(t, e, "default", tt.name)
+			item := getRaw(t, e, "~", tt.name)
 			assert.Equal(t, tt.wantValue, item["value"])
 			assert.Equal(t, tt.wantFlags, item["flags"])
 			if tt.wantBytes {
