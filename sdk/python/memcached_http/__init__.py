@@ -3,6 +3,7 @@
 Port App Engine code by changing one import:
 
     from memcached_http import memcache   # was: from google.appengine.api import memcache
+    from memcached_http import namespace_manager   # was: from google.appengine.api import namespace_manager
 """
 
 __version__ = "0.1.0"

@@ -25,6 +25,8 @@ import base64
 import hashlib
 import re
 
+from . import namespace_manager
+
 MAX_KEY_SIZE = 250
 MAX_VALUE_SIZE = 10 ** 6
 
@@ -38,11 +40,11 @@ TYPE_INT = 3
 TYPE_LONG = 4
 TYPE_BOOL = 5
 
-DEFAULT_NAMESPACE = "default"
+# EMPTY_NAMESPACE is how the wire spells App Engine's empty namespace.
+EMPTY_NAMESPACE = "~"
 
 _INT_MIN = -(1 << 63)
 _UINT_END = 1 << 64
-_NAMESPACE_RE = re.compile(r"[0-9A-Za-z._-]{1,100}\Z")
 _DIGITS_RE = re.compile(rb"[0-9]+\Z")
 
 
@@ -84,18 +86,20 @@ def wire_key(key, key_prefix=""):
 
 
 def wire_namespace(namespace):
-    """Returns the wire name of a namespace; None and "" are the default namespace."""
-    if namespace is None or namespace == "":
-        return DEFAULT_NAMESPACE
+    """Returns the wire name of a namespace, read at call time.
+
+    None is namespace_manager.get_namespace(); the empty namespace is sent as
+    "~", a spelling no namespace name can have, so "" and "default" stay apart.
+    Raises namespace_manager.BadValueError (a ValueError) for a bad name.
+    """
+    if namespace is None:
+        namespace = namespace_manager.get_namespace()
     if isinstance(namespace, bytes):
         namespace = namespace.decode("ascii", "replace")
     if not isinstance(namespace, str):
         raise TypeError("namespace must be a string, received %r" % (namespace,))
-    if not _NAMESPACE_RE.match(namespace):
-        raise ValueError(
-            "namespace must be 1-100 characters of [0-9A-Za-z._-], received %r" % namespace
-        )
-    return namespace
+    namespace_manager.validate_namespace(namespace)
+    return namespace or EMPTY_NAMESPACE
 
 
 def _b64(raw):

@@ -36,7 +36,7 @@ class Thing:
         return isinstance(other, Thing) and other.name == self.name
 
 
-def raw_item(key, namespace="default"):
+def raw_item(key, namespace="~"):
     """Reads an item past the client, as another language would see it."""
     return _server.raw("GET", "/v1/ns/%s/keys/%s" % (namespace, urllib.parse.quote(key, safe="")))
 
@@ -97,7 +97,7 @@ class GetSetTest(ServerTestCase):
                 self.assertEqual(want, {k: item[k] for k in want})
 
     def test_items_written_by_other_clients_read_as_their_json(self):
-        status, _ = _server.raw("PUT", "/v1/ns/default/keys/doc", {"value": {"name": "Ada", "n": [1, 2]}})
+        status, _ = _server.raw("PUT", "/v1/ns/~/keys/doc", {"value": {"name": "Ada", "n": [1, 2]}})
         self.assertEqual(200, status)
         self.assertEqual({"name": "Ada", "n": [1, 2]}, self.client.get("doc"))
 
@@ -224,12 +224,14 @@ class NamespaceTest(ServerTestCase):
         self.assertEqual(memcache.DELETE_SUCCESSFUL, self.client.delete("k", namespace="alpha"))
         self.assertEqual("b", self.client.get("k", namespace="beta"))
 
-    def test_none_and_empty_are_the_default_namespace(self):
+    def test_none_and_empty_are_the_empty_namespace_not_default(self):
         self.client.set("k", "v", namespace="")
         self.assertEqual("v", self.client.get("k"))
-        self.assertEqual("v", self.client.get("k", namespace="default"))
-        status, _ = raw_item("k", "default")
+        self.assertIsNone(self.client.get("k", namespace="default"))
+        status, _ = raw_item("k", "~")
         self.assertEqual(200, status)
+        status, _ = raw_item("k", "default")
+        self.assertEqual(404, status)
 
     def test_multi_and_counter_calls_honour_the_namespace(self):
         self.assertEqual([], self.client.set_multi({"a": 1, "b": 2}, namespace="ns1"))

@@ -225,7 +225,7 @@ class TransportTest(unittest.TestCase):
     def test_keys_are_percent_encoded_in_paths(self):
         client = memcache.Client(url=self.server.url)
         client.incr("a/b:c d%\u00e9")
-        self.assertEqual("/v1/ns/default/keys/a%2Fb%3Ac%20d%25%C3%A9:incr", self.server.requests[-1][1])
+        self.assertEqual("/v1/ns/~/keys/a%2Fb%3Ac%20d%25%C3%A9:incr", self.server.requests[-1][1])
 
     def test_single_writes_send_the_seed_fields(self):
         client = memcache.Client(url=self.server.url)

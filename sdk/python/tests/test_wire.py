@@ -68,8 +68,9 @@ class WireKeyTest(unittest.TestCase):
 class WireNamespaceTest(unittest.TestCase):
     def test_namespaces_map_to_their_wire_name(self):
         cases = [
-            ("None is the default namespace", None, "default"),
-            ("the empty string is the default namespace", "", "default"),
+            ("None is the manager's namespace, empty when none is set", None, "~"),
+            ("the empty namespace is spelled ~", "", "~"),
+            ("default is an ordinary name", "default", "default"),
             ("a valid name is kept", "tenant-1.eu_west", "tenant-1.eu_west"),
             ("bytes are decoded", b"tenant", "tenant"),
             ("100 characters is the longest", "n" * 100, "n" * 100),
@@ -79,7 +80,7 @@ class WireNamespaceTest(unittest.TestCase):
                 self.assertEqual(want, _wire.wire_namespace(namespace))
 
     def test_invalid_namespaces_raise_value_error(self):
-        for namespace in ("a/b", "sp ace", "\u00e9", "n" * 101):
+        for namespace in ("a/b", "sp ace", "\u00e9", "n" * 101, "~", "a\n"):
             with self.subTest(namespace=namespace), self.assertRaises(ValueError):
                 _wire.wire_namespace(namespace)
 
