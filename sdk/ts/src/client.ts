@@ -47,9 +47,19 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** The fetch to use; the global fetch by default. */
   fetch?: typeof fetch;
+  /**
+   * The namespace of every call that names none (as App Engine's
+   * namespace_manager.set_namespace): "" or absent is the empty namespace.
+   * A call's own `namespace` option, "" included, overrides it.
+   */
+  namespace?: string;
 }
 
-/** Options every method takes: the seed's namespace ("" or absent is the default one). */
+/**
+ * Options every method takes: the call's namespace. "" is App Engine's empty
+ * namespace (sent as `~`); absent is the client's namespace option; "default"
+ * is an ordinary namespace.
+ */
 export interface NamespaceOptions {
   namespace?: string;
 }
@@ -112,7 +122,7 @@ export interface OffsetMultiOptions extends MultiOptions {
 
 type Mode = "set" | "add" | "replace" | "cas";
 
-const namespacePattern = /^[0-9A-Za-z._-]{1,100}$/;
+const namespacePattern = /^[0-9A-Za-z._-]{0,100}$/;
 
 /**
  * Client talks to one memcached-http server with the methods of App Engine's
@@ -124,8 +134,12 @@ export class Client {
   readonly #api: ReturnType<typeof createClient<paths>>;
   // CAS ids remembered by gets and forCas reads, by wire namespace and stored key.
   readonly #casIds = new Map<string, string>();
+  // The namespace of calls that name none (ClientOptions.namespace).
+  readonly #namespace: string;
 
   constructor(options: ClientOptions) {
+    this.#namespace = options.namespace ?? "";
+    wireNamespace("Client", this.#namespace);
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) {
       headers["Authorization"] = `Bearer ${options.token}`;
@@ -135,6 +149,11 @@ export class Client {
       headers,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
+  }
+
+  // wireNamespace resolves a call's namespace option, the client's when absent.
+  #wireNamespace(method: string, namespace: string | undefined): string {
+    return wireNamespace(method, namespace ?? this.#namespace);
   }
 
   /** get returns the value under key, or undefined on a miss. */
@@ -158,7 +177,7 @@ export class Client {
   }
 
   async #read(method: string, key: Key, namespace: string | undefined, forCas: boolean): Promise<Item | undefined> {
-    const ns = wireNamespace(method, namespace);
+    const ns = this.#wireNamespace(method, namespace);
     const name = keyName(key);
     const stored = storedKey("", name);
     const { data, error, response } = await this.#call(method, () =>
@@ -188,7 +207,7 @@ export class Client {
 
   /** getMulti returns the live items among keys, keyed by the caller's keys; misses are absent. */
   async getMulti(keys: readonly Key[], options: GetMultiOptions = {}): Promise<Record<string, Value>> {
-    const ns = wireNamespace("getMulti", options.namespace);
+    const ns = this.#wireNamespace("getMulti", options.namespace);
     const names = callerKeys(options.keyPrefix, keys.map(keyName));
     const { data, error, response } = await this.#call("getMulti", () =>
       this.#api.POST("/v1/ns/{namespace}/keys:batchGet", {
@@ -239,7 +258,7 @@ export class Client {
   }
 
   async #store(method: string, mode: Mode, key: Key, value: Value, options: StoreOptions): Promise<boolean> {
-    const ns = wireNamespace(method, options.namespace);
+    const ns = this.#wireNamespace(method, options.namespace);
     const stored = storedKey("", keyName(key));
     const body: components["schemas"]["StoreRequest"] = { ...toWire(value) };
     if (options.time !== undefined) {
@@ -291,7 +310,7 @@ export class Client {
   }
 
   async #storeMulti(method: string, mode: Mode, mapping: Mapping, options: StoreMultiOptions): Promise<string[]> {
-    const ns = wireNamespace(method, options.namespace);
+    const ns = this.#wireNamespace(method, options.namespace);
     const pairs = entries(mapping);
     const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
     const items: components["schemas"]["BatchSetItem"][] = [];
@@ -327,7 +346,7 @@ export class Client {
 
   /** delete removes key: DELETE_SUCCESSFUL if a live item was removed, DELETE_ITEM_MISSING if none existed. */
   async delete(key: Key, options: DeleteOptions = {}): Promise<DeleteResult> {
-    const ns = wireNamespace("delete", options.namespace);
+    const ns = this.#wireNamespace("delete", options.namespace);
     const query = options.seconds === undefined ? {} : { seconds: seconds("delete", "seconds", options.seconds) };
     const { data, error, response } = await this.#call("delete", () =>
       this.#api.DELETE("/v1/ns/{namespace}/keys/{key}", {
@@ -348,7 +367,7 @@ export class Client {
    * server answered for all of them, whether each was present or not.
    */
   async deleteMulti(keys: readonly Key[], options: DeleteMultiOptions = {}): Promise<boolean> {
-    const ns = wireNamespace("deleteMulti", options.namespace);
+    const ns = this.#wireNamespace("deleteMulti", options.namespace);
     const body: components["schemas"]["BatchDeleteRequest"] = {
       keys: [...callerKeys(options.keyPrefix, keys.map(keyName)).keys()],
       key_prefix: "",
@@ -381,7 +400,7 @@ export class Client {
   }
 
   async #offset(method: "incr" | "decr", key: Key, delta: number, options: OffsetOptions): Promise<number | undefined> {
-    const ns = wireNamespace(method, options.namespace);
+    const ns = this.#wireNamespace(method, options.namespace);
     const body: components["schemas"]["OffsetRequest"] = { delta: integer(method, "delta", delta, false) };
     if (options.initialValue !== undefined) {
       body.initial_value = integer(method, "initialValue", options.initialValue, false);
@@ -406,7 +425,7 @@ export class Client {
    * value, or null when the key is missing or not a counter.
    */
   async offsetMulti(mapping: Mapping<number>, options: OffsetMultiOptions = {}): Promise<Record<string, number | null>> {
-    const ns = wireNamespace("offsetMulti", options.namespace);
+    const ns = this.#wireNamespace("offsetMulti", options.namespace);
     const pairs = entries(mapping);
     const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
     const body: components["schemas"]["BatchOffsetRequest"] = {
@@ -477,14 +496,16 @@ function callerKeys(prefix: string | undefined, names: string[]): Map<string, st
   return new Map(names.map((name) => [storedKey(prefix ?? "", name), name]));
 }
 
-function wireNamespace(method: string, namespace: string | undefined): string {
-  if (namespace === undefined || namespace === "") {
-    return "default";
-  }
+// wireNamespace validates an App Engine namespace name and returns its
+// spelling in paths: the empty namespace is "~", which no name can be, so ""
+// and "default" stay two namespaces.
+function wireNamespace(method: string, namespace: string): string {
   if (!namespacePattern.test(namespace)) {
-    throw new TypeError(`memcached-http: ${method}: namespace ${JSON.stringify(namespace)} is not 1-100 characters of [0-9A-Za-z._-]`);
+    throw new TypeError(
+      `memcached-http: ${method}: namespace ${JSON.stringify(namespace)}: App Engine namespaces are [0-9A-Za-z._-]{0,100}, and "" is the empty namespace`,
+    );
   }
-  return namespace;
+  return namespace === "" ? "~" : namespace;
 }
 
 // seconds checks a time or lock period here, since JSON turns NaN and

@@ -66,14 +66,14 @@ describe("get and set", () => {
     assert.equal(await mc.get([0, "pair"], { namespace }), 1);
   });
 
-  test("namespaces isolate keys, and the empty one is default", async () => {
+  test("namespaces isolate keys, and the empty one is not default", async () => {
     await mc.set("shared", "in a", { namespace: "ns-a" });
     await mc.set("shared", "in b", { namespace: "ns-b" });
-    await mc.set("shared", "in default");
+    await mc.set("shared", "in the empty namespace");
     assert.equal(await mc.get("shared", { namespace: "ns-a" }), "in a");
     assert.equal(await mc.get("shared", { namespace: "ns-b" }), "in b");
-    assert.equal(await mc.get("shared", { namespace: "" }), "in default");
-    assert.equal(await mc.get("shared", { namespace: "default" }), "in default");
+    assert.equal(await mc.get("shared", { namespace: "" }), "in the empty namespace");
+    assert.equal(await mc.get("shared", { namespace: "default" }), undefined, "default is an ordinary namespace");
   });
 
   test("time sets the expiry the item reports", async () => {

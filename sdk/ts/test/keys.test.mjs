@@ -61,7 +61,7 @@ describe("long keys against the server", () => {
     const key = "long:".repeat(60);
     assert.equal(await mc.set(key, "v"), true);
     assert.equal(await mc.get(key), "v");
-    const raw = await fetch(`${server.baseUrl}/v1/ns/default/keys/${sha1(key)}`);
+    const raw = await fetch(`${server.baseUrl}/v1/ns/~/keys/${sha1(key)}`);
     assert.equal(raw.status, 200);
     assert.equal((await raw.json()).value, "v");
     assert.equal(await mc.incr(key), undefined, "a string that is no counter");
