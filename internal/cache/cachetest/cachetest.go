@@ -153,6 +153,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) cache.Store) {
 		run  func(*testing.T, factory)
 	}{
 		{"keys", testKeys},
+		{"namespaces: empty and default apart", testNamespaces},
 		{"values", testValues},
 		{"expiration", testExpiration},
 		{"storing", testStoring},
