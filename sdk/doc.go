@@ -49,6 +49,13 @@
 // typed destination (Get's dst, GetAs[T], GetMultiAs[T]) decodes the JSON into
 // that type, so structs and maps round-trip exactly.
 //
+// # Namespaces
+//
+// Namespaces are App Engine's: "" is the empty namespace (sent as `~`), and
+// "default" is an ordinary name apart from it. A call's WithNamespace wins;
+// without one, the call uses the namespace Namespace put in its context, as
+// App Engine Go's appengine.Namespace does, else the empty namespace.
+//
 // # CAS
 //
 // Gets, and Get or GetMulti with ForCAS, remember each item's CAS id per
