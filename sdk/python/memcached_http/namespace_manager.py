@@ -8,8 +8,10 @@
 As in App Engine, every memcache function and Client method whose namespace
 is None uses get_namespace() at the time of the call. The current namespace is
 held in a contextvars.ContextVar rather than in os.environ, so threads and
-asyncio tasks each have their own: a new thread starts in the empty namespace,
-and a task starts with the namespace current when it was created.
+asyncio tasks each have their own, and setting it in one never changes
+another's; a task starts with the namespace current when it was created. App
+Engine reset it for every request; a server that reuses worker threads should
+set it at the start of every request.
 """
 
 import contextvars
