@@ -19,9 +19,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/cache/redisstore"
 	"github.com/memcached-http/memcached-http/internal/handlers"
+	"github.com/memcached-http/memcached-http/internal/memcached"
 )
 
 func main() {
@@ -60,6 +63,11 @@ type config struct {
 	idleTimeout       time.Duration
 	rateLimit         int
 	rateWindow        time.Duration
+
+	memcachedAddr      string // "" = no memcached listener
+	memcachedNamespace string
+	memcachedTLS       bool
+	memcachedMaxConns  int
 }
 
 // parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
@@ -94,6 +102,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open (env MEMCACHED_HTTP_IDLE_TIMEOUT)")
 	fs.IntVar(&c.rateLimit, "rate-limit", 0, "requests per -rate-window per token, or per client IP without tokens; 0 means no limit (env MEMCACHED_HTTP_RATE_LIMIT)")
 	fs.DurationVar(&c.rateWindow, "rate-window", time.Second, "window of -rate-limit (env MEMCACHED_HTTP_RATE_WINDOW)")
+	fs.StringVar(&c.memcachedAddr, "memcached-addr", "", "also serve memcached's text and meta protocols on this address, e.g. 127.0.0.1:11211, over the same store; off by default (env MEMCACHED_HTTP_MEMCACHED_ADDR)")
+	fs.StringVar(&c.memcachedNamespace, "memcached-namespace", "", "App Engine namespace of memcached keys; empty means App Engine's empty namespace (env MEMCACHED_HTTP_MEMCACHED_NAMESPACE)")
+	fs.BoolVar(&c.memcachedTLS, "memcached-tls", false, "serve the memcached protocols over TLS with -tls-cert and -tls-key (env MEMCACHED_HTTP_MEMCACHED_TLS)")
+	fs.IntVar(&c.memcachedMaxConns, "memcached-max-conns", memcached.DefaultMaxConns, "open memcached connections at once; more are refused (env MEMCACHED_HTTP_MEMCACHED_MAX_CONNS)")
 	env := map[string]string{
 		"addr":               "MEMCACHED_HTTP_ADDR",
 		"memory-limit":       "MEMCACHED_HTTP_MEMORY_LIMIT",
@@ -118,6 +130,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"idle-timeout":        "MEMCACHED_HTTP_IDLE_TIMEOUT",
 		"rate-limit":          "MEMCACHED_HTTP_RATE_LIMIT",
 		"rate-window":         "MEMCACHED_HTTP_RATE_WINDOW",
+
+		"memcached-addr":      "MEMCACHED_HTTP_MEMCACHED_ADDR",
+		"memcached-namespace": "MEMCACHED_HTTP_MEMCACHED_NAMESPACE",
+		"memcached-tls":       "MEMCACHED_HTTP_MEMCACHED_TLS",
+		"memcached-max-conns": "MEMCACHED_HTTP_MEMCACHED_MAX_CONNS",
 	}
 	c.tokens = getenv(tokensEnv)
 	// Environment values are set as flag values first, so they are checked
@@ -142,6 +159,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, errors.New("memcached-http: -max-response-bytes must not be negative")
 	case c.rateLimit < 0:
 		return c, errors.New("memcached-http: -rate-limit must not be negative")
+	case c.memcachedTLS && c.tlsCert == "":
+		return c, errors.New("memcached-http: -memcached-tls needs -tls-cert and -tls-key")
+	case c.memcachedTLS && c.memcachedAddr == "":
+		return c, errors.New("memcached-http: -memcached-tls needs -memcached-addr")
+	case c.memcachedMaxConns < 1:
+		return c, errors.New("memcached-http: -memcached-max-conns must be at least 1")
 	case c.rateWindow < time.Second:
 		// Retry-After counts whole seconds; a shorter window would tell clients 0.
 		return c, errors.New("memcached-http: -rate-window must be at least 1s")
@@ -170,6 +193,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := checkExposure(c.addr, tokens.Enabled(), c.insecure); err != nil {
 		return err
 	}
+	if err := checkMemcachedExposure(c); err != nil {
+		return err
+	}
 
 	store, err := openStore(ctx, c, logger)
 	if err != nil {
@@ -177,11 +203,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer store.Close()
 
+	mc, err := startMemcached(c, store, logger)
+	if err != nil {
+		return err
+	}
+	var collectors []prometheus.Collector
+	if mc != nil {
+		defer mc.srv.Close()
+		collectors = append(collectors, mc.srv.Stats())
+	}
+
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("memcached-http: %w", err)
 	}
 	srv, err := newServer(c, handlers.NewRouter(store, handlers.Config{
+		Collectors:       collectors,
 		MaxBatchKeys:     c.maxBatchKeys,
 		MaxBodyBytes:     c.maxBodyBytes,
 		MaxResponseBytes: c.maxResponseBytes,
@@ -210,7 +247,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	select {
 	case err := <-served:
 		return fmt.Errorf("memcached-http: serve: %w", err)
+	case err := <-mc.served():
+		return fmt.Errorf("memcached-http: memcached listener: %w", err)
 	case <-ctx.Done():
+	}
+	// memcached clients retry elsewhere on a closed connection: the
+	// listener stops at once, HTTP requests get the drain.
+	if mc != nil {
+		_ = mc.srv.Close()
 	}
 
 	logger.Info("shutting down", "timeout", c.shutdownTimeout.String())

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/memcached-http/memcached-http/internal/auth"
 	"github.com/memcached-http/memcached-http/internal/cache"
@@ -50,6 +51,8 @@ type Config struct {
 	RateLimit     int           // requests per RateWindow per token (per client IP without tokens); 0 means no limit
 	RateWindow    time.Duration // the rate limit's window; 0 means DefaultRateWindow
 	ReadyTimeout  time.Duration // how long /readyz and metrics wait for the store; 0 means DefaultReadyTimeout
+	// Collectors add series to /metrics: the memcached listener's.
+	Collectors []prometheus.Collector
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +86,9 @@ func (c Config) withDefaults() Config {
 func NewRouter(store cache.Store, cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	mx := metrics.New(opNames[:], store, cfg.ReadyTimeout)
+	if err := mx.Register(cfg.Collectors...); err != nil {
+		panic(err) // a collector registered twice: a wiring bug
+	}
 	srv := &Server{store: store, cfg: cfg}
 	strict := gen.NewStrictHandlerWithOptions(srv,
 		[]gen.StrictMiddlewareFunc{negotiate},

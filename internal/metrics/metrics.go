@@ -10,6 +10,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -86,6 +87,17 @@ func New(routes []string, store cache.Store, storeTimeout time.Duration) *Metric
 		}
 	}
 	return m
+}
+
+// Register adds collectors to the registry, e.g. the memcached listener's
+// series, so one scrape of /metrics covers every face of the service.
+func (m *Metrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.registry.Register(c); err != nil {
+			return fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	return nil
 }
 
 // Observe records one answered request of route (an index into New's routes).
