@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,10 +138,16 @@ func message(err error, status int) string {
 // writeError sends err in the one error shape. Server bugs are logged, since
 // the client cannot act on them.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, _ := classify(err)
 	if sw := recorder(w); sw != nil {
 		sw.err = err
 	}
+	if clientGone(r) {
+		// The error is the client's leaving (a store call canceled with
+		// the request, a body cut off), not the backend's or ours, and
+		// nobody is left to read an answer; observe logs and counts 499.
+		return
+	}
+	status, _ := classify(err)
 	if status == http.StatusInternalServerError {
 		slog.ErrorContext(r.Context(), "handlers: internal error", "method", r.Method, "path", r.URL.EscapedPath(), "err", err)
 	}
@@ -153,6 +160,17 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", noStore)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// statusClientClosedRequest is what a request whose client went away before
+// its answer is logged and counted as (nginx's 499); it is never sent.
+const statusClientClosedRequest = 499
+
+// clientGone reports whether r's client went away before its answer:
+// net/http cancels a request's context when its connection closes or fails,
+// and nothing else here cancels one.
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
 }
 
 // recorder finds observe's writer under w (HEAD wraps it), where the

@@ -190,6 +190,11 @@ func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.H
 			if status == 0 {
 				status = http.StatusOK
 			}
+			if clientGone(r) {
+				// Whatever the handler made of it (a store call cut short,
+				// a body cut off), nobody received an answer.
+				status = statusClientClosedRequest
+			}
 			o, _ := routeOf(r.Method, r.URL.EscapedPath())
 			mx.Observe(int(o), status, elapsed)
 			level := slog.LevelInfo

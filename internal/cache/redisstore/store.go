@@ -187,6 +187,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	copt.DisableCache = true // no client-side caching: every read must see other nodes' writes
 	copt.Dialer.Timeout = opts.DialTimeout
 	copt.ConnWriteTimeout = opts.OpTimeout
+	// Every call goes through the pipeline, where a canceled context ends
+	// the wait at once. Otherwise a lone call is written and read in place
+	// until its deadline, so a request whose client went away kept its
+	// handler waiting on a hung server for the whole OpTimeout. Under load
+	// calls queue in the pipeline anyway, so this costs nothing there.
+	copt.AlwaysPipelining = true
 	client, err := rueidis.NewClient(copt)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %w", cache.ErrUnavailable, err)
@@ -252,8 +258,13 @@ func (s *Store) eval(ctx context.Context, sc script, calls []call) []rueidis.Red
 
 // fail wraps an error of the Redis client. Anything that says the backend
 // cannot serve now (network, timeout, node loading or failing over) wraps
-// cache.ErrUnavailable; other server errors are bugs and stay plain.
+// cache.ErrUnavailable; other server errors are bugs and stay plain. A call
+// canceled by its caller (a client that went away) says nothing about the
+// backend: it keeps context.Canceled and is not ErrUnavailable.
 func (s *Store) fail(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	if rerr, ok := rueidis.IsRedisErr(err); ok {
 		code, _, _ := strings.Cut(rerr.Error(), " ")
 		switch code {

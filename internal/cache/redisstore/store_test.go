@@ -523,3 +523,35 @@ func TestAHungRedisFailsWithinTheOperationTimeout(t *testing.T) {
 	}
 	require.NoError(t, err, "reads work again once the server resumes")
 }
+
+func TestACallCanceledByItsCallerIsNotABackendFailure(t *testing.T) {
+	srv := ownServer(t)
+	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now, OpTimeout: 10 * time.Second})
+	k := key(t, "", "k")
+	put(t, s, k, "1", cache.KindBytes)
+
+	// The server hangs, so only the caller's cancel can end the calls.
+	require.NoError(t, srv.signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = srv.signal(syscall.SIGCONT) })
+	ops := map[string]func(context.Context) error{
+		"get": func(ctx context.Context) error { _, err := s.Get(ctx, k, nil); return err },
+		"put": func(ctx context.Context) error {
+			_, err := s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("2"), Kind: cache.KindBytes})
+			return err
+		},
+		"offset": func(ctx context.Context) error { _, err := s.Offset(ctx, k, cache.Delta{Amount: 1}, nil); return err },
+	}
+	for name, op := range ops {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- op(ctx) }()
+		cancel()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, context.Canceled, name)
+			assert.NotErrorIs(t, err, cache.ErrUnavailable, "%s: the caller left; the backend did not fail", name)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: a canceled call still waits for the hung server", name)
+		}
+	}
+}
