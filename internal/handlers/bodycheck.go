@@ -63,10 +63,12 @@ func fieldsOf(t reflect.Type) fields {
 	return out
 }
 
-// checkJSON refuses a body that is not one JSON value of valid UTF-8, or an
-// object with a member its operation does not know. An empty body passes:
-// the operations that allow one (incr, decr) take their defaults, the
-// others fail in the generated decoder.
+// checkJSON refuses a body that is not one JSON value of valid UTF-8, an
+// object with a member its operation does not know, or any object in it
+// (stored values and the offsets map included) that names a member twice:
+// encoding/json keeps the last of two, other parsers the first, so what was
+// meant is a guess. An empty body passes: the operations that allow one
+// (incr, decr) take their defaults, the others fail in the generated decoder.
 func checkJSON(data []byte, want fields) error {
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
 		return nil
@@ -87,11 +89,38 @@ func checkJSON(data []byte, want fields) error {
 	if w.data[w.i] != '{' {
 		return nil // the generated decoder names the type mismatch
 	}
-	return w.object(want, "", -1)
+	if e := w.object(want, false); e != nil {
+		if e.duplicate {
+			return invalid(e.field, "%s is given twice; send each member once", strconv.Quote(e.field))
+		}
+		return invalid(e.field, "unknown field %s", strconv.Quote(e.field))
+	}
+	return nil
 }
 
-// walker reads member names of JSON that json.Valid has accepted, so it
-// never meets malformed input.
+// memberError is what the walk refused: an unknown or a repeated member.
+// field is its wire path (items[1].time), built as the walk unwinds, so a
+// valid body costs no path building.
+type memberError struct {
+	field     string
+	duplicate bool
+}
+
+// within prefixes the path of e with the member or element holding it.
+func (e *memberError) within(outer string) *memberError {
+	switch {
+	case e.field == "":
+		e.field = outer
+	case e.field[0] == '[':
+		e.field = outer + e.field
+	default:
+		e.field = outer + "." + e.field
+	}
+	return e
+}
+
+// walker reads JSON that json.Valid has accepted, so it never meets
+// malformed input.
 type walker struct {
 	data []byte
 	i    int
@@ -120,42 +149,37 @@ func (w *walker) str() []byte {
 	return w.data[start:w.i]
 }
 
-// skip consumes one value.
-func (w *walker) skip() {
+// value walks one value. Objects in it are checked against want unless
+// open (a stored value, the offsets map, a member typed as a scalar: any
+// member names, but each once).
+func (w *walker) value(want fields, open bool) *memberError {
 	w.ws()
 	switch w.data[w.i] {
+	case '{':
+		return w.object(want, open)
+	case '[':
+		return w.array(want, open)
 	case '"':
 		w.str()
-	case '{', '[':
-		depth := 0
-		for {
-			switch w.data[w.i] {
-			case '"':
-				w.str()
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-			}
-			w.i++
-			if depth == 0 {
-				return
-			}
-		}
 	default:
 		for w.i < len(w.data) && strings.IndexByte(",}] \t\r\n", w.data[w.i]) < 0 {
 			w.i++
 		}
 	}
+	return nil
 }
 
-// object walks the object at w.i, refusing members not in want. Its wire
-// path is parent, or parent[idx] for an array element (idx >= 0); paths
-// are built only for an error or a nested schema, so a valid body costs no
-// allocation here.
-func (w *walker) object(want fields, parent string, idx int) error {
-	w.i++ // {
+// smallObject is how many member names an object's duplicate check keeps
+// on the stack before it moves them to a map.
+const smallObject = 16
+
+// object walks the object at w.i, refusing a repeated member and, unless
+// open, a member not in want.
+func (w *walker) object(want fields, open bool) *memberError {
+	var small [smallObject][2]int32 // unescaped names so far, as ranges of data
+	n := 0
+	var many map[string]struct{} // every name, once there are many or one is escaped
+	w.i++                        // {
 	for {
 		w.ws()
 		switch w.data[w.i] {
@@ -166,52 +190,69 @@ func (w *walker) object(want fields, parent string, idx int) error {
 			w.i++
 			w.ws()
 		}
+		start := w.i + 1
 		quoted := w.str()
 		raw := quoted[1 : len(quoted)-1]
-		sub, known := want[string(raw)]
-		if !known && bytes.IndexByte(raw, '\\') >= 0 {
+		escaped := bytes.IndexByte(raw, '\\') >= 0
+		name := ""
+		if escaped {
 			// Escaped names are rare; encoding/json reads them as their text.
-			var name string
 			_ = json.Unmarshal(quoted, &name)
-			sub, known = want[name]
-			raw = []byte(name)
 		}
-		if !known {
-			field := memberPath(parent, idx, string(raw))
-			return invalid(field, "unknown field %s", strconv.Quote(field))
+		if escaped || many != nil || n == smallObject {
+			if many == nil {
+				many = make(map[string]struct{}, 2*smallObject)
+				for _, r := range small[:n] {
+					many[string(w.data[r[0]:r[1]])] = struct{}{}
+				}
+			}
+			key := name
+			if !escaped {
+				key = string(raw)
+			}
+			if _, dup := many[key]; dup {
+				return &memberError{field: key, duplicate: true}
+			}
+			many[key] = struct{}{}
+		} else {
+			for _, r := range small[:n] {
+				if bytes.Equal(w.data[r[0]:r[1]], raw) {
+					return &memberError{field: string(raw), duplicate: true}
+				}
+			}
+			small[n] = [2]int32{int32(start), int32(start + len(raw))}
+			n++
+		}
+		var sub fields
+		subOpen := open
+		if !open {
+			var known bool
+			if escaped {
+				sub, known = want[name]
+			} else {
+				sub, known = want[string(raw)]
+			}
+			if !known {
+				if !escaped {
+					name = string(raw)
+				}
+				return &memberError{field: name}
+			}
+			subOpen = sub == nil
 		}
 		w.ws()
 		w.i++ // :
-		w.ws()
-		var err error
-		switch {
-		case sub != nil && w.data[w.i] == '{':
-			err = w.object(sub, memberPath(parent, idx, string(raw)), -1)
-		case sub != nil && w.data[w.i] == '[':
-			err = w.array(sub, memberPath(parent, idx, string(raw)))
-		default:
-			w.skip()
-		}
-		if err != nil {
-			return err
+		if e := w.value(sub, subOpen); e != nil {
+			if !escaped {
+				name = string(raw)
+			}
+			return e.within(name)
 		}
 	}
 }
 
-// memberPath is the wire path of member name in the object at parent
-// (element idx of it when idx >= 0).
-func memberPath(parent string, idx int, name string) string {
-	if idx >= 0 {
-		parent += "[" + strconv.Itoa(idx) + "]"
-	}
-	if parent == "" {
-		return name
-	}
-	return parent + "." + name
-}
-
-// array walks an array whose object elements must carry members of want.
-func (w *walker) array(want fields, path string) error {
+// array walks an array; object elements are checked against want unless open.
+func (w *walker) array(want fields, open bool) *memberError {
 	w.i++ // [
 	for n := 0; ; n++ {
 		w.ws()
@@ -221,43 +262,58 @@ func (w *walker) array(want fields, path string) error {
 			return nil
 		case ',':
 			w.i++
-			w.ws()
 		}
-		if w.data[w.i] != '{' {
-			w.skip()
-			continue
-		}
-		if err := w.object(want, path, n); err != nil {
-			return err
+		if e := w.value(want, open); e != nil {
+			return e.within("[" + strconv.Itoa(n) + "]")
 		}
 	}
 }
 
-// readBody reads a JSON request body into buf (grown to its declared
-// length), replaces r.Body with the bytes read, and checks them for op. It
-// answers the error itself and reports false when the body is refused.
-func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, o op) ([]byte, bool) {
+// maxUpFront bounds the buffer grown from a declared Content-Length before
+// its bytes arrive; beyond it the buffer grows with the bytes read.
+const maxUpFront = 1 << 20
+
+// readRaw reads a request body into buf, whose storage the caller keeps
+// until the request is answered. It answers a read error itself (413 past
+// the limit) and reports false.
+func readRaw(w http.ResponseWriter, r *http.Request, buf *[]byte) ([]byte, bool) {
 	if r.ContentLength > 0 {
-		*buf = growTo(*buf, int(r.ContentLength)+1)
+		*buf = growTo(*buf, int(min(r.ContentLength+1, maxUpFront)))
 	}
 	data, err := readAll(*buf, r.Body)
 	*buf = data[:0]
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, r, tooLarge(r, err))
+			writeError(w, r, tooLarge(w, err))
 		} else {
 			writeError(w, r, badRequest("", "the request body could not be read", fmt.Errorf("read body: %w", err)))
 		}
+		return nil, false
+	}
+	return data, true
+}
+
+// readBody reads a JSON request body into buf (see readRaw), checks it for
+// op and replaces r.Body with the bytes read. It answers the error itself
+// and reports false when the body is refused.
+func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, o op) ([]byte, bool) {
+	data, ok := readRaw(w, r, buf)
+	if !ok {
 		return nil, false
 	}
 	if err := checkJSON(data, requestFields[o]); err != nil {
 		writeError(w, r, err)
 		return nil, false
 	}
+	replay(r, data)
+	return data, true
+}
+
+// replay makes r.Body the bytes already read.
+func replay(r *http.Request, data []byte) {
 	body := new(replayBody)
 	body.Reset(data)
 	r.Body = body
-	return data, true
 }
 
 // replayBody replays a body already read: a bytes.Reader with Close, in one

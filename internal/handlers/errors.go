@@ -217,7 +217,7 @@ func paramError(w http.ResponseWriter, r *http.Request, err error) {
 // does not decode. A body cut off by the size limit is too large, not malformed.
 func requestError(w http.ResponseWriter, r *http.Request, err error) {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		writeError(w, r, tooLarge(r, err))
+		writeError(w, r, tooLarge(w, err))
 		return
 	}
 	field, msg := "", "the request body does not decode"
@@ -243,9 +243,9 @@ func responseError(w http.ResponseWriter, r *http.Request, err error) {
 
 // tooLarge labels a body over the size limit: on a single key it is the
 // value that is too large, elsewhere the batch.
-func tooLarge(r *http.Request, err error) error {
+func tooLarge(w http.ResponseWriter, err error) error {
 	code, what := gen.ErrorDetailCodeBatchTooLarge, "the batch request body"
-	if _, _, ok := keyPath(r.URL.EscapedPath()); ok {
+	if sw := recorder(w); sw != nil && routes[sw.m.op].body == bodySingleKey {
 		code, what = gen.ErrorDetailCodeValueTooLarge, "the request body (a single value)"
 	}
 	msg := what + " is too large"

@@ -19,119 +19,7 @@ import (
 
 	"github.com/memcached-http/memcached-http/internal/auth"
 	"github.com/memcached-http/memcached-http/internal/gen"
-	"github.com/memcached-http/memcached-http/internal/metrics"
 )
-
-// op is one operation of the contract. Middleware finds it from the method
-// and the raw path alone, without the router, so that metrics, logs and
-// authorization agree on it and cost a few string comparisons.
-type op uint8
-
-const (
-	opNone op = iota // no operation: the router answers 404 or 405
-	opGet
-	opSet
-	opDelete
-	opIncr
-	opDecr
-	opGetMulti
-	opSetMulti
-	opDeleteMulti
-	opOffsetMulti
-	opFlushAll
-	opGetStats
-	opHealth
-	opReady
-	opGetContract
-	opGetMetrics
-	opDocs
-	numOps
-)
-
-// opNames are the operationIds of api/openapi.yaml: the route label of
-// metrics and logs, bounded whatever paths clients send.
-var opNames = [numOps]string{
-	opNone: "none", opGet: "get", opSet: "set", opDelete: "delete", opIncr: "incr", opDecr: "decr",
-	opGetMulti: "getMulti", opSetMulti: "setMulti", opDeleteMulti: "deleteMulti", opOffsetMulti: "offsetMulti",
-	opFlushAll: "flushAll", opGetStats: "getStats", opHealth: "health", opReady: "ready",
-	opGetContract: "getContract", opGetMetrics: "getMetrics", opDocs: "docs",
-}
-
-// opRoles is the role each operation needs when tokens are configured; the
-// zero role is public. Key and batch operations are checked against their
-// namespace, the others against every namespace.
-var opRoles = [numOps]auth.Role{
-	opGet: auth.RoleRead, opGetMulti: auth.RoleRead,
-	opSet: auth.RoleWrite, opDelete: auth.RoleWrite, opIncr: auth.RoleWrite, opDecr: auth.RoleWrite,
-	opSetMulti: auth.RoleWrite, opDeleteMulti: auth.RoleWrite, opOffsetMulti: auth.RoleWrite,
-	opFlushAll: auth.RoleAdmin, opGetStats: auth.RoleAdmin, opGetMetrics: auth.RoleAdmin,
-}
-
-// routeOf returns the operation a request addresses and, for key and batch
-// operations, its namespace as it appears in the raw path.
-func routeOf(method, escaped string) (op, string) {
-	if method == http.MethodHead {
-		method = http.MethodGet // HEAD is GET without the body
-	}
-	if ns, rest, ok := keyPath(escaped); ok {
-		switch method {
-		case http.MethodGet:
-			return opGet, ns
-		case http.MethodPut:
-			return opSet, ns
-		case http.MethodDelete:
-			return opDelete, ns
-		case http.MethodPost:
-			if strings.HasSuffix(rest, ":incr") {
-				return opIncr, ns
-			}
-			if strings.HasSuffix(rest, ":decr") {
-				return opDecr, ns
-			}
-		}
-		return opNone, ""
-	}
-	if tail, ok := strings.CutPrefix(escaped, "/v1/ns/"); ok {
-		ns, verb, ok := strings.Cut(tail, "/keys:")
-		if !ok || method != http.MethodPost || strings.Contains(ns, "/") {
-			return opNone, ""
-		}
-		switch verb {
-		case "batchGet":
-			return opGetMulti, ns
-		case "batchSet":
-			return opSetMulti, ns
-		case "batchDelete":
-			return opDeleteMulti, ns
-		case "batchOffset":
-			return opOffsetMulti, ns
-		}
-		return opNone, ""
-	}
-	want, o := http.MethodGet, opNone
-	switch escaped {
-	case "/v1/flush":
-		want, o = http.MethodPost, opFlushAll
-	case "/v1/stats":
-		o = opGetStats
-	case "/healthz":
-		o = opHealth
-	case "/readyz":
-		o = opReady
-	case "/openapi.yaml":
-		o = opGetContract
-	case "/metrics":
-		o = opGetMetrics
-	default:
-		if escaped == "/docs" || strings.HasPrefix(escaped, "/docs/") {
-			o = opDocs
-		}
-	}
-	if method != want {
-		return opNone, ""
-	}
-	return o, ""
-}
 
 // requestIDHeader carries the request id both ways.
 const requestIDHeader = "X-Request-Id"
@@ -168,63 +56,56 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// observe is the outermost middleware: it gives the request its id, and once
-// the request is answered counts it by operation and status and writes one
-// JSON log line. Neither the Authorization header nor the query is logged.
-func observe(logger *slog.Logger, mx *metrics.Metrics) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			var id string
-			if ids := r.Header[requestIDHeader]; len(ids) > 0 && saneRequestID(ids[0]) {
-				id = ids[0]
-			} else {
-				id = newRequestID()
-			}
-			ww := &statusWriter{ResponseWriter: w}
-			ww.id[0] = id
-			w.Header()[requestIDHeader] = ww.id[:]
-			next.ServeHTTP(ww, r)
-			elapsed := time.Since(start)
-			status := ww.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			if clientGone(r) {
-				// Whatever the handler made of it (a store call cut short,
-				// a body cut off), nobody received an answer.
-				status = statusClientClosedRequest
-			}
-			o, _ := routeOf(r.Method, r.URL.EscapedPath())
-			mx.Observe(int(o), status, elapsed)
-			level := slog.LevelInfo
-			if status >= http.StatusInternalServerError {
-				level = slog.LevelError
-			}
-			// Checked first so a disabled level costs no attribute building.
-			if !logger.Enabled(r.Context(), level) {
-				return
-			}
-			attrs := []slog.Attr{
-				slog.String("request_id", id),
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.EscapedPath()),
-				slog.String("route", opNames[o]),
-				slog.Int("status", status),
-				slog.Int("bytes", ww.bytes),
-				slog.Duration("duration", elapsed),
-			}
-			if ww.err != nil {
-				// The wire message is plain; the log keeps the whole chain.
-				attrs = append(attrs, slog.String("error", ww.err.Error()))
-			}
-			logger.LogAttrs(r.Context(), level, "request", attrs...)
-		})
+// requestID is the client's id when it is sane, otherwise a new one.
+func requestID(r *http.Request) string {
+	if ids := r.Header[requestIDHeader]; len(ids) > 0 && saneRequestID(ids[0]) {
+		return ids[0]
 	}
+	return newRequestID()
+}
+
+// observe counts an answered request by operation and status and writes
+// its one JSON log line. Neither the Authorization header nor the query is
+// logged.
+func (s *service) observe(ww *statusWriter, r *http.Request, elapsed time.Duration) {
+	status := ww.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if clientGone(r) {
+		// Whatever the handler made of it (a store call cut short,
+		// a body cut off), nobody received an answer.
+		status = statusClientClosedRequest
+	}
+	o := ww.m.op
+	s.mx.Observe(int(o), status, elapsed)
+	level := slog.LevelInfo
+	if status >= http.StatusInternalServerError {
+		level = slog.LevelError
+	}
+	// Checked first so a disabled level costs no attribute building.
+	if !s.logger.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", ww.id[0]),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.EscapedPath()),
+		slog.String("route", opNames[o]),
+		slog.Int("status", status),
+		slog.Int("bytes", ww.bytes),
+		slog.Duration("duration", elapsed),
+	}
+	if ww.err != nil {
+		// The wire message is plain; the log keeps the whole chain.
+		attrs = append(attrs, slog.String("error", ww.err.Error()))
+	}
+	s.logger.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // statusWriter records the status and body size observe reports. It carries
-// the X-Request-Id header's value slice, so one allocation serves both. Like
+// the X-Request-Id header's value slice and the request's classification,
+// so one allocation serves all three. Like
 // chi's wrapper it forwards only the first final status (a late error after
 // a partial body cannot rewrite it), and Unwrap lets http.ResponseController
 // reach the connection.
@@ -234,6 +115,7 @@ type statusWriter struct {
 	bytes  int   // body bytes written
 	err    error // the error answered, with its full chain, for the log line
 	id     [1]string
+	m      match // the request's row, classified once
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -285,20 +167,28 @@ func (s *statusWriter) Flush() {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // guard authenticates and authorizes the request's operation and applies the
-// rate limit. It runs after CORS, so preflights (which carry no token) are
-// answered before it, and before the body is read.
+// rate limit, from the operation's row alone: it runs after CORS, so
+// preflights (which carry no token) are answered before it, and before any
+// body byte is read.
 type guard struct {
-	tokens        *auth.Tokens          // nil or empty: authentication is off
-	limiter       *httprate.RateLimiter // nil: no rate limit
-	metricsPublic bool
+	tokens  *auth.Tokens          // nil or empty: authentication is off
+	limiter *httprate.RateLimiter // nil: no rate limit
+	roles   [numOps]auth.Role     // routes' roles, /metrics public with Config.MetricsPublic
 }
 
 func newGuard(cfg Config) *guard {
-	g := &guard{tokens: cfg.Tokens, metricsPublic: cfg.MetricsPublic}
+	g := &guard{tokens: cfg.Tokens}
+	for o, rt := range routes {
+		g.roles[o] = rt.role
+	}
+	if cfg.MetricsPublic {
+		g.roles[opGetMetrics] = 0
+	}
 	if cfg.RateLimit > 0 {
 		g.limiter = httprate.NewRateLimiter(cfg.RateLimit, cfg.RateWindow,
 			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 				writeError(w, r, &apiError{status: http.StatusTooManyRequests, code: gen.ErrorDetailCodeRateLimited,
+					msg: fmt.Sprintf("rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow),
 					err: fmt.Errorf("handlers: rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow)})
 			}))
 	}
@@ -309,52 +199,88 @@ func newGuard(cfg Config) *guard {
 // knowing the namespace, no scope can cover it.
 var errBadNamespace = errors.New("handlers: namespace is not percent-encoded correctly")
 
-func (g *guard) handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, rawNS := routeOf(r.Method, r.URL.EscapedPath())
-		role := opRoles[o]
-		if role == 0 || o == opGetMetrics && g.metricsPublic {
-			next.ServeHTTP(w, r)
-			return
+// errTwoAuthorizations refuses a request with more than one Authorization
+// header: which one counts would be a guess, and proxies may disagree.
+var errTwoAuthorizations = errors.New("handlers: more than one Authorization header")
+
+// allow reports whether the request may go on; when not, it has answered.
+// Without a valid token the answer is 401, out of role or namespace 403,
+// and either counts against the client address's rate limit, so guessing
+// tokens is limited like any other traffic.
+func (g *guard) allow(w http.ResponseWriter, r *http.Request, m *match) bool {
+	role := g.roles[m.op]
+	if role == 0 {
+		return true
+	}
+	var limitKey string
+	if g.tokens.Enabled() {
+		p, err := g.authenticate(r.Header["Authorization"])
+		if err == nil {
+			err = authorize(p, role, m)
 		}
-		var limitKey string
-		if g.tokens.Enabled() {
-			p, err := g.tokens.Authenticate(r.Header.Get("Authorization"))
-			if err != nil {
-				challenge := `Bearer realm="memcached-http"`
-				if errors.Is(err, auth.ErrBadToken) {
-					challenge += `, error="invalid_token"`
-				}
-				w.Header().Set("WWW-Authenticate", challenge)
-				writeError(w, r, &apiError{status: http.StatusUnauthorized, code: gen.ErrorDetailCodeUnauthenticated,
-					err: fmt.Errorf("handlers: %w", err)})
-				return
+		if err != nil {
+			if g.limited(w, r, addrKey(r)) {
+				return false
 			}
-			if err := authorize(p, role, o, rawNS); err != nil {
+			if errors.Is(err, auth.ErrForbidden) {
 				writeError(w, r, err)
-				return
+				return false
 			}
-			limitKey = p.ID
+			challenge := `Bearer realm="memcached-http"`
+			switch {
+			case errors.Is(err, errTwoAuthorizations):
+				challenge += `, error="invalid_request"`
+			case errors.Is(err, auth.ErrBadToken):
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeError(w, r, err)
+			return false
 		}
-		if g.limiter != nil {
-			if limitKey == "" {
-				limitKey = clientAddr(r)
-			}
-			if g.limiter.RespondOnLimit(w, r, limitKey) {
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+		limitKey = "token " + p.ID
+	}
+	if limitKey == "" {
+		limitKey = addrKey(r)
+	}
+	return !g.limited(w, r, limitKey)
 }
 
-// authorize checks p's role and namespaces against an operation. Key and
-// batch operations, which come first in op's order, name one namespace; the
-// others touch every namespace.
-func authorize(p *auth.Principal, role auth.Role, o op, rawNS string) error {
+// authenticate finds the principal of the request's one Authorization header.
+func (g *guard) authenticate(headers []string) (*auth.Principal, error) {
+	var p *auth.Principal
+	var err error
+	switch {
+	case len(headers) > 1:
+		err = errTwoAuthorizations
+	case len(headers) == 1:
+		p, err = g.tokens.Authenticate(headers[0])
+	default:
+		p, err = g.tokens.Authenticate("")
+	}
+	if err != nil {
+		return nil, &apiError{status: http.StatusUnauthorized, code: gen.ErrorDetailCodeUnauthenticated,
+			err: fmt.Errorf("handlers: %w", err)}
+	}
+	return p, nil
+}
+
+// limited counts the request against key's rate limit and reports whether
+// it was over it (and answered 429).
+func (g *guard) limited(w http.ResponseWriter, r *http.Request, key string) bool {
+	return g.limiter != nil && g.limiter.RespondOnLimit(w, r, key)
+}
+
+// addrKey is the rate limit key of the client's address.
+func addrKey(r *http.Request) string { return "addr " + clientAddr(r) }
+
+// authorize checks p's role and namespaces against a request's row: a key
+// or batch operation (perNS) names one namespace, the others touch every
+// namespace.
+func authorize(p *auth.Principal, role auth.Role, m *match) error {
+	perNS := routes[m.op].perNS
 	ns := auth.AllNamespaces
-	if o <= opOffsetMulti {
-		ns = rawNS
+	if perNS {
+		ns = m.ns
 		if strings.IndexByte(ns, '%') >= 0 {
 			var err error
 			if ns, err = url.PathUnescape(ns); err != nil {
@@ -367,11 +293,11 @@ func authorize(p *auth.Principal, role auth.Role, o op, rawNS string) error {
 		return nil
 	}
 	scope := "every namespace"
-	if o <= opOffsetMulti {
+	if perNS {
 		scope = "namespace " + strconv.Quote(ns)
 	}
 	return &apiError{status: http.StatusForbidden, code: gen.ErrorDetailCodePermissionDenied,
-		err: fmt.Errorf("%w: %s on %s needs %s token covering it; this %s token does not", auth.ErrForbidden, opNames[o], scope, article(role.String()), p.Role)}
+		err: fmt.Errorf("%w: %s on %s needs %s token covering it; this %s token does not", auth.ErrForbidden, opNames[m.op], scope, article(role.String()), p.Role)}
 }
 
 // article puts "a" or "an" before a word.
@@ -382,8 +308,8 @@ func article(word string) string {
 	return "a " + word
 }
 
-// clientAddr keys the rate limit when there are no tokens: the peer's IP,
-// not a forwarded header a client could set.
+// clientAddr keys the rate limit of requests without a valid token: the
+// peer's IP, not a forwarded header a client could set.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

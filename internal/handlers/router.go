@@ -4,10 +4,8 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -82,9 +80,26 @@ func (c Config) withDefaults() Config {
 
 // NewRouter returns the whole service as one handler: the /v1 API over store,
 // GET /healthz, GET /readyz, GET /metrics, GET /openapi.yaml and Swagger UI
-// at GET /docs.
+// at GET /docs. Which code serves which request is told in routes.go.
 func NewRouter(store cache.Store, cfg Config) http.Handler {
-	cfg = cfg.withDefaults()
+	return newService(store, cfg.withDefaults(), fastPaths)
+}
+
+// service is the router: the routing table's rows bound to their handlers.
+type service struct {
+	srv     *Server
+	ops     *gen.ServerInterfaceWrapper // the generated per-operation binding of query and header parameters
+	strict  gen.ServerInterface         // the generated strict handlers, parameters given
+	mx      *metrics.Metrics
+	metrics http.Handler
+	logger  *slog.Logger
+	guard   *guard
+	limits  [numOps]int64 // body limit per operation; 0 for those that read none
+	fast    [numOps]fastPath
+	inner   http.Handler // what follows CORS: the guard, the limit and the row's handler
+}
+
+func newService(store cache.Store, cfg Config, fast [numOps]fastPath) *service {
 	mx := metrics.New(opNames[:], store, cfg.ReadyTimeout)
 	if err := mx.Register(cfg.Collectors...); err != nil {
 		panic(err) // a collector registered twice: a wiring bug
@@ -96,224 +111,201 @@ func NewRouter(store cache.Store, cfg Config) http.Handler {
 			RequestErrorHandlerFunc:  requestError,
 			ResponseErrorHandlerFunc: responseError,
 		})
-	keys := &keyRouter{srv: srv, ops: &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError}}
+	s := &service{
+		srv:     srv,
+		ops:     &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError},
+		strict:  strict,
+		mx:      mx,
+		metrics: mx.Handler(),
+		logger:  cfg.Logger,
+		guard:   newGuard(cfg),
+		fast:    fast,
+	}
+	for o, rt := range routes {
+		switch rt.body {
+		case bodySingleKey:
+			s.limits[o] = singleKeyBodyLimit(cfg)
+		case bodyBatch:
+			s.limits[o] = cfg.MaxBodyBytes
+		}
+	}
+	// CORS stays ahead of authentication: preflights carry no credentials.
+	s.inner = allowOrigins(cfg.CORSOrigins)(http.HandlerFunc(s.serveRoute))
+	return s
+}
 
-	r := chi.NewRouter()
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+// nosniff is X-Content-Type-Options on every response, errors included:
+// browsers must not read a JSON error or a raw value as HTML or script.
+var nosniff = []string{"nosniff"}
+
+// ServeHTTP classifies the request once and serves it: observe (request id,
+// metrics, the log line) around everything else.
+func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ww := &statusWriter{ResponseWriter: w}
+	ww.id[0] = requestID(r)
+	h := w.Header()
+	h[requestIDHeader] = ww.id[:]
+	h["X-Content-Type-Options"] = nosniff
+	ww.m = findRoute(r.Method, r.URL.EscapedPath())
+	s.inner.ServeHTTP(ww, r)
+	s.observe(ww, r, time.Since(start))
+}
+
+// serveRoute is everything after CORS; w is ServeHTTP's statusWriter, which
+// carries the request's classification.
+func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
+	m := &w.(*statusWriter).m
+	if m.op == opNone {
+		refuseBody(w, r)
+		if allow := allowedMethods(r.URL.EscapedPath()); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: gen.ErrorDetailCodeMethodNotAllowed,
+				msg: fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.EscapedPath()),
+				err: fmt.Errorf("handlers: method %s not allowed on %s", r.Method, r.URL.EscapedPath())})
+			return
+		}
 		writeError(w, r, &apiError{status: http.StatusNotFound, code: gen.ErrorDetailCodeNotFound,
+			msg: "no route " + r.URL.EscapedPath(),
 			err: fmt.Errorf("handlers: no route %s", r.URL.EscapedPath())})
-	})
-	r.MethodNotAllowed(methodNotAllowed)
-	mountDocs(r)
-	r.Method(http.MethodGet, "/metrics", mx.Handler())
-	h := gen.HandlerWithOptions(strict, gen.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramError})
-	// The middleware wraps the chi router rather than being installed in it
-	// with r.Use: chi copies the request into a new context before its
-	// middleware runs, and the key routes, the busiest, never need chi.
-	// CORS stays ahead of any authentication: preflights carry no credentials.
-	// The guard refuses unauthorized calls before their body is read.
-	middleware := []func(http.Handler) http.Handler{observe(cfg.Logger, mx), allowOrigins(cfg.CORSOrigins),
-		newGuard(cfg).handler, limitBody(cfg.MaxBodyBytes, singleKeyBodyLimit(cfg)), head, keys.route, keys.batch}
-	for i := len(middleware) - 1; i >= 0; i-- {
-		h = middleware[i](h)
+		return
 	}
-	return h
+	if !s.guard.allow(w, r, m) {
+		refuseBody(w, r)
+		return
+	}
+	if limit := s.limits[m.op]; limit > 0 && !limitBody(w, r, limit) {
+		return
+	}
+	if r.Method == http.MethodHead {
+		get := *r
+		get.Method = http.MethodGet
+		r, w = &get, headWriter{w}
+	}
+	if f := s.fast[m.op]; f != nil && f(s, w, r, m) {
+		return
+	}
+	s.serveGenerated(w, r, m)
 }
 
-// methodNotAllowed answers 405 with the Allow header RFC 9110 requires,
-// listing the methods routeOf knows for the path.
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete} {
-		if o, _ := routeOf(m, r.URL.EscapedPath()); o != opNone {
-			allow = append(allow, m)
-		}
+// refuseBody closes the connection after a refusal when the request still
+// has a body on its way, so the server neither reads nor drains it.
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
 	}
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: gen.ErrorDetailCodeMethodNotAllowed,
-		err: fmt.Errorf("handlers: method %s not allowed on %s", r.Method, r.URL.EscapedPath())})
 }
 
-// keyPath splits a raw (escaped) path of the form /v1/ns/{namespace}/keys/{key…}
-// into its escaped namespace and the escaped rest, which holds the key.
-func keyPath(escaped string) (ns, rest string, ok bool) {
-	tail, ok := strings.CutPrefix(escaped, "/v1/ns/")
-	if !ok {
-		return "", "", false
+// serveGenerated hands a request to the generated strict handler of its
+// operation: the body checks first, then the parameters it binds.
+func (s *service) serveGenerated(w http.ResponseWriter, r *http.Request, m *match) {
+	switch m.op {
+	case opGet, opSet, opDelete, opIncr, opDecr:
+		s.serveKey(w, r, m)
+	case opGetMulti, opSetMulti, opDeleteMulti, opOffsetMulti:
+		s.serveBatch(w, r, m, nil)
+	case opFlushAll:
+		s.ops.FlushAll(w, r)
+	case opGetStats:
+		s.ops.GetStats(w, r)
+	case opHealth:
+		s.ops.Health(w, r)
+	case opReady:
+		s.ops.Ready(w, r)
+	case opGetContract:
+		s.ops.GetContract(w, r)
+	case opGetMetrics:
+		s.metrics.ServeHTTP(w, r)
+	case opDocs:
+		serveDocs(w, r)
 	}
-	ns, tail, ok = strings.Cut(tail, "/")
-	if !ok {
-		return "", "", false
-	}
-	rest, ok = strings.CutPrefix(tail, "keys/")
-	return ns, rest, ok
 }
 
-// keyRouter routes the single-key operations itself. chi ends a {key}
-// parameter at the first ':' or '/', and whether chi.URLParam is escaped
-// depends on whether Go kept RawPath; so the key is cut from the raw path
-// (the rest of it, with a final unescaped :incr/:decr on POST being the
-// method), unescaped once here, and handed to the generated wrapper as an
-// already-unescaped parameter.
-type keyRouter struct {
-	srv *Server
-	ops *gen.ServerInterfaceWrapper
-}
-
-func (k *keyRouter) route(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rawNS, rawKey, ok := keyPath(r.URL.EscapedPath())
-		if !ok {
-			next.ServeHTTP(w, r)
+// serveKey serves a single-key operation. The key is cut from the raw path
+// (chi would end a {key} parameter at the first ':' or '/', and whether a
+// parameter is escaped depends on whether Go kept RawPath), unescaped once
+// here, and handed to the generated wrapper, which binds the query and
+// headers, as an already-unescaped parameter.
+func (s *service) serveKey(w http.ResponseWriter, r *http.Request, m *match) {
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+		if err := checkMediaType(r, r.Method == http.MethodPut); err != nil {
+			writeError(w, r, err)
 			return
 		}
-		var op http.HandlerFunc
-		switch r.Method {
-		case http.MethodGet: // HEAD arrives as GET (see head)
-			if k.getFast(w, r, rawNS, rawKey) {
+		if r.Header.Get("Content-Type") == "application/json" {
+			buf := getBuf()
+			defer putBuf(buf)
+			if _, ok := readBody(w, r, buf, m.op); !ok {
 				return
 			}
-			op = k.ops.Get
-		case http.MethodPut:
-			op = k.ops.Set
-		case http.MethodDelete:
-			op = k.ops.Delete
-		case http.MethodPost:
-			if base, ok := strings.CutSuffix(rawKey, ":incr"); ok {
-				op, rawKey = k.ops.Incr, base
-			} else if base, ok := strings.CutSuffix(rawKey, ":decr"); ok {
-				op, rawKey = k.ops.Decr, base
-			}
 		}
-		if op == nil {
-			methodNotAllowed(w, r)
-			return
-		}
-		if r.Method == http.MethodPut || r.Method == http.MethodPost {
-			if err := checkMediaType(r, r.Method == http.MethodPut); err != nil {
-				writeError(w, r, err)
-				return
-			}
-			if r.Header.Get("Content-Type") == "application/json" {
-				o, _ := routeOf(r.Method, r.URL.EscapedPath())
-				buf := getBuf()
-				defer putBuf(buf)
-				if _, ok := readBody(w, r, buf, o); !ok {
-					return
-				}
-			}
-		}
-		ns, err := url.PathUnescape(rawNS)
-		if err != nil {
-			writeError(w, r, invalid("namespace", "namespace is not percent-encoded correctly: %v", err))
-			return
-		}
-		key, err := url.PathUnescape(rawKey)
-		if err != nil {
-			writeError(w, r, invalid("key", "key is not percent-encoded correctly: %v", err))
-			return
-		}
-		rctx := chi.NewRouteContext()
-		rctx.URLParams.Add("namespace", ns)
-		rctx.URLParams.Add("key", key)
-		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
-		// The generated wrapper unescapes path parameters unless RawPath is
-		// empty; ours are unescaped already.
-		u := *r.URL
-		u.RawPath = ""
-		r.URL = &u
-		op(w, r)
-	})
+	}
+	ns, err := url.PathUnescape(m.ns)
+	if err != nil {
+		writeError(w, r, invalid("namespace", "namespace is not percent-encoded correctly: %v", err))
+		return
+	}
+	key, err := url.PathUnescape(m.key)
+	if err != nil {
+		writeError(w, r, invalid("key", "key is not percent-encoded correctly: %v", err))
+		return
+	}
+	rctx := chi.NewRouteContext()
+	rctx.URLParams.Add("namespace", ns)
+	rctx.URLParams.Add("key", key)
+	r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
+	// The generated wrapper unescapes path parameters unless RawPath is
+	// empty; ours are unescaped already.
+	u := *r.URL
+	u.RawPath = ""
+	r.URL = &u
+	switch m.op {
+	case opGet:
+		s.ops.Get(w, r)
+	case opSet:
+		s.ops.Set(w, r)
+	case opDelete:
+		s.ops.Delete(w, r)
+	case opIncr:
+		s.ops.Incr(w, r)
+	case opDecr:
+		s.ops.Decr(w, r)
+	}
 }
 
-// getFast answers the common GET, one without query or If-None-Match, in
-// place: no route context, no request copies, no strict-server round trip,
-// and the value read into a pooled buffer. It reports false, having written
-// nothing, for any other GET, which takes the generated path (binding
-// for_cas, If-None-Match and their errors) to the same response writer.
-func (k *keyRouter) getFast(w http.ResponseWriter, r *http.Request, rawNS, rawKey string) bool {
-	if r.URL.RawQuery != "" || r.URL.ForceQuery || rawNS == "" || rawKey == "" {
-		return false
-	}
-	if _, ok := r.Header["If-None-Match"]; ok {
-		return false
-	}
-	ns, err := url.PathUnescape(rawNS)
-	if err != nil {
-		return false
-	}
-	name, err := url.PathUnescape(rawKey)
-	if err != nil {
-		return false
-	}
-	ck, err := key(ns, name)
-	if err != nil {
-		writeError(w, r, err)
-		return true
-	}
-	buf := getBuf()
-	defer putBuf(buf)
-	it, err := k.srv.store.Get(r.Context(), ck, *buf)
-	if err != nil {
-		writeError(w, r, fmt.Errorf("get: %w", err))
-		return true
-	}
-	*buf = it.Value[:0]
-	writeItem(w, name, it, prefersRaw(r.Header["Accept"]))
-	return true
-}
-
-// batch applies the body rules to the batch operations, which take JSON
-// only, and serves a plain batchGet itself (batchGetFast). The body is read
-// once, into a pooled buffer that outlives the generated route's use of it.
-func (k *keyRouter) batch(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || !strings.Contains(r.URL.EscapedPath(), "/keys:batch") {
-			next.ServeHTTP(w, r)
-			return
-		}
+// serveBatch serves a batch operation, which takes JSON only: the body is
+// read once into a pooled buffer (or is data, already read by a fast path
+// that declined it), checked, and replayed to the generated decoder.
+func (s *service) serveBatch(w http.ResponseWriter, r *http.Request, m *match, data []byte) {
+	if data == nil {
 		if err := checkMediaType(r, false); err != nil {
 			writeError(w, r, err)
 			return
 		}
-		o, ns := routeOf(r.Method, r.URL.EscapedPath())
 		buf := getBuf()
 		defer putBuf(buf)
-		if o == opGetMulti {
-			data, err := readAll(growTo(*buf, int(r.ContentLength)+1), r.Body)
-			*buf = data[:0]
-			if err == nil && k.batchGetFast(w, r, ns, data) {
-				return
-			}
-			// Anything else is replayed, read error included, to the checks
-			// and the generated decoder.
-			replay := io.Reader(bytes.NewReader(data))
-			if err != nil {
-				replay = io.MultiReader(replay, errReader{err})
-			}
-			r.Body = io.NopCloser(replay)
-			r.ContentLength = -1
-		}
-		if _, ok := readBody(w, r, buf, o); !ok {
+		if _, ok := readBody(w, r, buf, m.op); !ok {
 			return
 		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// head serves HEAD as the GET of the same resource without its body: the
-// same status and headers, the body discarded here rather than left to the
-// server (which a recorder or another transport may not do).
-func head(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodHead {
-			next.ServeHTTP(w, r)
-			return
-		}
-		get := *r
-		get.Method = http.MethodGet
-		next.ServeHTTP(headWriter{w}, &get)
-	})
+	} else if err := checkJSON(data, requestFields[m.op]); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ns, err := url.PathUnescape(m.ns)
+	if err != nil {
+		writeError(w, r, invalid("namespace", "namespace is not percent-encoded correctly: %v", err))
+		return
+	}
+	switch m.op {
+	case opGetMulti:
+		s.strict.GetMulti(w, r, ns)
+	case opSetMulti:
+		s.strict.SetMulti(w, r, ns)
+	case opDeleteMulti:
+		s.strict.DeleteMulti(w, r, ns)
+	case opOffsetMulti:
+		s.strict.OffsetMulti(w, r, ns)
+	}
 }
 
 // headWriter drops a response body, counting it as written.
@@ -356,27 +348,20 @@ func singleKeyBodyLimit(cfg Config) int64 {
 	return min(cfg.MaxBodyBytes, (int64(cfg.MaxValueSize)+2)/3*4+slack)
 }
 
-// limitBody caps every request body, single-key ones at singleKey; reading
-// past the cap fails with *http.MaxBytesError, which leaves as 413.
-func limitBody(general, singleKey int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength <= 0 && (r.Body == nil || r.Body == http.NoBody) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			limit := general
-			if _, _, ok := keyPath(r.URL.EscapedPath()); ok {
-				limit = singleKey
-			}
-			if r.ContentLength > limit {
-				writeError(w, r, tooLarge(r, &http.MaxBytesError{Limit: limit}))
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-			next.ServeHTTP(w, r)
-		})
+// limitBody caps the request body at limit; reading past it fails with
+// *http.MaxBytesError, which leaves as 413. A declared length over the
+// limit is answered 413 at once, unread, and the connection closed.
+func limitBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	if r.ContentLength <= 0 && (r.Body == nil || r.Body == http.NoBody) {
+		return true
 	}
+	if r.ContentLength > limit {
+		refuseBody(w, r)
+		writeError(w, r, tooLarge(w, &http.MaxBytesError{Limit: limit}))
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	return true
 }
 
 // rawKey marks in a handler's context that the client prefers raw values.

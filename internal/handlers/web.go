@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/cors"
 	swaggerfiles "github.com/swaggo/files/v2"
 
@@ -62,12 +61,16 @@ var docsAssets = map[string]bool{
 	"favicon-16x16.png":    true,
 }
 
-// mountDocs serves Swagger UI at GET /docs and its assets under /docs/, all
-// from the binary.
-func mountDocs(r chi.Router) {
-	r.Get("/docs", serveDocsPage)
-	r.Get("/docs/", serveDocsPage)
-	r.Get("/docs/{asset}", serveDocsAsset)
+// serveDocs serves Swagger UI at GET /docs (and /docs/) and its assets at
+// /docs/{asset}, all from the binary.
+func serveDocs(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.EscapedPath(), "/docs")
+	name = strings.TrimPrefix(name, "/")
+	if name == "" {
+		serveDocsPage(w, r)
+		return
+	}
+	serveDocsAsset(w, r, name)
 }
 
 func docsHeaders(w http.ResponseWriter) {
@@ -85,8 +88,7 @@ func serveDocsPage(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte(docsPage))
 }
 
-func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "asset")
+func serveDocsAsset(w http.ResponseWriter, r *http.Request, name string) {
 	docsHeaders(w)
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	switch {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -47,7 +48,7 @@ func Spec(t testing.TB) *openapi3.T {
 func Check(t testing.TB, r *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
 	doc := Spec(t)
-	rt, params := route(doc, r.Method, r.URL.EscapedPath())
+	rt, params := Route(doc, r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, status)
 		var v any
@@ -86,38 +87,93 @@ func Do(t testing.TB, client *http.Client, req *http.Request) (*http.Response, [
 	return resp, body
 }
 
-// templates turns the spec's path templates into patterns once.
-var templates = regexp.MustCompile(`\\\{[^}]+\\\}`)
-
-// route finds the operation a request addresses the way the server does: the
-// key is the rest of the path, and a final :incr/:decr on POST picks the method.
-func route(doc *openapi3.T, method, escaped string) (*routers.Route, map[string]string) {
-	if rest, ok := strings.CutPrefix(escaped, "/v1/ns/"); ok {
-		if ns, tail, ok := strings.Cut(rest, "/"); ok {
-			if key, ok := strings.CutPrefix(tail, "keys/"); ok {
-				path := "/v1/ns/{namespace}/keys/{key}"
-				if method == http.MethodPost {
-					for _, verb := range []string{":incr", ":decr"} {
-						if k, ok := strings.CutSuffix(key, verb); ok {
-							path, key = path+verb, k
-							break
-						}
-					}
-				}
-				return operation(doc, method, path), map[string]string{"namespace": ns, "key": key}
-			}
-		}
+// Route finds the operation of the spec a request addresses, and its path
+// parameters (still escaped), from the spec's own path templates alone,
+// never from server code. A template matches when its literal parts match
+// and each parameter spans one path segment, except {key}, which spans the
+// rest of the path as "Keys in paths" in the spec's description says (so a
+// key may hold '/'). When several templates match (/keys/{key} and
+// /keys/{key}:incr both match …/keys/a:incr), the ones defining the
+// method are kept; the most literal of those wins. Parameters may be empty
+// here: the operation, not the router, refuses an empty key or namespace.
+func Route(doc *openapi3.T, method, escaped string) (*routers.Route, map[string]string) {
+	if method == http.MethodHead {
+		method = http.MethodGet // the spec's description: HEAD works wherever GET does
 	}
-	for path := range doc.Paths.Map() {
-		if strings.Contains(path, "{key}") {
+	var best *routers.Route
+	var bestParams map[string]string
+	bestLiteral := -1
+	for _, t := range compiled(doc) {
+		sub := t.re.FindStringSubmatch(escaped)
+		if sub == nil {
 			continue
 		}
-		pattern := "^" + templates.ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$"
-		if regexp.MustCompile(pattern).MatchString(escaped) {
-			return operation(doc, method, path), nil
+		rt := operation(doc, method, t.path)
+		if rt == nil {
+			continue
+		}
+		if t.literal > bestLiteral {
+			params := map[string]string{}
+			for i, name := range t.re.SubexpNames() {
+				if name != "" {
+					params[name] = sub[i]
+				}
+			}
+			best, bestParams, bestLiteral = rt, params, t.literal
 		}
 	}
-	return nil, nil
+	return best, bestParams
+}
+
+// PathKnown reports whether some template of the spec matches the path,
+// whatever the method: a request there with another method is a 405.
+func PathKnown(doc *openapi3.T, escaped string) bool {
+	for _, t := range compiled(doc) {
+		if t.re.MatchString(escaped) {
+			return true
+		}
+	}
+	return false
+}
+
+// spanning are the path parameters that take the rest of the path.
+var spanning = map[string]bool{"key": true}
+
+type template struct {
+	path    string
+	re      *regexp.Regexp
+	literal int // literal characters: more is more specific
+}
+
+var (
+	templatesOnce sync.Once
+	templates     []template
+	param         = regexp.MustCompile(`\{([^}]+)\}`)
+)
+
+func compiled(doc *openapi3.T) []template {
+	templatesOnce.Do(func() {
+		for path := range doc.Paths.Map() {
+			var b strings.Builder
+			b.WriteString("^")
+			last := 0
+			for _, loc := range param.FindAllStringSubmatchIndex(path, -1) {
+				b.WriteString(regexp.QuoteMeta(path[last:loc[0]]))
+				name := path[loc[2]:loc[3]]
+				if spanning[name] {
+					fmt.Fprintf(&b, "(?P<%s>.*)", name)
+				} else {
+					fmt.Fprintf(&b, "(?P<%s>[^/]*)", name)
+				}
+				last = loc[1]
+			}
+			b.WriteString(regexp.QuoteMeta(path[last:]))
+			b.WriteString("$")
+			templates = append(templates, template{path: path, re: regexp.MustCompile(b.String()),
+				literal: len(param.ReplaceAllString(path, ""))})
+		}
+	})
+	return templates
 }
 
 func operation(doc *openapi3.T, method, path string) *routers.Route {

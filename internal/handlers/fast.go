@@ -1,0 +1,263 @@
+package handlers
+
+// Fast paths: the operations served without the generated strict handler
+// when a request is plain enough, registered per operation in fastPaths.
+// Each reports false, having written nothing and read nothing, for any
+// request it does not take; that request then goes the generated way
+// (service.serveGenerated), which answers it the same (TestGetFastPath…,
+// TestBatchGetFastPath… compare the two). Each exists because a benchmark
+// shows the generated way costs more on the busiest requests:
+//
+//   - get: a GET or HEAD without query and If-None-Match. No route context,
+//     no request copies, no strict-server round trip, and the value read
+//     into a pooled buffer. BenchmarkFastPaths/get: see the figures below.
+//   - getMulti: a batchGet whose body is plain (an object of "keys" of
+//     strings without escapes, and optionally "key_prefix" and "for_cas",
+//     each once) in a namespace without escapes. Decoding that by hand costs
+//     a scan and one allocation for all the keys, where encoding/json's
+//     reflection was a fifth of a batchGet. BenchmarkFastPaths/getMulti.
+//
+// BenchmarkFastPaths (fast_bench_test.go) runs each request both ways in
+// one process; on the 2-core development machine (ns/op, fast vs generated):
+// see figures in the benchmark's doc comment, refreshed with it.
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/gen"
+)
+
+// fastPath serves a request of its operation and reports true, or reports
+// false having written and read nothing.
+type fastPath func(s *service, w http.ResponseWriter, r *http.Request, m *match) bool
+
+// fastPaths are the fast paths by operation; the others have none.
+var fastPaths = [numOps]fastPath{
+	opGet:      (*service).getFast,
+	opGetMulti: (*service).batchGetFast,
+}
+
+// getFast answers the common GET, one without query or If-None-Match, in
+// place. It declines any other GET, which takes the generated path (binding
+// for_cas, If-None-Match and their errors) to the same response writer.
+func (s *service) getFast(w http.ResponseWriter, r *http.Request, m *match) bool {
+	if r.URL.RawQuery != "" || r.URL.ForceQuery || m.ns == "" || m.key == "" {
+		return false
+	}
+	if _, ok := r.Header["If-None-Match"]; ok {
+		return false
+	}
+	ns, err := url.PathUnescape(m.ns)
+	if err != nil {
+		return false
+	}
+	name, err := url.PathUnescape(m.key)
+	if err != nil {
+		return false
+	}
+	ck, err := key(ns, name)
+	if err != nil {
+		writeError(w, r, err)
+		return true
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	it, err := s.srv.store.Get(r.Context(), ck, *buf)
+	if err != nil {
+		writeError(w, r, fmt.Errorf("get: %w", err))
+		return true
+	}
+	*buf = it.Value[:0]
+	writeItem(w, name, it, prefersRaw(r.Header["Accept"]))
+	return true
+}
+
+// batchGetFast reads a batchGet's body and serves it in place when it is
+// plain (parseBatchGet); it then runs the same Server.GetMulti and response
+// as the generated route. Any other body (escapes, unknown or repeated
+// members, null, trailing data) is handed, already read, to the body checks
+// and the generated decoder; either way it answers the request.
+func (s *service) batchGetFast(w http.ResponseWriter, r *http.Request, m *match) bool {
+	if err := checkMediaType(r, false); err != nil {
+		writeError(w, r, err)
+		return true
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	data, ok := readRaw(w, r, buf)
+	if !ok {
+		return true
+	}
+	var body gen.BatchGetRequest
+	if _, err := cache.ParseNamespace(m.ns); err == nil && strings.IndexByte(m.ns, '%') < 0 && parseBatchGet(data, &body) {
+		resp, err := s.srv.GetMulti(r.Context(), gen.GetMultiRequestObject{Namespace: m.ns, Body: &body})
+		if err != nil {
+			responseError(w, r, err)
+			return true
+		}
+		if err := resp.VisitGetMultiResponse(w); err != nil {
+			responseError(w, r, err)
+		}
+		return true
+	}
+	replay(r, data)
+	s.serveBatch(w, r, m, data)
+	return true
+}
+
+// readAll appends all of src to dst, as io.ReadAll does into a new slice.
+func readAll(dst []byte, src io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := src.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// parseBatchGet decodes the plain form of a BatchGetRequest into body and
+// reports whether data was in that form; when it was, body is what
+// encoding/json would decode. The keys share one string of the body.
+func parseBatchGet(data []byte, body *gen.BatchGetRequest) bool {
+	p := plainParser{data: data, text: string(data)}
+	if !p.skip('{') {
+		return false
+	}
+	var seenKeys, seenPrefix, seenForCas bool
+	for first := true; ; first = false {
+		if p.skip('}') {
+			break
+		}
+		if !first && !p.skip(',') {
+			return false
+		}
+		name, ok := p.str()
+		if !ok || !p.skip(':') {
+			return false
+		}
+		switch {
+		case name == "keys" && !seenKeys:
+			seenKeys = true
+			if body.Keys, ok = p.strs(); !ok {
+				return false
+			}
+		case name == "key_prefix" && !seenPrefix:
+			seenPrefix = true
+			prefix, ok := p.str()
+			if !ok {
+				return false
+			}
+			body.KeyPrefix = &prefix
+		case name == "for_cas" && !seenForCas:
+			seenForCas = true
+			forCas, ok := p.boolean()
+			if !ok {
+				return false
+			}
+			body.ForCas = &forCas
+		default:
+			return false
+		}
+	}
+	p.ws()
+	return p.i == len(data)
+}
+
+// plainParser reads the subset of JSON parseBatchGet accepts.
+type plainParser struct {
+	data []byte
+	text string // data as one string, for keys to share
+	i    int
+}
+
+func (p *plainParser) ws() {
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// skip consumes c after whitespace, if it is next.
+func (p *plainParser) skip(c byte) bool {
+	p.ws()
+	if p.i < len(p.data) && p.data[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes, control bytes or invalid UTF-8.
+func (p *plainParser) str() (string, bool) {
+	if !p.skip('"') {
+		return "", false
+	}
+	start, ascii := p.i, true
+	for ; p.i < len(p.data); p.i++ {
+		switch c := p.data[p.i]; {
+		case c == '"':
+			s := p.text[start:p.i]
+			p.i++
+			return s, ascii || utf8.ValidString(s)
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return "", false
+}
+
+// strs reads an array of plain strings.
+func (p *plainParser) strs() ([]string, bool) {
+	if !p.skip('[') {
+		return nil, false
+	}
+	// encoding/json decodes [] into an empty, non-nil slice.
+	out := make([]string, 0, bytes.Count(p.data[p.i:], []byte{','})+1)
+	for first := true; ; first = false {
+		if p.skip(']') {
+			return out, true
+		}
+		if !first && !p.skip(',') {
+			return nil, false
+		}
+		s, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+}
+
+func (p *plainParser) boolean() (bool, bool) {
+	p.ws()
+	rest := p.text[p.i:]
+	switch {
+	case strings.HasPrefix(rest, "true"):
+		p.i += len("true")
+		return true, true
+	case strings.HasPrefix(rest, "false"):
+		p.i += len("false")
+		return false, true
+	}
+	return false, false
+}
