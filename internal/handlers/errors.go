@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
@@ -156,10 +157,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// An ErrorDetail holds only strings; marshalling it cannot fail.
 		panic(fmt.Sprintf("handlers: marshal error body: %v", merr))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", noStore)
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", noStore)
+	// A declared length lets a refusal's connection close right after it.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 // statusClientClosedRequest is what a request whose client went away before

@@ -111,11 +111,12 @@ func (s *service) observe(ww *statusWriter, r *http.Request, elapsed time.Durati
 // reach the connection.
 type statusWriter struct {
 	http.ResponseWriter
-	status int   // the first final status written; 0 until then
-	bytes  int   // body bytes written
-	err    error // the error answered, with its full chain, for the log line
-	id     [1]string
-	m      match // the request's row, classified once
+	status  int   // the first final status written; 0 until then
+	bytes   int   // body bytes written
+	err     error // the error answered, with its full chain, for the log line
+	id      [1]string
+	m       match // the request's row, classified once
+	refused bool  // answered before its body was read: the connection closes
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -173,6 +174,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 type guard struct {
 	tokens  *auth.Tokens          // nil or empty: authentication is off
 	limiter *httprate.RateLimiter // nil: no rate limit
+	over    error                 // the answer over the rate limit
 	roles   [numOps]auth.Role     // routes' roles, /metrics public with Config.MetricsPublic
 }
 
@@ -185,12 +187,10 @@ func newGuard(cfg Config) *guard {
 		g.roles[opGetMetrics] = 0
 	}
 	if cfg.RateLimit > 0 {
-		g.limiter = httprate.NewRateLimiter(cfg.RateLimit, cfg.RateWindow,
-			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-				writeError(w, r, &apiError{status: http.StatusTooManyRequests, code: gen.ErrorDetailCodeRateLimited,
-					msg: fmt.Sprintf("rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow),
-					err: fmt.Errorf("handlers: rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow)})
-			}))
+		g.limiter = httprate.NewRateLimiter(cfg.RateLimit, cfg.RateWindow)
+		g.over = &apiError{status: http.StatusTooManyRequests, code: gen.ErrorDetailCodeRateLimited,
+			msg: fmt.Sprintf("rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow),
+			err: fmt.Errorf("handlers: rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow)}
 	}
 	return g
 }
@@ -222,6 +222,7 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request, m *match) bool {
 			if g.limited(w, r, addrKey(r)) {
 				return false
 			}
+			refuseBody(w, r)
 			if errors.Is(err, auth.ErrForbidden) {
 				writeError(w, r, err)
 				return false
@@ -267,7 +268,12 @@ func (g *guard) authenticate(headers []string) (*auth.Principal, error) {
 // limited counts the request against key's rate limit and reports whether
 // it was over it (and answered 429).
 func (g *guard) limited(w http.ResponseWriter, r *http.Request, key string) bool {
-	return g.limiter != nil && g.limiter.RespondOnLimit(w, r, key)
+	if g.limiter == nil || !g.limiter.OnLimit(w, r, key) {
+		return false
+	}
+	refuseBody(w, r)
+	writeError(w, r, g.over)
+	return true
 }
 
 // addrKey is the rate limit key of the client's address.

@@ -1,6 +1,7 @@
 // Package handlers implements the HTTP contract of api/openapi.yaml on top of
-// a cache.Store: thin strict-server handlers, the key routing the generated
-// router cannot express, and the middleware every request goes through.
+// a cache.Store: one routing table (routes.go: read it to know which code
+// serves any request), the checks every request goes through in order, a
+// few fast paths (fast.go), and thin strict-server handlers (server.go).
 package handlers
 
 import (
@@ -149,6 +150,16 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Content-Type-Options"] = nosniff
 	ww.m = findRoute(r.Method, r.URL.EscapedPath())
 	s.inner.ServeHTTP(ww, r)
+	if ww.refused && r.ProtoMajor == 1 {
+		// net/http would otherwise drain up to 256 KiB of the refused body
+		// after the answer, waiting for bytes that may never come.
+		rc := http.NewResponseController(w)
+		if rc.Flush() == nil {
+			if conn, _, err := rc.Hijack(); err == nil {
+				_ = conn.Close()
+			}
+		}
+	}
 	s.observe(ww, r, time.Since(start))
 }
 
@@ -171,7 +182,6 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.guard.allow(w, r, m) {
-		refuseBody(w, r)
 		return
 	}
 	if limit := s.limits[m.op]; limit > 0 && !limitBody(w, r, limit) {
@@ -189,10 +199,14 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuseBody closes the connection after a refusal when the request still
-// has a body on its way, so the server neither reads nor drains it.
+// has a body on its way, so the server neither reads nor drains it. It
+// must come before the answer's status is written.
 func refuseBody(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
+		if sw := recorder(w); sw != nil {
+			sw.refused = true
+		}
 	}
 }
 
