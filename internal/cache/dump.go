@@ -1,0 +1,129 @@
+package cache
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Record is one item or delete lock as a snapshot holds it: everything a
+// restart must keep. The engine hands records out through VisitShard and
+// takes them back through Restore; the file format is the snapshot
+// package's business.
+type Record struct {
+	Namespace, Name []byte
+	Value           []byte // nil for a delete lock
+	Kind            Kind
+	Flags           uint32
+	CAS             uint64
+	Expires         int64 // Unix second; 0 = never
+	Access          int64 // Unix second of the last read or write
+	Lock            bool  // a delete lock, not an item
+}
+
+// ShardCount is the number of lock stripes; VisitShard takes 0 ≤ i < ShardCount.
+func (m *Memory) ShardCount() int { return len(m.shards) }
+
+// CASHighWater is at least every CAS id the store has handed out.
+func (m *Memory) CASHighWater() uint64 { return m.cas.Load() }
+
+// NowUnix is the Unix second by the store's clock.
+func (m *Memory) NowUnix() int64 { return m.nowSecond() }
+
+// VisitShard calls fn with every live item and delete lock of shard i,
+// holding that shard's lock, and no other, for the whole visit: the records
+// of one shard are one point in time, and writers wait for this shard only.
+// A record's byte slices alias the store and are valid only during fn,
+// which must not call the store.
+func (m *Memory) VisitShard(i int, fn func(*Record)) {
+	s := m.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := m.nowSecond()
+	var r Record
+	for j := range s.slots {
+		sl := &s.slots[j]
+		st := sl.state & stateMask
+		if st == stateFree || sl.expired(now) {
+			continue
+		}
+		r.Namespace, r.Name = s.keyOf(sl)
+		r.Value, r.Lock = nil, st == stateLock
+		if !r.Lock {
+			r.Value = s.valueOf(sl)
+		}
+		r.Kind, r.Flags, r.CAS, r.Expires = sl.kind, sl.flags, sl.cas(), sl.expires()
+		r.Access = m.base + int64(sl.access)
+		fn(&r)
+	}
+}
+
+// Restore stores rec as it was, CAS id, expiry and access time included,
+// into a store that is not serving yet. It reports whether it stored rec and
+// how many restored records it evicted to make room for it. A
+// record that expired by the store's clock, or whose value is over the value
+// limit, is skipped; one that does not fit its shard evicts what was
+// restored longest ago, so records restored in ascending Access order keep
+// the most recently used. A key restored twice keeps its last record. Stats
+// and counters stay as they were: what Restore drops was never served. A
+// record no store could hold is refused with ErrInvalidArgument.
+func (m *Memory) Restore(rec *Record, now int64) (stored bool, evicted int, err error) {
+	key := Key{
+		Namespace: unsafe.String(unsafe.SliceData(rec.Namespace), len(rec.Namespace)),
+		Name:      unsafe.String(unsafe.SliceData(rec.Name), len(rec.Name)),
+	}
+	if _, err := NewKey(key.Namespace, key.Name); err != nil || len(key.Namespace) == 0 {
+		return false, 0, fmt.Errorf("%w: restore: key %q in namespace %q", ErrInvalidArgument, rec.Name, rec.Namespace)
+	}
+	switch {
+	case rec.Kind > KindBytes:
+		return false, 0, fmt.Errorf("%w: restore: key %q: unknown kind %d", ErrInvalidArgument, rec.Name, rec.Kind)
+	case rec.Lock && (len(rec.Value) > 0 || rec.Expires == 0):
+		return false, 0, fmt.Errorf("%w: restore: key %q: a delete lock with a value or without an end", ErrInvalidArgument, rec.Name)
+	case rec.Expires < 0 || rec.Expires > maxAbsoluteSeconds:
+		return false, 0, fmt.Errorf("%w: restore: key %q: expiry %d out of range", ErrInvalidArgument, rec.Name, rec.Expires)
+	case rec.Expires != 0 && rec.Expires <= now, len(rec.Value) > m.maxValue:
+		return false, 0, nil
+	}
+	return true, m.restore(key, rec, now), nil
+}
+
+func (m *Memory) restore(key Key, rec *Record, now int64) int {
+	h := m.hash(key)
+	s := m.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.lookupLocked(h, key.Namespace, key.Name); i != nilSlot {
+		s.removeLocked(i, h)
+	}
+	counters := s.counters
+	state := stateItem
+	if rec.Lock {
+		state = stateLock
+	}
+	r := reading{sec: now, exact: true}
+	s.makeRoomLocked(m, ItemOverhead+int64(len(key.Namespace)+len(key.Name)+len(rec.Value)), &r)
+	i := s.insertLocked(h, key.Namespace, key.Name, rec.Value, state)
+	evicted := int(s.counters.Evictions - counters.Evictions)
+	s.counters = counters
+	sl := &s.slots[i]
+	sl.setCAS(rec.CAS)
+	sl.setExpires(rec.Expires)
+	sl.flags, sl.kind, sl.access = rec.Flags, rec.Kind, m.tick(rec.Access)
+	return evicted
+}
+
+// ContinueCAS makes every CAS id handed out from now on larger than id, so
+// an id a client kept from before a restart never names a newer write.
+func (m *Memory) ContinueCAS(id uint64) {
+	for {
+		cur := m.cas.Load()
+		if cur >= id || m.cas.CompareAndSwap(cur, id) {
+			break
+		}
+	}
+	for _, s := range m.shards {
+		s.mu.Lock()
+		s.casNext = s.casEnd // the next write takes a fresh block above id
+		s.mu.Unlock()
+	}
+}

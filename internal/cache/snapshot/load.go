@@ -1,0 +1,308 @@
+package snapshot
+
+import (
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+)
+
+// casGap is how far the CAS ids of a store loaded from a periodic snapshot
+// jump past the snapshot's high water: ids handed out after that snapshot,
+// before a crash, may still be held by clients, and must never name a new
+// write. 2^32 writes between two snapshots is far beyond any interval.
+const casGap = 1 << 32
+
+// LoadStats describes a loaded snapshot.
+type LoadStats struct {
+	Items, Locks uint64    // restored
+	Skipped      uint64    // not restored: expired since the snapshot, or over the value limit
+	Evicted      uint64    // restored, then dropped, least recently used first, to stay within the memory limit
+	Bytes        int64     // file size
+	Created      time.Time // when the snapshot was written
+	Final        bool      // written at shutdown, after the HTTP drain
+	Duration     time.Duration
+}
+
+// Load restores the snapshot at path into m, a new store that is not
+// serving yet: items and delete locks with their CAS ids, flags, expiry and
+// last access; what expired since is dropped, and CAS ids continue above
+// every id the snapshot's store handed out. The file's header, trailer and
+// footer are checked before any record is read, and each block's checksum
+// before it is decoded; on any error m is emptied again, so it never holds
+// part of a file, and the error wraps ErrCorrupt for a file that is not an
+// intact snapshot (os.ErrNotExist when there is none). ctx ending stops the
+// load the same way.
+func Load(ctx context.Context, m *cache.Memory, path string) (st LoadStats, err error) {
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		return st, fmt.Errorf("snapshot: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return st, fmt.Errorf("snapshot: %w", err)
+	}
+	st, err = load(ctx, m, f, fi.Size())
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	st.Duration = time.Since(start)
+	return st, nil
+}
+
+// load is Load of the size bytes of r.
+func load(ctx context.Context, m *cache.Memory, r io.ReaderAt, size int64) (st LoadStats, err error) {
+	st.Bytes = size
+	l := &loader{f: r, size: size}
+	h, secs, err := l.frame()
+	if err != nil {
+		return st, err
+	}
+	st.Created, st.Final = time.Unix(0, h.created), h.flags&flagFinal != 0
+	defer func() {
+		if err != nil {
+			_ = m.FlushAll(context.Background())
+			st.Items, st.Locks, st.Skipped, st.Evicted = 0, 0, 0, 0
+		}
+	}()
+	maxCAS, err := l.restore(ctx, m, secs, &st)
+	if err != nil {
+		return st, err
+	}
+	next := max(h.casHigh, maxCAS)
+	if !st.Final {
+		next = addSaturating(next, casGap)
+	}
+	m.ContinueCAS(next)
+	return st, nil
+}
+
+func addSaturating(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// loader reads one snapshot file.
+type loader struct {
+	f    io.ReaderAt
+	size int64
+}
+
+func (l *loader) read(b []byte, off int64) error {
+	if _, err := l.f.ReadAt(b, off); err != nil {
+		return fmt.Errorf("%w: read at %d: %w", ErrCorrupt, off, err)
+	}
+	return nil
+}
+
+// frame checks the header, footer and trailer and returns the header and
+// the sections, which tile the file between header and trailer exactly.
+func (l *loader) frame() (header, []section, error) {
+	hb := make([]byte, min(l.size, headerLen))
+	if err := l.read(hb, 0); err != nil {
+		return header{}, nil, err
+	}
+	h, err := decodeHeader(hb)
+	if err != nil {
+		return header{}, nil, err
+	}
+	if l.size < headerLen+blockHead+footerLen {
+		return header{}, nil, fmt.Errorf("%w: truncated: %d bytes", ErrCorrupt, l.size)
+	}
+	fb := make([]byte, footerLen)
+	if err := l.read(fb, l.size-footerLen); err != nil {
+		return header{}, nil, err
+	}
+	trailerOff := binary.LittleEndian.Uint64(fb)
+	if string(fb[12:]) != endMagic || footerCRC(fb[:8], binary.LittleEndian.Uint32(hb[36:])) != binary.LittleEndian.Uint32(fb[8:]) {
+		return header{}, nil, fmt.Errorf("%w: truncated or damaged: no intact end marker", ErrCorrupt)
+	}
+	maxTrailer := uint64(l.size) - footerLen - blockHead
+	if trailerOff < headerLen || trailerOff > maxTrailer {
+		return header{}, nil, fmt.Errorf("%w: trailer offset %d outside the file", ErrCorrupt, trailerOff)
+	}
+	tb := make([]byte, blockHead+maxTrailer-trailerOff)
+	if err := l.read(tb, int64(trailerOff)); err != nil {
+		return header{}, nil, err
+	}
+	p := tb[blockHead:]
+	if tb[0] != kindTrail || uint64(binary.LittleEndian.Uint32(tb[8:])) != uint64(len(p)) || !checkBlock(tb, p) {
+		return header{}, nil, fmt.Errorf("%w: trailer damaged", ErrCorrupt)
+	}
+	n := binary.LittleEndian.Uint32(tb[4:])
+	if uint64(n)*sectionLen != uint64(len(p)) {
+		return header{}, nil, fmt.Errorf("%w: trailer lists %d sections in %d bytes", ErrCorrupt, n, len(p))
+	}
+	secs := make([]section, n)
+	at := uint64(headerLen)
+	for i := range secs {
+		s := section{
+			first:   binary.LittleEndian.Uint64(p[i*sectionLen:]),
+			bytes:   binary.LittleEndian.Uint64(p[i*sectionLen+8:]),
+			records: binary.LittleEndian.Uint64(p[i*sectionLen+16:]),
+		}
+		if s.first != at || s.bytes > trailerOff-at || s.records > s.bytes/recordHead {
+			return header{}, nil, fmt.Errorf("%w: section %d does not follow the one before", ErrCorrupt, i)
+		}
+		at += s.bytes
+		secs[i] = s
+	}
+	if at != trailerOff {
+		return header{}, nil, fmt.Errorf("%w: sections end at %d, the trailer starts at %d", ErrCorrupt, at, trailerOff)
+	}
+	return h, secs, nil
+}
+
+// restore merges the sections by access time into m and returns the
+// largest CAS id restored.
+func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, st *LoadStats) (uint64, error) {
+	now := m.NowUnix()
+	var q queue
+	for i, s := range secs {
+		c := &cursor{l: l, sec: uint32(i), off: int64(s.first), end: int64(s.first + s.bytes), left: s.records}
+		ok, err := c.next()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			q = append(q, c)
+		}
+	}
+	heap.Init(&q)
+	var maxCAS uint64
+	for n := 0; len(q) > 0; n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("snapshot: load: %w", err)
+			}
+		}
+		c := q[0]
+		stored, evicted, err := m.Restore(&c.rec, now)
+		if err != nil {
+			return 0, fmt.Errorf("%w: section %d: %w", ErrCorrupt, c.sec, err)
+		}
+		st.Evicted += uint64(evicted)
+		switch {
+		case !stored:
+			st.Skipped++
+		case c.rec.Lock:
+			st.Locks++
+		default:
+			st.Items++
+		}
+		maxCAS = max(maxCAS, c.rec.CAS)
+		ok, err := c.next()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			heap.Fix(&q, 0)
+		} else {
+			heap.Pop(&q)
+		}
+	}
+	return maxCAS, nil
+}
+
+// cursor walks the records of one section, a checked block at a time.
+type cursor struct {
+	l        *loader
+	sec      uint32
+	off, end int64  // the next block; the section's end
+	left     uint64 // records the trailer says are still to come
+	buf      []byte // the current block's payload, checked
+	pos      int
+	rec      cache.Record // the current record, aliasing buf
+	head     [blockHead]byte
+}
+
+// next moves to the section's next record and reports whether there is one.
+func (c *cursor) next() (bool, error) {
+	for c.pos == len(c.buf) {
+		if c.off == c.end {
+			if c.left != 0 {
+				return false, fmt.Errorf("%w: section %d holds fewer records than its trailer says", ErrCorrupt, c.sec)
+			}
+			return false, nil
+		}
+		if err := c.block(); err != nil {
+			return false, err
+		}
+	}
+	if c.left == 0 {
+		return false, fmt.Errorf("%w: section %d holds more records than its trailer says", ErrCorrupt, c.sec)
+	}
+	n, err := decodeRecord(c.buf[c.pos:], &c.rec)
+	if err != nil {
+		return false, fmt.Errorf("section %d: %w", c.sec, err)
+	}
+	c.pos += n
+	c.left--
+	return true, nil
+}
+
+// block reads and checks the section's next block.
+func (c *cursor) block() error {
+	if c.end-c.off < blockHead {
+		return fmt.Errorf("%w: section %d ends inside a block head", ErrCorrupt, c.sec)
+	}
+	if err := c.l.read(c.head[:], c.off); err != nil {
+		return err
+	}
+	n := int64(binary.LittleEndian.Uint32(c.head[8:]))
+	if c.head[0] != kindBlock || binary.LittleEndian.Uint32(c.head[4:]) != c.sec || n == 0 || n > c.end-c.off-blockHead {
+		return fmt.Errorf("%w: section %d: block at %d damaged", ErrCorrupt, c.sec, c.off)
+	}
+	if int64(cap(c.buf)) < n {
+		c.buf = make([]byte, n)
+	}
+	c.buf = c.buf[:n]
+	if err := c.l.read(c.buf, c.off+blockHead); err != nil {
+		return err
+	}
+	if !checkBlock(c.head[:], c.buf) {
+		return fmt.Errorf("%w: section %d: block at %d fails its checksum", ErrCorrupt, c.sec, c.off)
+	}
+	c.off += blockHead + n
+	c.pos = 0
+	return nil
+}
+
+// queue is a min-heap of cursors by the access time of their current record.
+type queue []*cursor
+
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return q[i].rec.Access < q[j].rec.Access }
+func (q queue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)        { *q = append(*q, x.(*cursor)) }
+func (q *queue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
+
+// MoveAside renames a snapshot that could not be loaded out of the way, so
+// the next snapshot does not overwrite it and it can be examined, and
+// returns its new name.
+func MoveAside(path string, now time.Time) (string, error) {
+	to := fmt.Sprintf("%s.rejected-%s", path, now.UTC().Format("20060102T150405Z"))
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("snapshot: move aside: %w", err)
+	}
+	return to, nil
+}
+
+// IsMissing reports whether err says there was no snapshot file to load.
+func IsMissing(err error) bool { return errors.Is(err, os.ErrNotExist) }
