@@ -68,6 +68,10 @@ type config struct {
 	memcachedNamespace string
 	memcachedTLS       bool
 	memcachedMaxConns  int
+
+	snapshot         string // file the embedded store is saved to and loaded from; "" = none
+	snapshotInterval time.Duration
+	snapshotStrict   bool
 }
 
 // parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
@@ -106,6 +110,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.memcachedNamespace, "memcached-namespace", "", "App Engine namespace of memcached keys; empty means App Engine's empty namespace (env MEMCACHED_HTTP_MEMCACHED_NAMESPACE)")
 	fs.BoolVar(&c.memcachedTLS, "memcached-tls", false, "serve the memcached protocols over TLS with -tls-cert and -tls-key (env MEMCACHED_HTTP_MEMCACHED_TLS)")
 	fs.IntVar(&c.memcachedMaxConns, "memcached-max-conns", memcached.DefaultMaxConns, "open memcached connections at once; more are refused (env MEMCACHED_HTTP_MEMCACHED_MAX_CONNS)")
+	fs.StringVar(&c.snapshot, "snapshot", "", "file the embedded store's items and delete locks are saved to after the drain at SIGTERM/SIGINT and loaded from at start, so a restart keeps the cache; memory store only (env MEMCACHED_HTTP_SNAPSHOT)")
+	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 0, "also save -snapshot this often while serving, e.g. 5m, so a crash loses only what changed since; 0 means only at shutdown (env MEMCACHED_HTTP_SNAPSHOT_INTERVAL)")
+	fs.BoolVar(&c.snapshotStrict, "snapshot-strict", false, "exit 1 when -snapshot holds a damaged, truncated or foreign file, instead of moving it aside and starting empty (env MEMCACHED_HTTP_SNAPSHOT_STRICT)")
 	env := map[string]string{
 		"addr":               "MEMCACHED_HTTP_ADDR",
 		"memory-limit":       "MEMCACHED_HTTP_MEMORY_LIMIT",
@@ -135,6 +142,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"memcached-namespace": "MEMCACHED_HTTP_MEMCACHED_NAMESPACE",
 		"memcached-tls":       "MEMCACHED_HTTP_MEMCACHED_TLS",
 		"memcached-max-conns": "MEMCACHED_HTTP_MEMCACHED_MAX_CONNS",
+		"snapshot":            "MEMCACHED_HTTP_SNAPSHOT",
+		"snapshot-interval":   "MEMCACHED_HTTP_SNAPSHOT_INTERVAL",
+		"snapshot-strict":     "MEMCACHED_HTTP_SNAPSHOT_STRICT",
 	}
 	c.tokens = getenv(tokensEnv)
 	// Environment values are set as flag values first, so they are checked
@@ -174,6 +184,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			return c, err
 		}
 	}
+	if err := checkSnapshotFlags(c); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -203,7 +216,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer store.Close()
 
-	mc, err := startMemcached(c, store, logger)
+	snaps := newSnapshots(c, store, logger)
+	mc, err := startMemcached(c, snaps.gated(store), logger)
 	if err != nil {
 		return err
 	}
@@ -217,7 +231,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("memcached-http: %w", err)
 	}
-	srv, err := newServer(c, handlers.NewRouter(store, handlers.Config{
+	hcfg := handlers.Config{
 		Collectors:       collectors,
 		MaxBatchKeys:     c.maxBatchKeys,
 		MaxBodyBytes:     c.maxBodyBytes,
@@ -229,7 +243,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MetricsPublic:    c.metricsPublic,
 		RateLimit:        c.rateLimit,
 		RateWindow:       c.rateWindow,
-	}), logger)
+	}
+	handler := snaps.handler(handlers.NewRouter(store, hcfg), func() http.Handler { return handlers.NewRouter(loadingStore{}, hcfg) })
+	srv, err := newServer(c, handler, logger)
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -244,12 +260,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		served <- srv.Serve(ln)
 	}()
-	select {
-	case err := <-served:
-		return fmt.Errorf("memcached-http: serve: %w", err)
-	case err := <-mc.served():
-		return fmt.Errorf("memcached-http: memcached listener: %w", err)
-	case <-ctx.Done():
+	loading := snaps.begin(ctx)
+	for serving := true; serving; {
+		select {
+		case err := <-served:
+			return fmt.Errorf("memcached-http: serve: %w", err)
+		case err := <-mc.served():
+			return fmt.Errorf("memcached-http: memcached listener: %w", err)
+		case <-loading:
+			loading = nil
+			if snaps.failed != nil {
+				_ = srv.Close()
+				return snaps.failed
+			}
+		case <-ctx.Done():
+			serving = false
+		}
 	}
 	// memcached clients retry elsewhere on a closed connection: the
 	// listener stops at once, HTTP requests get the drain.
@@ -260,8 +286,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger.Info("shutting down", "timeout", c.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("memcached-http: shutdown: %w", err)
+	drainErr := srv.Shutdown(shutdownCtx)
+	// The snapshot follows the drain, so it holds every write that was
+	// acknowledged; it is written even when the drain ran out of time.
+	if err := snaps.finish(); err != nil {
+		return err
+	}
+	if drainErr != nil {
+		return fmt.Errorf("memcached-http: shutdown: %w", drainErr)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("memcached-http: serve: %w", err)

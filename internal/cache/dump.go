@@ -18,6 +18,9 @@ type Record struct {
 	Expires         int64 // Unix second; 0 = never
 	Access          int64 // Unix second of the last read or write
 	Lock            bool  // a delete lock, not an item
+	// The meta protocol's marks of an item: read since written (mg h),
+	// marked stale (mg X), recache lease handed out (mg W).
+	Fetched, Stale, Lease bool
 }
 
 // ShardCount is the number of lock stripes; VisitShard takes 0 ≤ i < ShardCount.
@@ -53,6 +56,7 @@ func (m *Memory) VisitShard(i int, fn func(*Record)) {
 		}
 		r.Kind, r.Flags, r.CAS, r.Expires = sl.kind, sl.flags, sl.cas(), sl.expires()
 		r.Access = m.base + int64(sl.access)
+		r.Fetched, r.Stale, r.Lease = sl.state&fetchedBit != 0, sl.state&staleBit != 0, sl.state&leaseBit != 0
 		fn(&r)
 	}
 }
@@ -77,8 +81,8 @@ func (m *Memory) Restore(rec *Record, now int64) (stored bool, evicted int, err 
 	switch {
 	case rec.Kind > KindBytes:
 		return false, 0, fmt.Errorf("%w: restore: key %q: unknown kind %d", ErrInvalidArgument, rec.Name, rec.Kind)
-	case rec.Lock && (len(rec.Value) > 0 || rec.Expires == 0):
-		return false, 0, fmt.Errorf("%w: restore: key %q: a delete lock with a value or without an end", ErrInvalidArgument, rec.Name)
+	case rec.Lock && (len(rec.Value) > 0 || rec.Expires == 0 || rec.Fetched || rec.Stale || rec.Lease):
+		return false, 0, fmt.Errorf("%w: restore: key %q: a delete lock with a value, an item mark or no end", ErrInvalidArgument, rec.Name)
 	case rec.Expires < 0 || rec.Expires > maxAbsoluteSeconds:
 		return false, 0, fmt.Errorf("%w: restore: key %q: expiry %d out of range", ErrInvalidArgument, rec.Name, rec.Expires)
 	case rec.Expires != 0 && rec.Expires <= now, len(rec.Value) > m.maxValue:
@@ -97,12 +101,21 @@ func (m *Memory) restore(key Key, rec *Record, now int64) int {
 	}
 	counters := s.counters
 	state := stateItem
-	if rec.Lock {
+	switch {
+	case rec.Lock:
 		state = stateLock
+	case rec.Fetched:
+		state |= fetchedBit
+	}
+	if rec.Stale {
+		state |= staleBit
+	}
+	if rec.Lease {
+		state |= leaseBit
 	}
 	r := reading{sec: now, exact: true}
-	s.makeRoomLocked(m, ItemOverhead+int64(len(key.Namespace)+len(key.Name)+len(rec.Value)), &r)
-	i := s.insertLocked(h, key.Namespace, key.Name, rec.Value, state)
+	s.makeRoomLocked(m, chargeOf(len(key.Namespace)+len(key.Name)+len(rec.Value)), &r)
+	i := s.insertLocked(m, h, key.Namespace, key.Name, rec.Value, state)
 	evicted := int(s.counters.Evictions - counters.Evictions)
 	s.counters = counters
 	sl := &s.slots[i]

@@ -17,7 +17,8 @@
 //	footer   16 bytes: trailer offset u64, CRC of those 8 bytes and the
 //	         header's CRC u32, magic "MCH!"
 //
-// A record is a 36-byte head (kind u8, lock u8, namespace length u8, key
+// A record is a 36-byte head (kind u8, marks u8: bit 0 a delete lock, bit 1
+// read since written, bit 2 stale, bit 3 recache lease handed out; namespace length u8, key
 // length u8, value length u32, flags u32, CAS id u64, expiry i64 Unix
 // seconds with 0 for never, last access i64 Unix seconds) followed by the
 // namespace, key and value bytes. A section holds one shard's records in
@@ -141,8 +142,10 @@ func checkBlock(head, p []byte) bool {
 func appendRecord(b []byte, r *cache.Record) []byte {
 	var h [recordHead]byte
 	h[0] = byte(r.Kind)
-	if r.Lock {
-		h[1] = 1
+	for bit, on := range [...]bool{r.Lock, r.Fetched, r.Stale, r.Lease} {
+		if on {
+			h[1] |= 1 << bit
+		}
 	}
 	h[2], h[3] = byte(len(r.Namespace)), byte(len(r.Name))
 	binary.LittleEndian.PutUint32(h[4:], uint32(len(r.Value)))
@@ -168,10 +171,11 @@ func decodeRecord(b []byte, r *cache.Record) (int, error) {
 	if n > uint64(len(b)) {
 		return 0, fmt.Errorf("%w: a record crosses its block's end", ErrCorrupt)
 	}
-	if b[1] > 1 {
-		return 0, fmt.Errorf("%w: record lock byte %d", ErrCorrupt, b[1])
+	if b[1] > 15 {
+		return 0, fmt.Errorf("%w: record marks %#x", ErrCorrupt, b[1])
 	}
-	r.Kind, r.Lock = cache.Kind(b[0]), b[1] == 1
+	r.Kind = cache.Kind(b[0])
+	r.Lock, r.Fetched, r.Stale, r.Lease = b[1]&1 != 0, b[1]&2 != 0, b[1]&4 != 0, b[1]&8 != 0
 	r.Flags = binary.LittleEndian.Uint32(b[8:])
 	r.CAS = binary.LittleEndian.Uint64(b[12:])
 	r.Expires = int64(binary.LittleEndian.Uint64(b[20:]))

@@ -34,7 +34,8 @@ func key(t *testing.T, ns, name string) cache.Key {
 
 // fill stores n entries of every kind the store holds, in turn: JSON values
 // without expiry, byte values with a relative time and flags, counters,
-// JSON values with an absolute time, and delete locks.
+// JSON values with an absolute time, delete locks, items marked stale and
+// empty items whose recache lease was handed out; every third is read.
 func fill(t *testing.T, m *cache.Memory, n int) {
 	t.Helper()
 	ctx := t.Context()
@@ -44,7 +45,7 @@ func fill(t *testing.T, m *cache.Memory, n int) {
 		ns := []string{"default", "team-a.b_c"}[i%2]
 		k := key(t, ns, "key:"+strconv.Itoa(i))
 		var err error
-		switch i % 5 {
+		switch i % 7 {
 		case 0:
 			_, err = m.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: fmt.Appendf(nil, `{"n":%d}`, i), Kind: cache.KindJSON})
 		case 1:
@@ -57,8 +58,18 @@ func fill(t *testing.T, m *cache.Memory, n int) {
 			_, err = m.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("gone"), Kind: cache.KindBytes})
 			require.NoError(t, err)
 			err = m.Delete(ctx, k, 600)
+		case 5:
+			_, err = m.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("old"), Kind: cache.KindBytes, Time: 600})
+			require.NoError(t, err)
+			_, err = m.Invalidate(ctx, k, cache.InvalidateOptions{Stale: true})
+		case 6:
+			_, err = m.Fetch(ctx, k, cache.FetchOptions{Vivify: true, VivifyTime: 30}, nil)
 		}
 		require.NoError(t, err, "entry %d", i)
+		if i%3 == 0 && i%7 != 4 {
+			_, err = m.Get(ctx, k, nil)
+			require.NoError(t, err, "entry %d", i)
+		}
 	}
 }
 
@@ -70,6 +81,7 @@ type record struct {
 	cas     uint64
 	expires int64
 	lock    bool
+	marks   [3]bool // fetched, stale, lease
 }
 
 // dump reads every live record of m, keyed by namespace and name.
@@ -77,7 +89,7 @@ func dump(m *cache.Memory) map[string]record {
 	out := map[string]record{}
 	for i := range m.ShardCount() {
 		m.VisitShard(i, func(r *cache.Record) {
-			out[string(r.Namespace)+"/"+string(r.Name)] = record{string(r.Value), r.Kind, r.Flags, r.CAS, r.Expires, r.Lock}
+			out[string(r.Namespace)+"/"+string(r.Name)] = record{string(r.Value), r.Kind, r.Flags, r.CAS, r.Expires, r.Lock, [3]bool{r.Fetched, r.Stale, r.Lease}}
 		})
 	}
 	return out
@@ -99,8 +111,18 @@ func TestRoundTripKeepsEveryItemAndLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.snapshot")
 	wst, err := snapshot.Write(t.Context(), before, path, snapshot.WriteOptions{Final: true})
 	require.NoError(t, err)
-	assert.Equal(t, uint64(n/5), wst.Locks)
-	assert.Equal(t, uint64(n-n/5), wst.Items)
+	locks := uint64((n + 2) / 7)
+	assert.Equal(t, locks, wst.Locks)
+	assert.Equal(t, uint64(n)-locks, wst.Items)
+	marks := [3]int{}
+	for _, r := range want {
+		for j, on := range r.marks {
+			if on {
+				marks[j]++
+			}
+		}
+	}
+	assert.Positive(t, marks[0]*marks[1]*marks[2], "some items carry each meta mark")
 	_, err = os.Stat(snapshot.TempPath(path))
 	assert.ErrorIs(t, err, os.ErrNotExist, "no temporary file is left behind")
 
@@ -125,6 +147,12 @@ func TestRoundTripKeepsEveryItemAndLock(t *testing.T) {
 	st, err := after.Stats(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), st.Hits, "stats start fresh")
+	f, err := after.Fetch(ctx, key(t, "default", "key:6"), cache.FetchOptions{}, nil)
+	require.NoError(t, err)
+	assert.True(t, f.Lost, "the recache lease handed out before the restart is still held")
+	f, err = after.Fetch(ctx, key(t, "team-a.b_c", "key:5"), cache.FetchOptions{}, nil)
+	require.NoError(t, err)
+	assert.True(t, f.Stale, "a stale item is still stale")
 	assert.Zero(t, st.Misses)
 }
 
