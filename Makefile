@@ -75,6 +75,8 @@ FUZZ_TARGETS := internal/cache:FuzzNewKey internal/cache:FuzzExpiresAt \
 	internal/handlers:FuzzBadInputNeverYields500 internal/handlers:FuzzValueRoundTrip \
 	internal/handlers:FuzzAppendJSONString internal/handlers:FuzzParseBatchGet \
 	sdk:FuzzScalarsRoundTrip
+# The snapshot loader must refuse any damaged file without panicking.
+FUZZ_TARGETS += internal/cache/snapshot:FuzzLoad
 FUZZTIME ?= 10s
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 10s: make fuzz FUZZTIME=5m)
@@ -137,3 +139,13 @@ bench-cache:
 
 bench-cache-scale:
 	$(GO) test -run '^$$' -bench GetP99Scale -count 3 -timeout 30m ./internal/cache/
+
+.PHONY: test-snapshot-full bench-snapshot
+
+## test-snapshot-full: the snapshot round trip through SIGTERM and restart with 1M items (make test runs 20k)
+test-snapshot-full:
+	SNAPSHOT_ITEMS=1000000 $(GO) test -run 'TestSnapshotRoundTripThroughSIGTERM|TestRoundTripKeepsEveryItemAndLock' -timeout 30m -v ./cmd/memcached-http/ ./internal/cache/snapshot/
+
+## bench-snapshot: snapshot write and load of 1 GiB (100-byte and 10 KB values), and HTTP p99 during periodic snapshots (needs wrk)
+bench-snapshot:
+	scripts/bench/snapshot.sh
