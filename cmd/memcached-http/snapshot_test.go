@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/cache/snapshot"
 	"github.com/memcached-http/memcached-http/internal/handlers"
 )
@@ -77,6 +78,30 @@ func TestLoadingServes503(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	assert.Equal(t, "serving", rec.Body.String())
+}
+
+// TestGatedStoreWaitsForTheLoad checks the store the memcached listener
+// sees: unavailable while the snapshot loads, the embedded store after.
+func TestGatedStoreWaitsForTheLoad(t *testing.T) {
+	m, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	defer m.Close()
+	s := &snapshots{m: m}
+	g := s.gated(m)
+	k, err := cache.NewKey("default", "k")
+	require.NoError(t, err)
+	_, err = g.Put(t.Context(), cache.ModeSet, cache.Entry{Key: k, Value: []byte("1")})
+	assert.ErrorIs(t, err, cache.ErrUnavailable)
+	_, err = g.Get(t.Context(), k, nil)
+	assert.ErrorIs(t, err, cache.ErrUnavailable)
+	assert.ErrorIs(t, g.(cache.Monitored).Ping(t.Context()), cache.ErrUnavailable)
+	s.loaded.Store(true)
+	_, err = g.Put(t.Context(), cache.ModeSet, cache.Entry{Key: k, Value: []byte("1")})
+	require.NoError(t, err)
+	it, err := g.Get(t.Context(), k, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "1", string(it.Value))
+	assert.NoError(t, g.(cache.Monitored).Ping(t.Context()))
 }
 
 var (
