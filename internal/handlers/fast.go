@@ -16,6 +16,9 @@ package handlers
 //     each once) in a namespace without escapes. Decoding that by hand costs
 //     a scan and one allocation for all the keys, where encoding/json's
 //     reflection was a fifth of a batchGet. BenchmarkFastPaths/getMulti.
+//   - set, incr, decr: a PUT, incr or decr without query (and, on PUT,
+//     without If-Match or If-None-Match) whose JSON body is plain: see
+//     writefast.go, where they live, and BenchmarkWriteFastPaths.
 //
 // BenchmarkFastPaths (fast_bench_test.go) runs each request both ways in
 // one process; on the 2-core development machine (ns/op, fast vs generated):
@@ -42,6 +45,9 @@ type fastPath func(s *service, w http.ResponseWriter, r *http.Request, m *match)
 var fastPaths = [numOps]fastPath{
 	opGet:      (*service).getFast,
 	opGetMulti: (*service).batchGetFast,
+	opSet:      (*service).setFast,
+	opIncr:     (*service).incrFast,
+	opDecr:     (*service).decrFast,
 }
 
 // getFast answers the common GET, one without query or If-None-Match, in

@@ -1,0 +1,92 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// slowBody spells body so that the write fast paths decline it (a member
+// name with a JSON escape is not plain) while it means the same: the
+// generated strict server then answers, and is the oracle for the fast one.
+func slowBody(body string) string {
+	for _, m := range []string{`"value"`, `"delta"`, `"initial_value"`, `"flags"`} {
+		if strings.Contains(body, m) {
+			return strings.Replace(body, m, fmt.Sprintf(`"\u%04x`, m[1])+m[2:], 1)
+		}
+	}
+	return body
+}
+
+var casDigits = regexp.MustCompile(`"\d+"`)
+
+// TestWriteFastPathsAnswerAsTheGeneratedPath sends each PUT and incr/decr
+// body once plain (the fast path) and once spelled so that only the
+// generated way takes it, to keys in the same state, and wants the same
+// status, headers, body (CAS ids aside) and stored item.
+func TestWriteFastPathsAnswerAsTheGeneratedPath(t *testing.T) {
+	require.Equal(t, `{"\u0076alue": "x"}`, slowBody(`{"value": "x"}`))
+	require.Equal(t, `{"\u0064elta": 2}`, slowBody(`{"delta": 2}`))
+
+	for _, tt := range []struct {
+		name, method, suffix, body string
+		before                     string // JSON value stored first, "" for none
+	}{
+		{name: "a plain string", method: http.MethodPut, body: `{"value":"abcdefghij"}`},
+		{name: "HTML and unicode kept verbatim", method: http.MethodPut, body: `{ "value" : "<b>&é🙂\u2028" , "flags": 7 }`},
+		{name: "flags and time", method: http.MethodPut, body: `{"value":"x","flags":4294967295,"time":3600}`},
+		{name: "an absolute time", method: http.MethodPut, body: `{"time":1800000000,"value":"x"}`},
+		{name: "a time in the past stores nothing", method: http.MethodPut, body: `{"value":"x","time":1000000000}`},
+		{name: "a time out of range", method: http.MethodPut, body: `{"value":"x","time":9007199254740991}`},
+		{name: "flags too large", method: http.MethodPut, body: `{"value":"x","flags":4294967296}`},
+		{name: "an overwrite", method: http.MethodPut, body: `{"value":"new"}`, before: `"old"`},
+		{name: "incr creating the counter", method: http.MethodPost, suffix: ":incr", body: `{"delta":5,"initial_value":10}`},
+		{name: "incr of a missing counter", method: http.MethodPost, suffix: ":incr", body: `{"delta":5}`},
+		{name: "incr by the default 1", method: http.MethodPost, suffix: ":incr", body: `{}`, before: `41`},
+		{name: "decr below zero stops at zero", method: http.MethodPost, suffix: ":decr", body: `{"delta":100}`, before: `7`},
+		{name: "incr wraps at 2^64", method: http.MethodPost, suffix: ":incr", body: `{"delta":18446744073709551615}`, before: `2`},
+		{name: "incr of a string", method: http.MethodPost, suffix: ":incr", body: `{"delta":1}`, before: `"abc"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			answers := make([]response, 2)
+			items := make([]response, 2)
+			for i, body := range []string{slowBody(tt.body), tt.body} {
+				path := keyPath([]string{"slow", "fast"}[i])
+				if tt.before != "" {
+					res := e.do(request{method: http.MethodPut, path: path, body: `{"value":` + tt.before + `}`})
+					require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+				}
+				answers[i] = e.do(request{method: tt.method, path: path + tt.suffix, body: body})
+				items[i] = e.do(request{method: http.MethodGet, path: path})
+			}
+			slow, fast := answers[0], answers[1]
+			assert.Equal(t, slow.status, fast.status, "slow %s, fast %s", slow.body, fast.body)
+			slowTag, fastTag := slow.header.Get("ETag"), fast.header.Get("ETag")
+			assert.Equal(t, slowTag == "", fastTag == "", "an ETag on both or neither")
+			for _, r := range []response{slow, fast} {
+				r.header.Del("X-Request-Id")
+				r.header.Del("Etag")
+			}
+			assert.Equal(t, slow.header, fast.header)
+			assert.Equal(t, casDigits.ReplaceAllString(string(slow.body), `"N"`), casDigits.ReplaceAllString(string(fast.body), `"N"`))
+			if tt.method == http.MethodPut && fast.status == http.StatusOK {
+				assert.Equal(t, `"`+fast.json(t)["cas"].(string)+`"`, fastTag)
+			}
+			assert.Equal(t, items[0].status, items[1].status)
+			if items[0].status == http.StatusOK {
+				a, b := items[0].json(t), items[1].json(t)
+				for _, m := range []map[string]any{a, b} {
+					delete(m, "key")
+					delete(m, "cas")
+				}
+				assert.Equal(t, a, b, "the item stored")
+			}
+		})
+	}
+}
