@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"fmt"
 	"math"
 	"time"
 )
@@ -21,9 +20,9 @@ const (
 func ExpiresAt(now time.Time, t float64) (int64, error) {
 	switch {
 	case math.IsNaN(t) || math.IsInf(t, 0):
-		return 0, fmt.Errorf("%w: time must be a finite number", ErrInvalidArgument)
+		return 0, Refuse(ErrInvalidArgument, "time must be a finite number")
 	case t < 0:
-		return 0, fmt.Errorf("%w: time must not be negative", ErrInvalidArgument)
+		return 0, Refuse(ErrInvalidArgument, "time must not be negative")
 	case t == 0:
 		return 0, nil
 	case t <= MaxRelativeSeconds:
@@ -32,6 +31,6 @@ func ExpiresAt(now time.Time, t float64) (int64, error) {
 	case t <= maxAbsoluteSeconds:
 		return int64(math.Ceil(t)), nil
 	default:
-		return 0, fmt.Errorf("%w: time beyond year 9999", ErrInvalidArgument)
+		return 0, Refuse(ErrInvalidArgument, "time beyond year 9999")
 	}
 }

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"fmt"
 	"unicode/utf8"
 )
 
@@ -23,7 +22,7 @@ func NewKey(namespace, name string) (Key, error) {
 		return Key{}, err
 	}
 	if !utf8.ValidString(name) {
-		return Key{}, fmt.Errorf("%w: key must be valid UTF-8", ErrInvalidArgument)
+		return Key{}, Refuse(ErrInvalidArgument, "key must be valid UTF-8")
 	}
 	return k, nil
 }
@@ -38,9 +37,9 @@ func NewBinaryKey(namespace, name string) (Key, error) {
 	}
 	switch {
 	case name == "":
-		return Key{}, fmt.Errorf("%w: key must not be empty", ErrInvalidArgument)
+		return Key{}, Refuse(ErrInvalidArgument, "key must not be empty")
 	case len(name) > MaxKeyBytes:
-		return Key{}, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrKeyTooLong, len(name), MaxKeyBytes)
+		return Key{}, Refuse(ErrKeyTooLong, "%d bytes, at most %d allowed", len(name), MaxKeyBytes)
 	}
 	return Key{Namespace: namespace, Name: name}, nil
 }

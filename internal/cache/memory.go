@@ -238,7 +238,7 @@ func checkKey(k Key) error {
 	case len(k.Name) == 0 || len(k.Namespace) == 0 || len(k.Namespace) > MaxNamespaceLen:
 		return fmt.Errorf("%w: key %q in namespace %q was not built with NewKey", ErrInvalidArgument, k.Name, k.Namespace)
 	case len(k.Name) > MaxKeyBytes:
-		return fmt.Errorf("%w: %d bytes, at most %d allowed", ErrKeyTooLong, len(k.Name), MaxKeyBytes)
+		return Refuse(ErrKeyTooLong, "%d bytes, at most %d allowed", len(k.Name), MaxKeyBytes)
 	}
 	return nil
 }
@@ -397,7 +397,7 @@ func (m *Memory) checkEntry(mode Mode, e *Entry, now time.Time) (int64, error) {
 		return 0, err
 	}
 	if len(e.Value) > m.maxValue {
-		return 0, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrValueTooLarge, len(e.Value), m.maxValue)
+		return 0, Refuse(ErrValueTooLarge, "%d bytes, at most %d allowed", len(e.Value), m.maxValue)
 	}
 	if e.Kind > KindBytes {
 		return 0, fmt.Errorf("%w: unknown kind %d", ErrInvalidArgument, e.Kind)

@@ -1,7 +1,5 @@
 package cache
 
-import "fmt"
-
 // Namespaces are App Engine's: a name is 0-100 characters of
 // [0-9A-Za-z._-], and the empty name is App Engine's default namespace. On
 // the wire (HTTP paths, token patterns) and in a Key, the empty namespace is
@@ -23,13 +21,11 @@ const (
 // [0-9A-Za-z._-] ("" is the empty namespace; `~` is not a name).
 func ValidateNamespace(name string) error {
 	if len(name) > MaxNamespaceLen {
-		return fmt.Errorf("%w: namespace of %d characters: App Engine namespaces are %s, and ~ is the empty namespace",
-			ErrInvalidArgument, len(name), NamespaceGrammar)
+		return Refuse(ErrInvalidArgument, "namespace of %d characters: App Engine namespaces are %s, and ~ is the empty namespace", len(name), NamespaceGrammar)
 	}
 	for i := 0; i < len(name); i++ {
 		if !isNamespaceByte(name[i]) {
-			return fmt.Errorf("%w: namespace %q: App Engine namespaces are %s, and ~ is the empty namespace",
-				ErrInvalidArgument, name, NamespaceGrammar)
+			return Refuse(ErrInvalidArgument, "namespace %q: App Engine namespaces are %s, and ~ is the empty namespace", name, NamespaceGrammar)
 		}
 	}
 	return nil
@@ -43,8 +39,7 @@ func ParseNamespace(wire string) (string, error) {
 	case DefaultNamespace:
 		return wire, nil
 	case "":
-		return "", fmt.Errorf("%w: namespace is empty: App Engine's empty namespace is spelled ~, other namespaces are %s",
-			ErrInvalidArgument, NamespaceGrammar)
+		return "", Refuse(ErrInvalidArgument, "namespace is empty: App Engine's empty namespace is spelled ~, other namespaces are %s", NamespaceGrammar)
 	}
 	return wire, ValidateNamespace(wire)
 }

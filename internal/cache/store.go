@@ -63,6 +63,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors returned by every Store. Callers compare them with errors.Is;
@@ -214,3 +215,22 @@ type Store interface {
 	// Close releases the store's resources (background work, connections).
 	Close() error
 }
+
+// InputError is a refused input: the rule it broke (Err, one of the
+// sentinels above) and what is wrong, in users' words (Reason). Reason is
+// data, kept apart from the Go error text, so a protocol face builds its
+// wire message from it and rewording a log line changes no wire API.
+type InputError struct {
+	Err    error  // the sentinel: errors.Is matches it
+	Reason string // e.g. "300 bytes, at most 250 allowed"; no package prefix
+}
+
+// Refuse returns an *InputError for sentinel with the formatted reason.
+func Refuse(sentinel error, format string, args ...any) error {
+	return &InputError{Err: sentinel, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *InputError) Error() string { return e.Err.Error() + ": " + e.Reason }
+
+// Unwrap returns the sentinel.
+func (e *InputError) Unwrap() error { return e.Err }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/gen"
@@ -18,11 +17,13 @@ import (
 // apiError is an error that already knows its wire status and code: the
 // handlers' own input errors, and cache errors re-labelled where the HTTP
 // meaning differs (a failed If-Match is precondition_failed, not cas_mismatch).
+// Its field and reason are data: the wire error is built from them (see
+// detail), never from err's text, which is for the log line only.
 type apiError struct {
 	status int
 	code   gen.ErrorDetailCode
-	field  string
-	msg    string // the wire message; "" derives it from err (see message)
+	field  string // the request member, parameter or header at fault; "" for the request as a whole
+	reason string // what is wrong, in users' words; "" takes the words of err's cache error (see message)
 	err    error  // the full chain, for the log line
 }
 
@@ -42,7 +43,7 @@ func badRequest(field, msg string, cause error) *apiError {
 		status: http.StatusBadRequest,
 		code:   gen.ErrorDetailCodeInvalidArgument,
 		field:  field,
-		msg:    msg,
+		reason: msg,
 		err:    fmt.Errorf("handlers: %w", cause),
 	}
 }
@@ -57,21 +58,24 @@ func onField(field string, err error) error {
 	return &apiError{status: status, code: code, field: field, err: err}
 }
 
-// sentinels maps the cache package's errors to their wire status and code;
-// it is the table of API.md, kept in one place.
+// sentinels maps the cache package's errors to their wire status, code and
+// words; it is the table of API.md, kept in one place. A cache.InputError's
+// reason follows the words ("key too long: 300 bytes, at most 250
+// allowed"), or stands alone where the words are "".
 var sentinels = []struct {
 	err    error
 	status int
 	code   gen.ErrorDetailCode
+	words  string
 }{
-	{cache.ErrKeyTooLong, http.StatusBadRequest, gen.ErrorDetailCodeKeyTooLong},
-	{cache.ErrInvalidArgument, http.StatusBadRequest, gen.ErrorDetailCodeInvalidArgument},
-	{cache.ErrNotFound, http.StatusNotFound, gen.ErrorDetailCodeNotFound},
-	{cache.ErrExists, http.StatusConflict, gen.ErrorDetailCodeExists},
-	{cache.ErrNotANumber, http.StatusConflict, gen.ErrorDetailCodeNotANumber},
-	{cache.ErrCASMismatch, http.StatusPreconditionFailed, gen.ErrorDetailCodeCasMismatch},
-	{cache.ErrValueTooLarge, http.StatusRequestEntityTooLarge, gen.ErrorDetailCodeValueTooLarge},
-	{cache.ErrUnavailable, http.StatusServiceUnavailable, gen.ErrorDetailCodeUnavailable},
+	{cache.ErrKeyTooLong, http.StatusBadRequest, gen.ErrorDetailCodeKeyTooLong, "key too long"},
+	{cache.ErrInvalidArgument, http.StatusBadRequest, gen.ErrorDetailCodeInvalidArgument, ""},
+	{cache.ErrNotFound, http.StatusNotFound, gen.ErrorDetailCodeNotFound, "not found"},
+	{cache.ErrExists, http.StatusConflict, gen.ErrorDetailCodeExists, "item exists"},
+	{cache.ErrNotANumber, http.StatusConflict, gen.ErrorDetailCodeNotANumber, "value is not an unsigned 64-bit decimal integer"},
+	{cache.ErrCASMismatch, http.StatusPreconditionFailed, gen.ErrorDetailCodeCasMismatch, "cas mismatch"},
+	{cache.ErrValueTooLarge, http.StatusRequestEntityTooLarge, gen.ErrorDetailCodeValueTooLarge, "value too large"},
+	{cache.ErrUnavailable, http.StatusServiceUnavailable, gen.ErrorDetailCodeUnavailable, "backend unavailable"},
 }
 
 // classify returns the status and code err leaves with; anything unknown is
@@ -101,39 +105,37 @@ func detail(err error) gen.ErrorDetail {
 	return d
 }
 
-// packagePrefixes are the "pkg: " prefixes Go error chains carry; a wire
-// message is for people calling an HTTP API, who have no use for them.
-var packagePrefixes = []string{"handlers: ", "cache: ", "auth: ", "invalid argument: "}
-
-// message is the wire message of err: an apiError's own message, or the
-// text from err's cache sentinel on, without package prefixes, so the
-// operation and key wrappers ("set: key \"c\": ") stay in the log line.
-// Server errors say nothing of their cause.
+// message is the wire message of err, built from data only: an apiError's
+// reason, or the words of err's cache sentinel followed by the reason of its
+// cache.InputError. The Go error text (operation and key wrappers, package
+// prefixes, a backend's own error) stays in the log line. Server errors say
+// nothing of their cause.
 func message(err error, status int) string {
 	if status == http.StatusInternalServerError {
 		return "internal server error"
 	}
-	if ae, ok := errors.AsType[*apiError](err); ok && ae.msg != "" {
-		return ae.msg
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.reason != "" {
+		return ae.reason
 	}
-	text := err.Error()
+	words := ""
 	for _, s := range sentinels {
 		if errors.Is(err, s.err) {
-			if i := strings.Index(text, s.err.Error()); i >= 0 {
-				text = text[i:]
-			}
+			words = s.words
 			break
 		}
 	}
-	for trimmed := true; trimmed; {
-		trimmed = false
-		for _, p := range packagePrefixes {
-			if rest, ok := strings.CutPrefix(text, p); ok && rest != "" {
-				text, trimmed = rest, true
-			}
+	ie, ok := errors.AsType[*cache.InputError](err)
+	switch {
+	case !ok:
+		if words == "" {
+			return "the request is not valid"
 		}
+		return words
+	case words == "":
+		return ie.Reason
+	default:
+		return words + ": " + ie.Reason
 	}
-	return text
 }
 
 // writeError sends err in the one error shape. Server bugs are logged, since
@@ -257,5 +259,5 @@ func tooLarge(w http.ResponseWriter, err error) error {
 	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		msg = fmt.Sprintf("%s is larger than the limit of %d bytes", what, mb.Limit)
 	}
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, msg: msg, err: fmt.Errorf("handlers: request body: %w", err)}
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, reason: msg, err: fmt.Errorf("handlers: request body: %w", err)}
 }

@@ -189,8 +189,8 @@ func newGuard(cfg Config) *guard {
 	if cfg.RateLimit > 0 {
 		g.limiter = httprate.NewRateLimiter(cfg.RateLimit, cfg.RateWindow)
 		g.over = &apiError{status: http.StatusTooManyRequests, code: gen.ErrorDetailCodeRateLimited,
-			msg: fmt.Sprintf("rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow),
-			err: fmt.Errorf("handlers: rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow)}
+			reason: fmt.Sprintf("rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow),
+			err:    fmt.Errorf("handlers: rate limit of %d requests per %s exceeded", cfg.RateLimit, cfg.RateWindow)}
 	}
 	return g
 }
@@ -259,8 +259,15 @@ func (g *guard) authenticate(headers []string) (*auth.Principal, error) {
 		p, err = g.tokens.Authenticate("")
 	}
 	if err != nil {
+		reason := "invalid bearer token"
+		switch {
+		case errors.Is(err, auth.ErrNoToken):
+			reason = "no bearer token"
+		case errors.Is(err, errTwoAuthorizations):
+			reason = "more than one Authorization header"
+		}
 		return nil, &apiError{status: http.StatusUnauthorized, code: gen.ErrorDetailCodeUnauthenticated,
-			err: fmt.Errorf("handlers: %w", err)}
+			reason: reason, err: fmt.Errorf("handlers: %w", err)}
 	}
 	return p, nil
 }
@@ -291,7 +298,8 @@ func authorize(p *auth.Principal, role auth.Role, m *match) error {
 			var err error
 			if ns, err = url.PathUnescape(ns); err != nil {
 				return &apiError{status: http.StatusForbidden, code: gen.ErrorDetailCodePermissionDenied, field: "namespace",
-					err: fmt.Errorf("%w: %w", auth.ErrForbidden, errBadNamespace)}
+					reason: "permission denied: namespace is not percent-encoded correctly",
+					err:    fmt.Errorf("%w: %w", auth.ErrForbidden, errBadNamespace)}
 			}
 		}
 	}
@@ -302,8 +310,10 @@ func authorize(p *auth.Principal, role auth.Role, m *match) error {
 	if perNS {
 		scope = "namespace " + strconv.Quote(ns)
 	}
+	why := fmt.Sprintf("%s on %s needs %s token covering it; this %s token does not",
+		opNames[m.op], scope, article(role.String()), p.Role)
 	return &apiError{status: http.StatusForbidden, code: gen.ErrorDetailCodePermissionDenied,
-		err: fmt.Errorf("%w: %s on %s needs %s token covering it; this %s token does not", auth.ErrForbidden, opNames[m.op], scope, article(role.String()), p.Role)}
+		reason: "permission denied: " + why, err: fmt.Errorf("%w: %s", auth.ErrForbidden, why)}
 }
 
 // article puts "a" or "an" before a word.

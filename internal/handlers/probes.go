@@ -34,7 +34,7 @@ func (s *Server) Ready(ctx context.Context, _ gen.ReadyRequestObject) (gen.Ready
 	}
 	if err != nil {
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: gen.ErrorDetailCodeUnavailable,
-			err: fmt.Errorf("handlers: store not ready: %w", err)}
+			reason: "store not ready", err: fmt.Errorf("handlers: store not ready: %w", err)}
 	}
 	return gen.Ready200JSONResponse{Ok: gen.HealthOkTrue}, nil
 }

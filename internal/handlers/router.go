@@ -172,13 +172,13 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(r.URL.EscapedPath()); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: gen.ErrorDetailCodeMethodNotAllowed,
-				msg: fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.EscapedPath()),
-				err: fmt.Errorf("handlers: method %s not allowed on %s", r.Method, r.URL.EscapedPath())})
+				reason: fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.EscapedPath()),
+				err:    fmt.Errorf("handlers: method %s not allowed on %s", r.Method, r.URL.EscapedPath())})
 			return
 		}
 		writeError(w, r, &apiError{status: http.StatusNotFound, code: gen.ErrorDetailCodeNotFound,
-			msg: "no route " + r.URL.EscapedPath(),
-			err: fmt.Errorf("handlers: no route %s", r.URL.EscapedPath())})
+			reason: "no route " + r.URL.EscapedPath(),
+			err:    fmt.Errorf("handlers: no route %s", r.URL.EscapedPath())})
 		return
 	}
 	if !s.guard.allow(w, r, m) {
@@ -344,13 +344,15 @@ func checkMediaType(r *http.Request, allowRaw bool) error {
 	switch {
 	case err != nil:
 		return &apiError{status: http.StatusUnsupportedMediaType, code: gen.ErrorDetailCodeUnsupportedMediaType,
-			field: "Content-Type", err: fmt.Errorf("handlers: Content-Type %q: %w", ct, err)}
+			field: "Content-Type", reason: fmt.Sprintf("Content-Type %q is not a media type", ct),
+			err: fmt.Errorf("handlers: Content-Type %q: %w", ct, err)}
 	case mt == "application/json", allowRaw && mt == "application/octet-stream":
 		r.Header.Set("Content-Type", mt)
 		return nil
 	default:
 		return &apiError{status: http.StatusUnsupportedMediaType, code: gen.ErrorDetailCodeUnsupportedMediaType,
-			field: "Content-Type", err: fmt.Errorf("handlers: unsupported Content-Type %s", mt)}
+			field: "Content-Type", reason: "unsupported Content-Type " + mt,
+			err: fmt.Errorf("handlers: unsupported Content-Type %s", mt)}
 	}
 }
 

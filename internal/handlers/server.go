@@ -82,7 +82,7 @@ func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResp
 		if e.Value, err = io.ReadAll(req.Body); err != nil {
 			if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeValueTooLarge, field: "value",
-					msg: fmt.Sprintf("the value is larger than the request body limit of %d bytes", mb.Limit), err: fmt.Errorf("set: read raw value: %w", err)}
+					reason: fmt.Sprintf("the value is larger than the request body limit of %d bytes", mb.Limit), err: fmt.Errorf("set: read raw value: %w", err)}
 			}
 			return nil, fmt.Errorf("set: read raw value: %w", err)
 		}
@@ -199,8 +199,8 @@ func offsetReply(v uint64) gen.OffsetReplyJSONResponse {
 func (s *Server) batchKeys(ns string, prefix *string, names []string, field string, fieldOf func(i int) string) ([]cache.Key, error) {
 	if len(names) > s.cfg.MaxBatchKeys {
 		return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: field,
-			msg: fmt.Sprintf("%d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys),
-			err: fmt.Errorf("handlers: %d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys)}
+			reason: fmt.Sprintf("%d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys),
+			err:    fmt.Errorf("handlers: %d keys in one batch, at most %d allowed", len(names), s.cfg.MaxBatchKeys)}
 	}
 	if _, err := cache.ParseNamespace(ns); err != nil {
 		return nil, onField("namespace", err)
@@ -242,8 +242,8 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 	budget := int(s.cfg.MaxResponseBytes)
 	tooLarge := func(err error) error {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeBatchTooLarge, field: "keys",
-			msg: fmt.Sprintf("the response would be larger than the limit of %d bytes; ask for fewer keys per batchGet", budget),
-			err: err}
+			reason: fmt.Sprintf("the response would be larger than the limit of %d bytes; ask for fewer keys per batchGet", budget),
+			err:    err}
 	}
 	// Every value is encoded in at least its own length, so values past the
 	// room left beside the wrapper can only make a response over budget. The

@@ -185,8 +185,9 @@ func parseIfMatch(header string) (uint64, error) {
 }
 
 func preconditionFailed(format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
 	return &apiError{status: http.StatusPreconditionFailed, code: gen.ErrorDetailCodePreconditionFailed, field: "If-Match",
-		err: fmt.Errorf("handlers: "+format, args...)}
+		reason: reason, err: errors.New("handlers: " + reason)}
 }
 
 // casFor reads the CAS token a write needs: required for cas, refused for

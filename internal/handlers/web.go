@@ -100,7 +100,7 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request, name string) {
 	default:
 		w.Header().Del("Cache-Control")
 		writeError(w, r, &apiError{status: http.StatusNotFound, code: gen.ErrorDetailCodeNotFound,
-			err: fmt.Errorf("handlers: no docs asset %q", name)})
+			reason: fmt.Sprintf("no docs asset %q", name), err: fmt.Errorf("handlers: no docs asset %q", name)})
 	}
 }
 

@@ -460,7 +460,7 @@ func (s *Store) putCall(mode cache.Mode, e cache.Entry, now time.Time, ms, sec s
 	case e.Kind != cache.KindJSON && e.Kind != cache.KindBytes:
 		return call{}, fmt.Errorf("%w: unknown kind %d", cache.ErrInvalidArgument, e.Kind)
 	case len(e.Value) > s.opts.MaxValueSize:
-		return call{}, fmt.Errorf("%w: %d bytes, at most %d allowed", cache.ErrValueTooLarge, len(e.Value), s.opts.MaxValueSize)
+		return call{}, cache.Refuse(cache.ErrValueTooLarge, "%d bytes, at most %d allowed", len(e.Value), s.opts.MaxValueSize)
 	}
 	exp, err := cache.ExpiresAt(now, e.Time)
 	if err != nil {
