@@ -180,9 +180,12 @@ func (c *conn) skip(n int) bool {
 	return err == nil
 }
 
-// key turns a wire key into a store key, or reports it invalid under
-// memcached's rules: 1 to 250 bytes, no control characters (spaces cannot
-// reach here: they separate tokens).
+// key turns a wire key into a store key, or reports it invalid: 1 to 250
+// bytes. Spaces cannot reach here (they separate tokens) nor line ends.
+// protocol.txt also rules out control characters, but memcached itself
+// accepts them and its own load generator, memaslap, sends keys that start
+// with them; keys with them are valid over HTTP too. So they are accepted,
+// as memcached accepts them.
 func (c *conn) key(tok []byte) (cache.Key, bool) {
 	if !validKey(tok) {
 		return cache.Key{}, false
@@ -191,15 +194,7 @@ func (c *conn) key(tok []byte) (cache.Key, bool) {
 }
 
 func validKey(tok []byte) bool {
-	if len(tok) == 0 || len(tok) > cache.MaxKeyBytes {
-		return false
-	}
-	for _, b := range tok {
-		if b < 0x21 || b == 0x7f {
-			return false
-		}
-	}
-	return true
+	return len(tok) > 0 && len(tok) <= cache.MaxKeyBytes
 }
 
 // Number parsing, with memcached's rules: decimal digits only, a leading

@@ -96,6 +96,7 @@ var diffSteps = map[string][]string{
 		"bogus\r\n", "GET a\r\n", "\r\n",
 		"set k 0 0\r\n", "set k abc 0 1\r\nx\r\n", "set k 0 0 -1\r\n",
 		"set k 0 0 1\r\nxyz\r\n", "get k\r\n",
+		"set \x10\x10ctl\x7f\tkey 0 0 1\r\nc\r\n", "get \x10\x10ctl\x7f\tkey\r\n",
 		"set " + strings.Repeat("k", 251) + " 0 0 1\r\nx\r\n",
 		"get " + strings.Repeat("k", 251) + "\r\n",
 		"set " + strings.Repeat("k", 250) + " 0 0 1\r\nx\r\n", "get " + strings.Repeat("k", 250) + "\r\n",
@@ -119,7 +120,7 @@ var diffSteps = map[string][]string{
 	"meta get": {
 		"mg none v\r\n", "mg none v q\r\n", "mg none v k O123\r\n",
 		"ms m 3 T0 F5\r\nabc\r\n", "mg m\r\n", "mg m v\r\n", "mg m s v f t c k O99\r\n",
-		"mg m k b\r\n", "mg m v q\r\n",
+		"mg m k b\r\n", "mg m v q\r\n", "mg m v C{cas}\r\n", "mg m v C999999999\r\n",
 		"mg m h l t\r\n", "mg m h\r\n", "mg m T30 t\r\n", "mg m t v\r\n",
 		"mg m v O" + strings.Repeat("o", 33) + "\r\n", "mg m v v\r\n", "mg m Tabc\r\n",
 		"mg " + strings.Repeat("k", 251) + " v\r\n", "mg\r\n",

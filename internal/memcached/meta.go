@@ -158,12 +158,7 @@ func cmdMetaGet(c *conn, args [][]byte) bool {
 	t, hasT, okT := m.numArg('T')
 	n, hasN, okN := m.numArg('N')
 	r, hasR, okR := m.numArg('R')
-	wantCAS, hasC := uint64(0), m.has('C')
-	okC := true
-	if hasC {
-		wantCAS, okC = parseUint64(m.arg('C'))
-	}
-	if !okT || !okN || !okR || !okC {
+	if !okT || !okN || !okR {
 		return c.metaError(errMetaToken)
 	}
 	opts.Touch, opts.Time = hasT, exptime(t)
@@ -189,7 +184,9 @@ func cmdMetaGet(c *conn, args [][]byte) bool {
 	if hasT {
 		st.touchHits.Add(1)
 	}
-	sendValue := m.has('v') && !(hasC && wantCAS == f.CAS)
+	// protocol.txt has C hold the value back when the CAS id matches;
+	// memcached 1.6 sends it anyway, and so does this listener.
+	sendValue := m.has('v')
 	line := c.out[:0]
 	if sendValue {
 		line = strconv.AppendInt(append(line, "VA "...), int64(len(f.Value)), 10)

@@ -234,6 +234,12 @@ func (s *Server) serveConn(nc net.Conn) {
 		w:   bufio.NewWriterSize(nc, writeBufSize),
 	}
 	defer func() {
+		// A bug in one command must not take the whole server down: the
+		// connection closes, the panic is logged and counted.
+		if p := recover(); p != nil {
+			s.stats.panics.Add(1)
+			s.cfg.Logger.Error("memcached: connection panicked", "panic", fmt.Sprint(p), "remote", nc.RemoteAddr().String())
+		}
 		s.mu.Lock()
 		delete(s.conns, nc)
 		s.mu.Unlock()

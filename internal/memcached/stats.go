@@ -43,6 +43,7 @@ type Stats struct {
 	decrHits, decrMisses     atomic.Uint64
 	casHits, casMisses       atomic.Uint64
 	casBadval                atomic.Uint64
+	panics                   atomic.Uint64 // connections closed by a bug
 }
 
 func newStats() *Stats {
@@ -90,13 +91,15 @@ var (
 		"memcached protocol connections accepted.", nil, nil)
 	descRejected = prometheus.NewDesc("memcached_http_memcached_rejected_connections_total",
 		"memcached protocol connections refused at the connection cap.", nil, nil)
+	descPanics = prometheus.NewDesc("memcached_http_memcached_panics_total",
+		"memcached protocol connections closed by a server bug (logged).", nil, nil)
 	descLookups = prometheus.NewDesc("memcached_http_memcached_get_keys_total",
 		"Keys looked up by get, gets, gat and gats, by result.", []string{"result"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (s *Stats) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCommands, descConns, descConnsTotal, descRejected, descLookups} {
+	for _, d := range []*prometheus.Desc{descCommands, descConns, descConnsTotal, descRejected, descPanics, descLookups} {
 		ch <- d
 	}
 }
@@ -110,6 +113,7 @@ func (s *Stats) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(s.currConns.Load()))
 	ch <- prometheus.MustNewConstMetric(descConnsTotal, prometheus.CounterValue, float64(s.totalConns.Load()))
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(s.rejected.Load()))
+	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(s.panics.Load()))
 	ch <- prometheus.MustNewConstMetric(descLookups, prometheus.CounterValue, float64(s.getHits.Load()), "hit")
 	ch <- prometheus.MustNewConstMetric(descLookups, prometheus.CounterValue, float64(s.getMisses.Load()), "miss")
 }
