@@ -3,7 +3,7 @@ GO      ?= go
 SPEC    := api/openapi.yaml
 REDOCLY := npx --no-install redocly
 
-.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
+.PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check memcached-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
 	ts-deps ts-generate ts-test e2e-deps e2e-test chromium
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
@@ -11,7 +11,7 @@ run:
 	$(GO) run ./cmd/memcached-http $(ARGS)
 
 ## test: everything CI checks
-test: vet fmt-check generate-check spec-lint redis-check go-test py-test fuzz-ci ts-test e2e-test
+test: vet fmt-check generate-check spec-lint redis-check memcached-check go-test py-test fuzz-ci ts-test e2e-test
 
 vet:
 	$(GO) vet ./...
@@ -62,6 +62,15 @@ redis-check:
 		fi; \
 	fi
 
+# The memcached listener's tests run memcached 1.6 itself (the oracle of the
+# differential test), libmemcached's memccapable and pymemcache (Debian's
+# /usr/bin/python3). They are installed here when missing and this is root
+# with apt-get; otherwise those tests are skipped locally and fail on CI,
+# and either way this says what to install.
+MEMCACHED_DEBS := memcached libmemcached-tools python3-pymemcache
+memcached-check:
+	@missing=""; 	command -v memcached >/dev/null 2>&1 || missing="$$missing memcached"; 	command -v memccapable >/dev/null 2>&1 || missing="$$missing libmemcached-tools"; 	/usr/bin/python3 -c 'import pymemcache' >/dev/null 2>&1 || missing="$$missing python3-pymemcache"; 	if [ -n "$$missing" ]; then 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 			echo "memcached-check: installing Debian's$$missing for the memcached listener tests"; 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; 		elif [ "$${CI:-}" = true ]; then 			echo "memcached-check: missing$$missing; CI needs them for the memcached listener tests: apt-get install -y $(MEMCACHED_DEBS)"; exit 1; 		else 			echo "memcached-check: missing$$missing; the memcached listener's differential, memccapable and pymemcache tests will be SKIPPED. Install: apt-get install -y $(MEMCACHED_DEBS)"; 		fi; 	fi
+
 go-test:
 	$(GO) test -race ./...
 
@@ -75,6 +84,8 @@ FUZZ_TARGETS := internal/cache:FuzzNewKey internal/cache:FuzzExpiresAt \
 	internal/handlers:FuzzBadInputNeverYields500 internal/handlers:FuzzValueRoundTrip \
 	internal/handlers:FuzzAppendJSONString internal/handlers:FuzzParseBatchGet \
 	sdk:FuzzScalarsRoundTrip
+# Any bytes on a memcached connection: no panic, no hang, well-framed answers.
+FUZZ_TARGETS += internal/memcached:FuzzProtocol
 # The snapshot loader must refuse any damaged file without panicking.
 FUZZ_TARGETS += internal/cache/snapshot:FuzzLoad
 FUZZTIME ?= 10s
@@ -129,9 +140,10 @@ chromium:
 e2e-test: e2e-deps chromium
 	@$(NODE_OK); cd e2e && npm test
 
-## bench: HTTP load (wrk + memcached-bench) against our server, over Redis, the net/http ceiling and Webdis; writes BENCHMARKS.md (about 5 min)
+## bench: HTTP load (wrk + memcached-bench) against our server, over Redis, the net/http ceiling and Webdis, then the memcached listener against memcached 1.6 with memcaslap; writes BENCHMARKS.md (about 7 min)
 bench:
 	scripts/bench/run.sh
+	scripts/bench/memcached.sh
 
 ## bench-cache: cache engine benchmarks against the map+RWMutex baseline (the 10M-item p99 one: make bench-cache-scale)
 bench-cache:
