@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -226,4 +227,41 @@ func TestMemcachedExposure(t *testing.T) {
 	assert.ErrorContains(t, err, "-memcached-max-conns")
 	err = run(t.Context(), []string{"-memcached-addr", ":0"}, func(string) string { return "" }, io.Discard)
 	assert.ErrorContains(t, err, "refusing to serve the memcached protocols")
+}
+
+// TestMemcachedOverTLS: -memcached-tls serves the protocols with the HTTP
+// certificate, on an address that would otherwise need -insecure.
+func TestMemcachedOverTLS(t *testing.T) {
+	certFile, keyFile, roots := selfSigned(t)
+	_, logs := runInProcess(t, nil, "-tls-cert", certFile, "-tls-key", keyFile,
+		"-memcached-addr", "127.0.0.1:0", "-memcached-tls")
+	nc, err := tls.Dial("tcp", memcachedAddrOf(t, logs), &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err)
+	defer nc.Close()
+	c := &mcConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+	assert.Equal(t, "STORED", c.line("set k 0 0 1\r\nv\r\n"))
+	value, _, _, ok := c.gets("k")
+	assert.True(t, ok)
+	assert.Equal(t, "v", string(value))
+}
+
+// TestMemcachedOverRedis: the listener serves a Redis-backed store as it
+// serves the embedded one, shared with HTTP.
+func TestMemcachedOverRedis(t *testing.T) {
+	r := startRedis(t)
+	addr, logs := runInProcess(t, nil, "-store", r.url(), "-memcached-addr", "127.0.0.1:0")
+	mc := dialMemcached(t, memcachedAddrOf(t, logs))
+	base := "http://" + addr + "/v1/ns/" + cache.DefaultNamespace + "/keys/"
+	assert.Equal(t, "STORED", mc.line("set k 3 0 2\r\nab\r\n"))
+	assert.Equal(t, "STORED", mc.line("append k 0 0 2\r\ncd\r\n"))
+	resp, b := httpDo(t, http.MethodGet, base+"k", "", "", "Accept", "application/octet-stream")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "abcd", string(b))
+	assert.Equal(t, "3", resp.Header.Get("Memcache-Flags"))
+	assert.Equal(t, "VA 0 W", mc.line("mg lease v N30\r\n"))
+	assert.Equal(t, "", mc.line(""))
+	assert.Equal(t, "HD Z", mc.line("mg lease N30\r\n"))
+	assert.Equal(t, "TOUCHED", mc.line("touch k 100\r\n"))
+	assert.Equal(t, "HD", mc.line("md k I\r\n"))
+	assert.Equal(t, "HD X W", mc.line("mg k\r\n"))
 }

@@ -1,6 +1,7 @@
 package memcached_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"strings"
@@ -50,6 +51,18 @@ func TestGomemcacheScenario(t *testing.T) {
 	require.Len(t, many, 2)
 	assert.Equal(t, "1", string(many["a"].Value))
 	assert.Equal(t, "\x00\r\n2", string(many["b"].Value))
+
+	// A large binary value, "\r\n" and NUL bytes included, reads back byte
+	// for byte (it is larger than a connection's read buffer).
+	big := make([]byte, 900<<10)
+	for i := range big {
+		big[i] = byte(i*7 + i>>9)
+	}
+	copy(big[1000:], "\r\nEND\r\n\x00")
+	require.NoError(t, mc.Set(&memcache.Item{Key: "big", Value: big}))
+	it, err = mc.Get("big")
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(big, it.Value), "900 KiB binary value round-trips")
 
 	require.NoError(t, mc.Add(&memcache.Item{Key: "fresh", Value: []byte("x")}))
 	assert.ErrorIs(t, mc.Add(&memcache.Item{Key: "fresh", Value: []byte("y")}), memcache.ErrNotStored)
