@@ -4,14 +4,16 @@ SPEC    := api/openapi.yaml
 REDOCLY := npx --no-install redocly
 
 .PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check memcached-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
-	ts-deps ts-generate ts-test e2e-deps e2e-test chromium
+	ts-deps ts-generate ts-test e2e-deps e2e-test chromium \
+	release release-check docker-check
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
 run:
 	$(GO) run ./cmd/memcached-http $(ARGS)
 
 ## test: everything CI checks
-test: vet fmt-check generate-check spec-lint redis-check memcached-check go-test py-test fuzz-ci ts-test e2e-test
+test: vet fmt-check generate-check spec-lint redis-check memcached-check go-test py-test fuzz-ci ts-test e2e-test \
+	release-check docker-check
 
 vet:
 	$(GO) vet ./...
@@ -161,3 +163,15 @@ test-snapshot-full:
 ## bench-snapshot: snapshot write and load of 1 GiB (100-byte and 10 KB values), and HTTP p99 during periodic snapshots (needs wrk)
 bench-snapshot:
 	scripts/bench/snapshot.sh
+
+## release: static binaries for linux and darwin on amd64 and arm64 in dist/, stamped with VERSION, and dist/SHA256SUMS
+release:
+	GO=$(GO) scripts/release.sh
+
+# CI builds the release and checks it: static, stamped, sums that verify.
+release-check: release
+	GO=$(GO) scripts/release-check.sh
+
+## docker-check: build the container image and try it, where docker or podman can run (otherwise it says NOT RUN)
+docker-check:
+	@scripts/docker-check.sh

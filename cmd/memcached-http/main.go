@@ -15,12 +15,14 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	memcachedhttp "github.com/memcached-http/memcached-http"
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/cache/redisstore"
 	"github.com/memcached-http/memcached-http/internal/handlers"
@@ -72,6 +74,32 @@ type config struct {
 	snapshot         string // file the embedded store is saved to and loaded from; "" = none
 	snapshotInterval time.Duration
 	snapshotStrict   bool
+
+	version bool // print the version and exit, after checking the other flags
+}
+
+// stdout receives -version's line (a variable for tests).
+var stdout io.Writer = os.Stdout
+
+// version is the release this binary reports; `make release` stamps it with
+// -ldflags "-X main.version=…", and other builds take VERSION's.
+var version = memcachedhttp.Version
+
+// levelFlag is -log-level: slog's levels, shown and accepted in lower case.
+type levelFlag struct{ level *slog.Level }
+
+func (f levelFlag) String() string {
+	if f.level == nil {
+		return ""
+	}
+	return strings.ToLower(f.level.String())
+}
+
+func (f levelFlag) Set(s string) error {
+	if err := f.level.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("want debug, info, warn or error, got %q", s)
+	}
+	return nil
 }
 
 // parseConfig reads flags; a flag left unset takes its MEMCACHED_HTTP_* variable,
@@ -86,9 +114,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&c.maxBatchKeys, "max-batch-keys", handlers.DefaultMaxBatchKeys, "keys per batch request (env MEMCACHED_HTTP_MAX_BATCH_KEYS)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", handlers.DefaultMaxBodyBytes, "bytes per request body (env MEMCACHED_HTTP_MAX_BODY_BYTES)")
 	fs.Int64Var(&c.maxResponseBytes, "max-response-bytes", 0, "bytes of one batchGet response, over which it fails 413 batch_too_large; 0 means -max-body-bytes (env MEMCACHED_HTTP_MAX_RESPONSE_BYTES)")
-	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env MEMCACHED_HTTP_LOG_LEVEL)")
+	c.logLevel = slog.LevelInfo
+	fs.Var(levelFlag{&c.logLevel}, "log-level", "log `level`: debug, info, warn or error (env MEMCACHED_HTTP_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (env MEMCACHED_HTTP_SHUTDOWN_TIMEOUT)")
-	fs.Func("cors-origins", "comma-separated origins whose scripts may call the API, e.g. https://app.example.com,https://*.example.org or *; none by default (env MEMCACHED_HTTP_CORS_ORIGINS)", func(v string) error {
+	fs.Func("cors-origins", "comma-separated `origins` whose scripts may call the API, e.g. https://app.example.com,https://*.example.org or *; none by default (env MEMCACHED_HTTP_CORS_ORIGINS)", func(v string) error {
 		origins, err := handlers.ParseCORSOrigins(v)
 		c.corsOrigins = origins
 		return err
@@ -113,6 +142,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.snapshot, "snapshot", "", "file the embedded store's items and delete locks are saved to after the drain at SIGTERM/SIGINT and loaded from at start, so a restart keeps the cache; memory store only (env MEMCACHED_HTTP_SNAPSHOT)")
 	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 0, "also save -snapshot this often while serving, e.g. 5m, so a crash loses only what changed since; 0 means only at shutdown (env MEMCACHED_HTTP_SNAPSHOT_INTERVAL)")
 	fs.BoolVar(&c.snapshotStrict, "snapshot-strict", false, "exit 1 when -snapshot holds a damaged, truncated or foreign file, instead of moving it aside and starting empty (env MEMCACHED_HTTP_SNAPSHOT_STRICT)")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit (after checking the other flags and environment)")
 	env := map[string]string{
 		"addr":               "MEMCACHED_HTTP_ADDR",
 		"memory-limit":       "MEMCACHED_HTTP_MEMORY_LIMIT",
@@ -196,6 +226,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	if c.version {
+		fmt.Fprintf(stdout, "memcached-http %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
 	slog.SetDefault(logger)
 
@@ -250,7 +284,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		_ = ln.Close()
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil, "tokens", tokens.Len())
+	apiURL := baseURL(ln.Addr(), srv.TLSConfig != nil)
+	logger.Info("listening", "addr", ln.Addr().String(), "url", apiURL+"/v1", "docs", apiURL+"/docs",
+		"version", version, "tls", srv.TLSConfig != nil, "tokens", tokens.Len())
 
 	served := make(chan error, 1)
 	go func() {
@@ -300,6 +336,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// baseURL is the URL clients reach the listener at; a wildcard address
+// (":8080", "0.0.0.0:8080") is shown as localhost, which a browser can open.
+func baseURL(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // parseStoreURL checks a -store URL. Its errors never quote the URL, which

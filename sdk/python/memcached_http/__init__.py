@@ -6,7 +6,7 @@ Port App Engine code by changing one import:
     from memcached_http import namespace_manager   # was: from google.appengine.api import namespace_manager
 """
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 from .client import RPC, Client, create_rpc  # noqa: E402  (needs __version__ first)
 

@@ -25,6 +25,7 @@ export {
   type StoreOptions,
 } from "./client.js";
 export { MemcacheError, type ErrorCode } from "./errors.js";
+export { VERSION } from "./version.js";
 export type { Key } from "./keys.js";
 export type { Value } from "./values.js";
 export type { components, paths } from "./schema.gen.js";
