@@ -5,7 +5,7 @@ REDOCLY := npx --no-install redocly
 
 .PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check memcached-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
 	ts-deps ts-generate ts-test e2e-deps e2e-test chromium \
-	release release-check docker-check
+	release release-check docker-check sdk-install-check
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
 run:
@@ -13,10 +13,12 @@ run:
 
 ## test: everything CI checks
 test: vet fmt-check generate-check spec-lint redis-check memcached-check go-test py-test fuzz-ci ts-test e2e-test \
-	release-check docker-check
+	sdk-install-check release-check docker-check
 
+# The Go SDK is its own module (sdk/go.mod), which ./... at the root leaves out.
 vet:
 	$(GO) vet ./...
+	cd sdk && $(GO) vet ./...
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; \
@@ -75,6 +77,7 @@ memcached-check:
 
 go-test:
 	$(GO) test -race ./...
+	cd sdk && $(GO) test -race ./...
 
 ## py-test: the Python drop-in client against the real binary (needs python3 >= 3.9)
 py-test:
@@ -96,7 +99,8 @@ FUZZTIME ?= 10s
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $${t#*:} for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
+		dir="$${t%%:*}"; mod=.; case "$$dir" in sdk|sdk/*) mod=sdk; dir=".$${dir#sdk}";; esac; \
+		(cd "$$mod" && $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$$dir/); \
 	done
 
 # CI fuzzes each target briefly; go-test already ran the seed corpora.
@@ -175,3 +179,7 @@ release-check: release
 ## docker-check: build the container image and try it, where docker or podman can run (otherwise it says NOT RUN)
 docker-check:
 	@scripts/docker-check.sh
+
+## sdk-install-check: install each SDK from this checkout into a scratch project (Go: replace + go get; TypeScript: npm install sdk/ts; Python: pip install sdk/python into a fresh venv) and use it against the real binary
+sdk-install-check:
+	GO=$(GO) scripts/sdk-install-check.sh

@@ -4,26 +4,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"time"
 
-	"github.com/memcached-http/memcached-http/internal/cache"
-	"github.com/memcached-http/memcached-http/internal/handlers"
 	"github.com/memcached-http/memcached-http/sdk"
 )
 
-// exampleServer starts the service in memory and returns its URL and a stop
-// function; a real program points New at a running memcached-http instead.
+// exampleServer starts a memcached-http server (the binary TestMain built)
+// and returns its URL and a stop function; a real program points New at a
+// running memcached-http instead.
 func exampleServer() (string, func()) {
-	store, err := cache.NewMemory(cache.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
-	srv := httptest.NewServer(handlers.NewRouter(store, handlers.Config{}))
-	return srv.URL, func() {
-		srv.Close()
-		store.Close()
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(serverBinary, "-addr", addr, "-log-level", "warn")
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		panic(err)
 	}
+	stop := func() { _ = srv.Process.Kill(); _ = srv.Wait() }
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return "http://" + addr, stop
+		}
+	}
+	stop()
+	panic("memcached-http did not start on " + addr)
 }
 
 func Example() {
@@ -177,4 +190,24 @@ func ExampleGetAs() {
 	p, _ := sdk.GetAs[profile](ctx, c, "user:42")
 	fmt.Printf("%+v\n", p)
 	// Output: {Name:Ada Visits:3}
+}
+
+// App Engine Go's appengine.Namespace, per request: every call made with the
+// context uses the tenant's namespace unless it names its own.
+func ExampleNamespace() {
+	url, stop := exampleServer()
+	defer stop()
+	c, _ := sdk.New(url)
+
+	ctx, err := sdk.Namespace(context.Background(), "tenant-42")
+	if err != nil {
+		panic(err)
+	}
+	tenant, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0))
+	empty, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0), sdk.WithNamespace(""))
+	named, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0), sdk.WithNamespace("default"))
+	tenant, _ = c.Incr(ctx, "hits", 1)
+	fmt.Println(tenant, empty, named)
+	// Output:
+	// 2 1 1
 }

@@ -3,3 +3,7 @@
 package gen
 
 //go:generate go tool oapi-codegen -config cfg.yaml ../../api/openapi.yaml
+
+// The Go SDK's wire client (sdk/client) is generated here too: the SDK is its
+// own module, without the generator among its dependencies.
+//go:generate go tool oapi-codegen -config ../../sdk/client/cfg.yaml ../../api/openapi.yaml

@@ -1,6 +1,6 @@
 import createClient from "openapi-fetch";
 
-import { fromAnswer, fromFailure } from "./errors.js";
+import { fromAnswer, fromFailure, InvalidArgumentError } from "./errors.js";
 import { keyName, storedKey, type Key } from "./keys.js";
 import type { components, paths } from "./schema.gen.js";
 import { fromWire, toWire, type Value } from "./values.js";
@@ -430,7 +430,7 @@ export class Client {
     const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
     const body: components["schemas"]["BatchOffsetRequest"] = {
       offsets: Object.fromEntries(
-        pairs.map(([name, delta]) => [storedKey(options.keyPrefix ?? "", name), integer("offsetMulti", name, delta, true)]),
+        pairs.map(([name, delta]) => [storedKey(options.keyPrefix ?? "", name), integer("offsetMulti", `offsets.${name}`, delta, true)]),
       ),
       key_prefix: "",
     };
@@ -501,8 +501,9 @@ function callerKeys(prefix: string | undefined, names: string[]): Map<string, st
 // and "default" stay two namespaces.
 function wireNamespace(method: string, namespace: string): string {
   if (!namespacePattern.test(namespace)) {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `memcached-http: ${method}: namespace ${JSON.stringify(namespace)}: App Engine namespaces are [0-9A-Za-z._-]{0,100}, and "" is the empty namespace`,
+      "namespace",
     );
   }
   return namespace === "" ? "~" : namespace;
@@ -512,7 +513,7 @@ function wireNamespace(method: string, namespace: string): string {
 // Infinity into null, which the server would read as "not given".
 function seconds(method: string, name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`memcached-http: ${method}: ${name} must be a finite number ≥ 0, got ${value}`);
+    throw new InvalidArgumentError(`memcached-http: ${method}: ${name} must be a finite number ≥ 0, got ${value}`, name);
   }
   return value;
 }
@@ -521,7 +522,7 @@ function seconds(method: string, name: string, value: number): number {
 function integer(method: string, name: string, value: number, signed: boolean): number {
   if (!Number.isSafeInteger(value) || (!signed && value < 0)) {
     const want = signed ? "a safe integer" : "a safe integer ≥ 0";
-    throw new RangeError(`memcached-http: ${method}: ${name} must be ${want}, got ${value}`);
+    throw new InvalidArgumentError(`memcached-http: ${method}: ${name} must be ${want}, got ${value}`, name);
   }
   return value;
 }

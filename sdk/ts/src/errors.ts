@@ -1,16 +1,17 @@
 import type { components } from "./schema.gen.js";
 
-/** ErrorCode is one of the server's error codes (see API.md, "Errors"). */
+/** ErrorCode is one of the server's error codes (api/openapi.yaml, ErrorDetail). */
 export type ErrorCode = components["schemas"]["ErrorDetail"]["code"];
 
 /**
- * MemcacheError is how a call fails when the answer is not one of the seed's
- * own outcomes (a miss, not stored, a CAS conflict): bad input (400, 413), a
- * refused request (401, 403, 429), a server fault (5xx) or no answer at all
- * (status 0, network or CORS failure, with the cause attached).
+ * MemcacheError is how a call fails when the answer is not one of App Engine
+ * memcache's own outcomes (a miss, not stored, a CAS conflict): bad input
+ * (InvalidArgumentError before sending, or the server's 400, 413), a refused
+ * request (401, 403, 429), a server fault (5xx) or no answer at all (status 0,
+ * code "network": a network or CORS failure, with the cause attached).
  */
 export class MemcacheError extends Error {
-  /** HTTP status of the answer; 0 when the request got none. */
+  /** HTTP status of the answer; 0 when there was none (not sent, or no answer). */
   readonly status: number;
   /** The server's error code, or "network" when the request got no answer. */
   readonly code: ErrorCode | "network";
@@ -29,6 +30,18 @@ export class MemcacheError extends Error {
     this.status = status;
     this.code = code;
     this.field = field;
+  }
+}
+
+/**
+ * InvalidArgumentError is bad input the client refuses before sending
+ * anything: status 0, code "invalid_argument", field naming the argument
+ * ("key", "value", "namespace", "time", "delta", …).
+ */
+export class InvalidArgumentError extends MemcacheError {
+  constructor(message: string, field: string) {
+    super(message, 0, "invalid_argument", field);
+    this.name = "InvalidArgumentError";
   }
 }
 

@@ -24,7 +24,7 @@ export {
   type StoreMultiOptions,
   type StoreOptions,
 } from "./client.js";
-export { MemcacheError, type ErrorCode } from "./errors.js";
+export { InvalidArgumentError, MemcacheError, type ErrorCode } from "./errors.js";
 export { VERSION } from "./version.js";
 export type { Key } from "./keys.js";
 export type { Value } from "./values.js";

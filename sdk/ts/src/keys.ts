@@ -1,4 +1,6 @@
-/** Key is a string, or the seed's [hash, key] pair whose hash is ignored. */
+import { InvalidArgumentError } from "./errors.js";
+
+/** Key is a string, or App Engine's [hash, key] pair whose hash is ignored. */
 export type Key = string | readonly [unknown, string];
 
 /** The server's key limit, in UTF-8 bytes after the prefix. */
@@ -12,7 +14,7 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 export function keyName(key: Key): string {
   const name = typeof key === "string" ? key : key[1];
   if (typeof name !== "string" || name === "") {
-    throw new TypeError(`memcached-http: a key must be a non-empty string, got ${JSON.stringify(key)}`);
+    throw new InvalidArgumentError(`memcached-http: a key must be a non-empty string, got ${JSON.stringify(key)}`, "key");
   }
   return name;
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "./errors.js";
 import type { components } from "./schema.gen.js";
 
 /**
@@ -15,10 +16,10 @@ export function toWire(value: Value): Wire {
     return { value: toBase64(value), encoding: "base64" };
   }
   if (value === undefined || typeof value === "function" || typeof value === "symbol" || typeof value === "bigint") {
-    throw new TypeError(`memcached-http: a ${typeof value} is not a JSON value; store JSON or a Uint8Array`);
+    throw new InvalidArgumentError(`memcached-http: a ${typeof value} is not a JSON value; store JSON or a Uint8Array`, "value");
   }
   if (typeof value === "number" && !Number.isFinite(value)) {
-    throw new TypeError(`memcached-http: ${value} is not a JSON number`);
+    throw new InvalidArgumentError(`memcached-http: ${value} is not a JSON number; store a finite number`, "value");
   }
   return { value: value as components["schemas"]["Value"] };
 }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { Client, DELETE_ITEM_MISSING, DELETE_SUCCESSFUL, MemcacheError } from "../dist/index.js";
+import { Client, DELETE_ITEM_MISSING, DELETE_SUCCESSFUL, InvalidArgumentError, MemcacheError } from "../dist/index.js";
 import { startServer } from "./server.mjs";
 
 const maxValueSize = 4096;
@@ -354,23 +354,35 @@ describe("errors", () => {
     });
   });
 
+  // Every input error is a MemcacheError (an InvalidArgumentError: status 0,
+  // code invalid_argument, the argument in field), as the README promises.
   const refusedBeforeSending = [
-    ["a namespace outside the grammar", (c) => c.get("k", { namespace: "no/slash" }), TypeError],
-    ["an empty key", (c) => c.get(""), TypeError],
-    ["a negative time", (c) => c.set("k", 1, { time: -1 }), RangeError],
-    ["a NaN lock period", (c) => c.delete("k", { seconds: NaN }), RangeError],
-    ["undefined as a value", (c) => c.set("k", undefined), TypeError],
-    ["Infinity as a value", (c) => c.set("k", Infinity), TypeError],
-    ["a NaN delta", (c) => c.incr("k", NaN), RangeError],
-    ["a fractional delta", (c) => c.decr("k", 1.5), RangeError],
-    ["a negative initial value", (c) => c.incr("k", 1, { initialValue: -1 }), RangeError],
-    ["a fractional offset in a batch", (c) => c.offsetMulti({ k: 0.5 }), RangeError],
+    ["a namespace outside the grammar", (c) => c.get("k", { namespace: "no/slash" }), "namespace"],
+    ["an empty key", (c) => c.get(""), "key"],
+    ["an empty key in a batch", (c) => c.getMulti(["a", ""]), "key"],
+    ["a negative time", (c) => c.set("k", 1, { time: -1 }), "time"],
+    ["a NaN lock period", (c) => c.delete("k", { seconds: NaN }), "seconds"],
+    ["undefined as a value", (c) => c.set("k", undefined), "value"],
+    ["Infinity as a value", (c) => c.set("k", Infinity), "value"],
+    ["a bigint as a value", (c) => c.set("k", 1n), "value"],
+    ["a NaN delta", (c) => c.incr("k", NaN), "delta"],
+    ["a fractional delta", (c) => c.decr("k", 1.5), "delta"],
+    ["a negative initial value", (c) => c.incr("k", 1, { initialValue: -1 }), "initialValue"],
+    ["a fractional offset in a batch", (c) => c.offsetMulti({ k: 0.5 }), "offsets.k"],
   ];
-  for (const [name, call, type] of refusedBeforeSending) {
-    test(`${name} is refused before any request`, async () => {
+  for (const [name, call, field] of refusedBeforeSending) {
+    test(`${name} is refused before any request, with a MemcacheError`, async () => {
       let requests = 0;
       const counting = new Client({ baseUrl: server.baseUrl, fetch: (request) => (requests++, fetch(request)) });
-      await assert.rejects(call(counting), type);
+      await assert.rejects(call(counting), (err) => {
+        assert.ok(err instanceof MemcacheError, `${err} is a MemcacheError`);
+        assert.ok(err instanceof InvalidArgumentError, `${err} is an InvalidArgumentError`);
+        assert.equal(err.status, 0);
+        assert.equal(err.code, "invalid_argument");
+        assert.equal(err.field, field);
+        assert.match(err.message, /^memcached-http: /);
+        return true;
+      });
       assert.equal(requests, 0);
     });
   }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { Client } from "../dist/index.js";
+import { Client, MemcacheError } from "../dist/index.js";
 import { startServer } from "./server.mjs";
 
 // everyCall calls every method that addresses a namespace with options.
@@ -97,7 +97,7 @@ describe("namespaces", () => {
     for (const namespace of ["~", "a b", "a/b", "n".repeat(101)]) {
       assert.throws(() => new Client({ baseUrl: server.baseUrl, namespace }), /\[0-9A-Za-z\._-\]\{0,100\}/, namespace);
       const mc = new Client({ baseUrl: server.baseUrl });
-      await assert.rejects(mc.get("k", { namespace }), TypeError, namespace);
+      await assert.rejects(mc.get("k", { namespace }), MemcacheError, namespace);
     }
   });
 });

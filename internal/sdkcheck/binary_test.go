@@ -1,4 +1,4 @@
-package sdk_test
+package sdkcheck
 
 import (
 	"bytes"
@@ -88,7 +88,7 @@ func TestSeedProgramAgainstTheBinary(t *testing.T) {
 	require.NoError(t, err, "the test builds the server with the go tool")
 	bin := filepath.Join(t.TempDir(), "memcached-http")
 	build := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, "./cmd/memcached-http")
-	build.Dir = ".."
+	build.Dir = "../.."
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 

@@ -1,8 +1,7 @@
-package sdk_test
+package sdkcheck
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -117,24 +116,4 @@ func TestContextNamespaceIsTheDefaultAndAnOptionOverridesIt(t *testing.T) {
 		assert.ErrorIs(t, err, sdk.ErrInvalidArgument, "namespace %q", bad)
 		assert.ErrorContains(t, err, "[0-9A-Za-z._-]{0,100}")
 	}
-}
-
-// App Engine Go's appengine.Namespace, per request: every call made with the
-// context uses the tenant's namespace unless it names its own.
-func ExampleNamespace() {
-	url, stop := exampleServer()
-	defer stop()
-	c, _ := sdk.New(url)
-
-	ctx, err := sdk.Namespace(context.Background(), "tenant-42")
-	if err != nil {
-		panic(err)
-	}
-	tenant, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0))
-	empty, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0), sdk.WithNamespace(""))
-	named, _ := c.Incr(ctx, "hits", 1, sdk.WithInitialValue(0), sdk.WithNamespace("default"))
-	tenant, _ = c.Incr(ctx, "hits", 1)
-	fmt.Println(tenant, empty, named)
-	// Output:
-	// 2 1 1
 }
