@@ -249,6 +249,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer store.Close()
+	setSoftMemoryLimit(c, getenv, logger)
 
 	snaps := newSnapshots(c, store, logger)
 	mc, err := startMemcached(c, snaps.gated(store), logger)

@@ -55,6 +55,7 @@ type Memory struct {
 	start    time.Time        // wall and monotonic reading at NewMemory
 	startNS  int64            // start as Unix nanoseconds
 	maxValue int
+	limit    int64
 	seed     maphash.Seed
 	shift    uint // top bits of a key hash pick its shard
 	shards   []*shard
@@ -108,6 +109,7 @@ func NewMemory(opts Options) (*Memory, error) {
 		clock:    opts.Clock,
 		start:    time.Now(),
 		maxValue: maxValue,
+		limit:    limit,
 		seed:     maphash.MakeSeed(),
 		shift:    uint(64 - bits.TrailingZeros(uint(shards))),
 		shards:   make([]*shard, shards),
@@ -384,6 +386,39 @@ func (m *Memory) GetMulti(_ context.Context, keys []Key, maxBytes int) (map[Key]
 		delete(items, k)
 	}
 	return items, nil
+}
+
+// PeekMulti calls fn with each live item among keys, its Value nil and
+// valueLen its length, under the item's shard lock; it counts nothing.
+func (m *Memory) PeekMulti(_ context.Context, keys []Key, fn func(i int, it Item, valueLen int)) error {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	for i, k := range keys {
+		h := m.hash(k)
+		s := m.shardOf(h)
+		r := m.reading()
+		s.mu.Lock()
+		j := s.lookupLocked(h, k.Namespace, k.Name)
+		if j != nilSlot {
+			sl := &s.slots[j]
+			exp := sl.expires()
+			if exp > r.sec && !r.exact {
+				m.exactSecond(&r)
+			}
+			if sl.state&stateMask == stateItem && (exp == 0 || r.sec < exp) {
+				it := Item{Kind: sl.kind, Flags: sl.flags, CAS: sl.cas(), Expires: exp}
+				n := int(sl.valLen)
+				s.mu.Unlock()
+				fn(i, it, n)
+				continue
+			}
+		}
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // checkEntry validates everything about e that does not depend on the

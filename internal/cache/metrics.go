@@ -10,6 +10,23 @@ type Counters struct {
 	Expirations uint64 // expired items reclaimed (on access, by a write's scan, by Stats or by the sweeper)
 }
 
+// MemoryUsage is what the embedded engine holds against its memory limit.
+type MemoryUsage struct {
+	Limit   int64 // Options.MemoryLimit (or its default)
+	Charged int64 // bytes charged by the items and delete locks held, at most Limit
+}
+
+// MemoryUsage sums the charged bytes over every shard, one shard lock at a time.
+func (m *Memory) MemoryUsage() MemoryUsage {
+	u := MemoryUsage{Limit: m.limit}
+	for _, s := range m.shards {
+		s.mu.Lock()
+		u.Charged += s.used
+		s.mu.Unlock()
+	}
+	return u
+}
+
 // Counters sums the engine's counters over every shard, one shard lock at a time.
 func (m *Memory) Counters() Counters {
 	var c Counters

@@ -171,6 +171,16 @@ type Monitored interface {
 	Counts(ctx context.Context) (Counts, error)
 }
 
+// Peeker is implemented by stores that can say what a GetMulti would find
+// without copying values, so a caller can check a response's size first and
+// then read the items one at a time (the embedded engine does).
+type Peeker interface {
+	// PeekMulti calls fn with each live item among keys, in order, its
+	// Value nil and valueLen its value's length. It counts no hits or
+	// misses and records no access.
+	PeekMulti(ctx context.Context, keys []Key, fn func(i int, it Item, valueLen int)) error
+}
+
 // Store is the contract of a cache backend: every seed operation, single and
 // multi. Multi results are aligned with their inputs; the error returned
 // beside them is for the whole call (invalid batch, unreachable backend).

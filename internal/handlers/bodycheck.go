@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -328,3 +329,36 @@ func growTo(b []byte, n int) []byte {
 	}
 	return make([]byte, 0, n)
 }
+
+// readRawBody reads a raw (octet-stream) value into buf, grown once to the
+// declared length, and replaces r.Body with a rawBody holding the bytes, so
+// Server.Set stores them without reading them again: one copy from the
+// connection into a pooled buffer, one into the store. A read error is
+// kept and replayed after the bytes, for Server.Set to answer.
+func readRawBody(r *http.Request, buf *[]byte) {
+	if r.ContentLength > 0 {
+		*buf = growTo(*buf, int(r.ContentLength)+1)
+	}
+	data, err := readAll(*buf, r.Body)
+	*buf = data[:0]
+	body := &rawBody{data: data, err: err}
+	body.Reset(data)
+	r.Body = body
+}
+
+// rawBody is a raw value already read, and the error that ended the read.
+type rawBody struct {
+	bytes.Reader
+	data []byte
+	err  error
+}
+
+func (b *rawBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF && b.err != nil {
+		err = b.err
+	}
+	return n, err
+}
+
+func (*rawBody) Close() error { return nil }

@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/gen"
 )
 
 // The hot responses (an item, a batch of items) are encoded by hand: the
@@ -297,5 +301,101 @@ func (r batchGetResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(*r.out)
 	putBuf(r.out)
+	return err
+}
+
+// streamGetMulti checks a batchGet against its budget without copying a
+// value (cache.Peeker) and, when the response cannot pass budget bytes
+// whatever its values hold, returns it as a streamedBatchGet: the items are
+// then read and written one at a time, so a response holds one value and a
+// small buffer in memory however large it is. Values over room bytes in all
+// fail with cache.ErrBatchTooLarge, as GetMulti would. A response that could
+// come near the budget (values escaping to several times their length)
+// gets nil, for GetMulti's exact, buffered check.
+func streamGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, names []string, keys []cache.Key, budget, room int) (gen.GetMultiResponseObject, error) {
+	values, bound := 0, len(batchGetOpen)+len(batchGetClose)
+	err := p.PeekMulti(ctx, keys, func(i int, it cache.Item, n int) {
+		values += n
+		// The name is written twice, each byte escaped to at most 6.
+		bound += itemOverhead + 12*len(names[i])
+		if it.Kind == cache.KindBytes {
+			bound += (n + 2) / 3 * 4
+		} else {
+			bound += 6 * n
+		}
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case values > room:
+		return nil, fmt.Errorf("handlers: %d value bytes: %w", values, cache.ErrBatchTooLarge)
+	case bound > budget:
+		return nil, nil
+	}
+	return streamedBatchGet{ctx: ctx, store: store, names: names, keys: keys}, nil
+}
+
+// streamFlush is how many encoded bytes a streamed batchGet gathers
+// before writing them.
+const streamFlush = 32 << 10
+
+// streamedBatchGet is get_multi's 200 read and encoded item by item as it
+// is written: the same bytes as batchGetResponse, each key looked up (and
+// counted in the stats) once.
+type streamedBatchGet struct {
+	ctx   context.Context
+	store cache.Store
+	names []string
+	keys  []cache.Key
+}
+
+func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
+	w.WriteHeader(http.StatusOK)
+	out, val := getBuf(), getBuf()
+	defer putBuf(val)
+	defer putBuf(out)
+	b := append((*out)[:0], batchGetOpen...)
+	var seen map[cache.Key]struct{}
+	if len(r.keys) > 1 {
+		seen = make(map[cache.Key]struct{}, len(r.keys))
+	}
+	n := 0
+	for i, k := range r.keys {
+		if seen != nil {
+			if _, dup := seen[k]; dup {
+				continue
+			}
+			seen[k] = struct{}{}
+		}
+		it, err := r.store.Get(r.ctx, k, *val)
+		if errors.Is(err, cache.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			*out = b[:0]
+			return fmt.Errorf("get_multi: key %d of %d: %w", i+1, len(r.keys), err)
+		}
+		*val = it.Value[:0]
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendJSONString(b, r.names[i])
+		b = append(b, ':')
+		b = appendItem(b, r.names[i], it)
+		if len(b) >= streamFlush {
+			if _, err := w.Write(b); err != nil {
+				*out = b[:0]
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	b = append(b, batchGetClose...)
+	_, err := w.Write(b)
+	*out = b[:0]
 	return err
 }

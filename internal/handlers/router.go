@@ -246,12 +246,14 @@ func (s *service) serveKey(w http.ResponseWriter, r *http.Request, m *match) {
 			writeError(w, r, err)
 			return
 		}
+		buf := getBuf()
+		defer putBuf(buf)
 		if r.Header.Get("Content-Type") == "application/json" {
-			buf := getBuf()
-			defer putBuf(buf)
 			if _, ok := readBody(w, r, buf, m.op); !ok {
 				return
 			}
+		} else {
+			readRawBody(r, buf)
 		}
 	}
 	ns, err := url.PathUnescape(m.ns)

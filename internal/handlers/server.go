@@ -79,7 +79,10 @@ func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResp
 		}
 		e.Flags, e.Time, casText = deref(b.Flags), deref(b.Time), b.Cas
 	case req.Body != nil:
-		if e.Value, err = io.ReadAll(req.Body); err != nil {
+		if raw, ok := req.Body.(*rawBody); ok && raw.err == nil {
+			// Read by the key router into a pooled buffer the store copies.
+			e.Value = raw.data
+		} else if e.Value, err = io.ReadAll(req.Body); err != nil {
 			if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: gen.ErrorDetailCodeValueTooLarge, field: "value",
 					reason: fmt.Sprintf("the value is larger than the request body limit of %d bytes", mb.Limit), err: fmt.Errorf("set: read raw value: %w", err)}
@@ -249,6 +252,18 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 	// room left beside the wrapper can only make a response over budget. The
 	// room stays positive: a budget of 0 would ask the store for no bound.
 	room := max(1, budget-len(batchGetOpen)-len(batchGetClose))
+	if p, ok := s.store.(cache.Peeker); ok {
+		resp, err := streamGetMulti(ctx, p, s.store, names, keys, budget, room)
+		if errors.Is(err, cache.ErrBatchTooLarge) {
+			err = tooLarge(fmt.Errorf("handlers: get_multi values over %d bytes: %w", room, err))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get_multi: %w", err)
+		}
+		if resp != nil {
+			return resp, nil
+		}
+	}
 	found, err := s.store.GetMulti(ctx, keys, room)
 	if errors.Is(err, cache.ErrBatchTooLarge) {
 		err = tooLarge(fmt.Errorf("handlers: get_multi values over %d bytes: %w", room, err))

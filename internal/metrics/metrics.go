@@ -55,7 +55,9 @@ type Metrics struct {
 // and, when store is not nil, the store's counters, read at every scrape
 // within storeTimeout: hits, misses and byte hits (reset by flush_all, which
 // Prometheus sees as a counter reset), items and bytes, and, when the store
-// keeps them (the embedded engine does), evictions and expirations. Observe
+// keeps them (the embedded engine does), evictions, expirations, the memory
+// limit and the bytes charged against it; the process collector adds the
+// resident memory (process_resident_memory_bytes). Observe
 // takes an index into routes.
 func New(routes []string, store cache.Store, storeTimeout time.Duration) *Metrics {
 	reg := prometheus.NewRegistry()
@@ -134,6 +136,7 @@ func (m *Metrics) Handler() http.Handler {
 // counterSource is what the embedded engine adds beyond cache.Store.
 type counterSource interface {
 	Counters() cache.Counters
+	MemoryUsage() cache.MemoryUsage
 }
 
 var (
@@ -145,6 +148,8 @@ var (
 	descOldest      = prometheus.NewDesc(namespace+"_cache_oldest_item_age_seconds", "Seconds since the least recently accessed live item was accessed.", nil, nil)
 	descEvictions   = prometheus.NewDesc(namespace+"_cache_evictions_total", "Live items evicted to make room for writes.", nil, nil)
 	descExpirations = prometheus.NewDesc(namespace+"_cache_expirations_total", "Expired items reclaimed.", nil, nil)
+	descLimit       = prometheus.NewDesc(namespace+"_cache_memory_limit_bytes", "The -memory-limit: the most bytes items may be charged.", nil, nil)
+	descCharged     = prometheus.NewDesc(namespace+"_cache_charged_bytes", "Bytes charged against -memory-limit by the items and delete locks held.", nil, nil)
 )
 
 // storeCollector reads the store when scraped, so the figures are the
@@ -169,6 +174,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	if c.counters != nil {
 		ch <- descEvictions
 		ch <- descExpirations
+		ch <- descLimit
+		ch <- descCharged
 	}
 }
 
@@ -199,5 +206,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		n := c.counters.Counters()
 		ch <- prometheus.MustNewConstMetric(descEvictions, prometheus.CounterValue, float64(n.Evictions))
 		ch <- prometheus.MustNewConstMetric(descExpirations, prometheus.CounterValue, float64(n.Expirations))
+		u := c.counters.MemoryUsage()
+		ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(u.Limit))
+		ch <- prometheus.MustNewConstMetric(descCharged, prometheus.GaugeValue, float64(u.Charged))
 	}
 }

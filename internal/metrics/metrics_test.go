@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +71,10 @@ func TestStoreCollectorReadsStatsAndCounters(t *testing.T) {
 		"memcached_http_cache_bytes 6\n",
 		"memcached_http_cache_evictions_total 0\n",
 		"memcached_http_cache_expirations_total 0\n",
+		// The default limit, and one item: its namespace, key and value bytes plus its overhead.
+		"memcached_http_cache_memory_limit_bytes 6.7108864e+07\n",
+		fmt.Sprintf("memcached_http_cache_charged_bytes %d\n", cache.ItemOverhead+len(cache.DefaultNamespace)+len("k")+len("12345")),
+		"process_resident_memory_bytes ",
 	} {
 		assert.Contains(t, out, line)
 	}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestSoftMemoryLimitLeavesRoomUnderTheRSSBound(t *testing.T) {
+	for limit := int64(64 << 20); limit <= 4<<30; limit *= 2 {
+		soft := softMemoryLimit(limit)
+		assert.Greater(t, soft, limit+limit/20, "room above the charged bytes for dead page space and garbage")
+		// What the runtime does not count: the binary's resident pages
+		// (about 13 MiB) and OS thread stacks.
+		assert.LessOrEqual(t, soft+16<<20, limit+limit*15/100+32<<20, "limit %d MiB", limit>>20)
+	}
+}
+
+func TestSetSoftMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	none := func(string) string { return "" }
+
+	setSoftMemoryLimit(config{store: "memory", memoryLimit: 256 << 20}, none, logger)
+	assert.Equal(t, softMemoryLimit(256<<20), debug.SetMemoryLimit(-1), "derived from -memory-limit")
+
+	debug.SetMemoryLimit(before)
+	gomemlimit := func(name string) string {
+		if name == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	setSoftMemoryLimit(config{store: "memory", memoryLimit: 256 << 20}, gomemlimit, logger)
+	assert.Equal(t, before, debug.SetMemoryLimit(-1), "an explicit GOMEMLIMIT, applied by the runtime, wins")
+
+	setSoftMemoryLimit(config{store: "redis://127.0.0.1:6379", memoryLimit: 256 << 20}, none, logger)
+	assert.Equal(t, before, debug.SetMemoryLimit(-1), "a Redis store holds no items here")
+}
