@@ -74,9 +74,13 @@ func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResp
 		if err := check(b); err != nil {
 			return nil, err
 		}
-		if e.Value, e.Kind, err = decodeValue(b.Value, b.Encoding); err != nil {
+		// Decoded into a pooled buffer, which Put copies into the store.
+		buf := getBuf()
+		defer putBuf(buf)
+		if e.Value, e.Kind, err = decodeValue((*buf)[:0], b.Value, b.Encoding); err != nil {
 			return nil, onField("value", err)
 		}
+		*buf = e.Value[:0]
 		e.Flags, e.Time, casText = deref(b.Flags), deref(b.Time), b.Cas
 	case req.Body != nil:
 		if raw, ok := req.Body.(*rawBody); ok && raw.err == nil {
@@ -314,17 +318,28 @@ func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (g
 		mode = modes[string(*b.Mode)]
 	}
 	entries := make([]cache.Entry, len(b.Items))
+	// Every value is decoded into one block, which PutMulti copies from: a
+	// decoded value is never longer than its wire form, so it never grows.
+	size := 0
+	for _, it := range b.Items {
+		size += len(it.Value)
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	block := slices.Grow((*buf)[:0], size)
 	for i, it := range b.Items {
 		field := fmt.Sprintf("items[%d]", i)
 		e := cache.Entry{Key: keys[i], Flags: deref(it.Flags), Time: deref(b.Time)}
-		if e.Value, e.Kind, err = decodeValue(it.Value, it.Encoding); err != nil {
+		if e.Value, e.Kind, err = decodeValue(block, it.Value, it.Encoding); err != nil {
 			return nil, onField(field+".value", err)
 		}
 		if e.CAS, err = casFor(mode, it.Cas, field+".cas"); err != nil {
 			return nil, err
 		}
 		entries[i] = e
+		block = block[:len(block)+len(e.Value)]
 	}
+	*buf = block[:0]
 	errs, err := s.store.PutMulti(ctx, mode, entries)
 	if err != nil {
 		return nil, fmt.Errorf("set_multi: %w", err)

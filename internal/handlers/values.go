@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,24 +65,37 @@ var modes = map[string]cache.Mode{
 }
 
 // decodeValue turns a wire value into what the store keeps: JSON compacted
-// (so a value's size is its compact length), base64 decoded into bytes.
-func decodeValue(v json.RawMessage, enc *gen.Encoding) ([]byte, cache.Kind, error) {
+// or base64 decoded, appended to dst (the value is never longer than v, so
+// a dst with len(v) spare bytes is not grown: one copy of the value).
+func decodeValue(dst []byte, v json.RawMessage, enc *gen.Encoding) ([]byte, cache.Kind, error) {
 	if enc != nil && *enc == gen.EncodingBase64 {
-		var text string
-		if err := json.Unmarshal(v, &text); err != nil {
-			return nil, 0, invalid("value", "a base64 value must be a JSON string")
+		text := []byte(v)
+		// Base64 text holds no character JSON must escape; a string that
+		// escapes one anyway (\/ or \u0041) is unquoted by encoding/json.
+		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, 0, invalid("value", "a base64 value must be a JSON string")
+			}
+			text = []byte(s)
+		} else {
+			text = text[1 : len(text)-1]
 		}
-		data, err := base64.StdEncoding.DecodeString(text)
+		start := len(dst)
+		dst = slices.Grow(dst, base64.StdEncoding.DecodedLen(len(text)))
+		n, err := base64.StdEncoding.Decode(dst[start:start+base64.StdEncoding.DecodedLen(len(text))], text)
 		if err != nil {
 			return nil, 0, invalid("value", "value is not standard base64: %v", err)
 		}
-		return data, cache.KindBytes, nil
+		return dst[start : start+n : start+n], cache.KindBytes, nil
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, v); err != nil {
+	start := len(dst)
+	buf := bytes.NewBuffer(slices.Grow(dst, len(v))[start:start])
+	if err := json.Compact(buf, v); err != nil {
 		return nil, 0, invalid("value", "value is not JSON: %v", err)
 	}
-	return buf.Bytes(), cache.KindJSON, nil
+	b := buf.Bytes()
+	return b[:len(b):len(b)], cache.KindJSON, nil
 }
 
 // etag is the strong entity tag of a CAS id.
