@@ -271,6 +271,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxBatchKeys:     c.maxBatchKeys,
 		MaxBodyBytes:     c.maxBodyBytes,
 		MaxResponseBytes: c.maxResponseBytes,
+		RequestMemory:    requestMemory(c),
 		MaxValueSize:     c.maxValueSize,
 		Logger:           logger,
 		CORSOrigins:      c.corsOrigins,

@@ -7,11 +7,12 @@ import (
 
 // softMemoryLimit is the Go runtime's soft memory limit for a -memory-limit
 // of limit bytes: the limit, a tenth more for dead space in the engine's
-// pages and for garbage not yet collected, and 16 MiB for the runtime
-// itself and requests in flight. Under it the garbage collector runs as
-// often as it must to keep the heap there, rather than letting it double
-// (GOGC=100) past what was charged.
-func softMemoryLimit(limit int64) int64 { return limit + limit/10 + 16<<20 }
+// pages, request bodies in flight (requestMemory) and garbage not yet
+// collected, and 10 MiB for the runtime itself. Under it the garbage
+// collector runs as often as it must to keep the heap there, rather than
+// letting it double (GOGC=100) past what was charged; the binary's own
+// resident pages (about 13 MiB) come on top, within Bound's 32 MiB.
+func softMemoryLimit(limit int64) int64 { return limit + limit/10 + 10<<20 }
 
 // setSoftMemoryLimit applies softMemoryLimit to the embedded store's limit.
 // A GOMEMLIMIT in the environment, which the runtime has already applied,
@@ -27,4 +28,15 @@ func setSoftMemoryLimit(c config, getenv func(string) string, logger *slog.Logge
 	soft := softMemoryLimit(c.memoryLimit)
 	debug.SetMemoryLimit(soft)
 	logger.Info("soft memory limit", "source", "memory-limit", "bytes", soft)
+}
+
+// requestMemory is how much the request bodies being served may take at
+// once with the embedded store: a sixteenth of -memory-limit, at least 8 MiB,
+// so the soft limit's room above the cache is not spent on a burst of
+// large batches. Redis holds the items elsewhere, so it is not bounded.
+func requestMemory(c config) int64 {
+	if c.store != "memory" {
+		return 0
+	}
+	return max(8<<20, c.memoryLimit/16)
 }

@@ -41,6 +41,7 @@ type Config struct {
 	MaxBatchKeys     int          // keys (or offsets, or items) per batch request; 0 means the default
 	MaxBodyBytes     int64        // bytes per request body; 0 means the default
 	MaxResponseBytes int64        // bytes of one batchGet response; 0 means MaxBodyBytes
+	RequestMemory    int64        // bytes the request bodies being served may take at once, decoded forms included; requests past it wait; 0 means no bound
 	MaxValueSize     int          // the store's value limit, which bounds single-key bodies; 0 means cache.DefaultMaxValueSize
 	Logger           *slog.Logger // one line per request; nil logs nothing
 	CORSOrigins      []string     // origins whose scripts may call the API (see ParseCORSOrigins); none by default
@@ -98,6 +99,7 @@ type service struct {
 	limits  [numOps]int64 // body limit per operation; 0 for those that read none
 	fast    [numOps]fastPath
 	inner   http.Handler // what follows CORS: the guard, the limit and the row's handler
+	bodies  *bodyMemory  // nil without Config.RequestMemory
 }
 
 func newService(store cache.Store, cfg Config, fast [numOps]fastPath) *service {
@@ -120,6 +122,7 @@ func newService(store cache.Store, cfg Config, fast [numOps]fastPath) *service {
 		metrics: mx.Handler(),
 		logger:  cfg.Logger,
 		guard:   newGuard(cfg),
+		bodies:  newBodyMemory(cfg.RequestMemory),
 		fast:    fast,
 	}
 	for o, rt := range routes {
@@ -184,8 +187,15 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 	if !s.guard.allow(w, r, m) {
 		return
 	}
-	if limit := s.limits[m.op]; limit > 0 && !limitBody(w, r, limit) {
-		return
+	if limit := s.limits[m.op]; limit > 0 {
+		if !limitBody(w, r, limit) {
+			return
+		}
+		release, ok := s.bodies.acquire(r.Context(), r, limit, routes[m.op].body == bodyBatch)
+		if !ok {
+			return // the client left while the request waited for memory
+		}
+		defer release()
 	}
 	if r.Method == http.MethodHead {
 		get := *r

@@ -108,7 +108,7 @@ func TestTheSoftMemoryLimitFollowsTheFlagUnlessGOMEMLIMITIsSet(t *testing.T) {
 		env  []string
 		want float64
 	}{
-		{nil, limit + limit/10 + 16*MiB},
+		{nil, limit + limit/10 + 10*MiB},
 		{[]string{"GOMEMLIMIT=300MiB"}, 300 * MiB},
 	} {
 		s, err := Start(bin, limit, c.env)
