@@ -60,6 +60,7 @@ type config struct {
 	metricsPublic     bool
 	tlsCert, tlsKey   string
 	readHeaderTimeout time.Duration
+	maxConns          int
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
@@ -129,6 +130,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.BoolVar(&c.metricsPublic, "metrics-public", false, "serve /metrics without a token even when tokens are configured (env MEMCACHED_HTTP_METRICS_PUBLIC)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) file; with -tls-key, serve HTTPS and HTTP/2 (env MEMCACHED_HTTP_TLS_CERT)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of -tls-cert (env MEMCACHED_HTTP_TLS_KEY)")
+	fs.IntVar(&c.maxConns, "max-conns", handlers.DefaultMaxConns, "open HTTP connections at once; a connection past it is closed at once (env MEMCACHED_HTTP_MAX_CONNS)")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers; cuts off slow-loris clients (env MEMCACHED_HTTP_READ_HEADER_TIMEOUT)")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 60*time.Second, "time to read a whole request, body included (env MEMCACHED_HTTP_READ_TIMEOUT)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time from the end of the request headers to the end of the response (env MEMCACHED_HTTP_WRITE_TIMEOUT)")
@@ -172,6 +174,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"memcached-namespace": "MEMCACHED_HTTP_MEMCACHED_NAMESPACE",
 		"memcached-tls":       "MEMCACHED_HTTP_MEMCACHED_TLS",
 		"memcached-max-conns": "MEMCACHED_HTTP_MEMCACHED_MAX_CONNS",
+		"max-conns":           "MEMCACHED_HTTP_MAX_CONNS",
 		"snapshot":            "MEMCACHED_HTTP_SNAPSHOT",
 		"snapshot-interval":   "MEMCACHED_HTTP_SNAPSHOT_INTERVAL",
 		"snapshot-strict":     "MEMCACHED_HTTP_SNAPSHOT_STRICT",
@@ -203,6 +206,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, errors.New("memcached-http: -memcached-tls needs -tls-cert and -tls-key")
 	case c.memcachedTLS && c.memcachedAddr == "":
 		return c, errors.New("memcached-http: -memcached-tls needs -memcached-addr")
+	case c.maxConns < 1:
+		return c, errors.New("memcached-http: -max-conns must be at least 1")
 	case c.memcachedMaxConns < 1:
 		return c, errors.New("memcached-http: -memcached-max-conns must be at least 1")
 	case c.rateWindow < time.Second:
@@ -292,11 +297,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	served := make(chan error, 1)
 	go func() {
-		if srv.TLSConfig != nil {
-			served <- srv.ServeTLS(ln, "", "")
-			return
-		}
-		served <- srv.Serve(ln)
+		// The listener caps connections, does the TLS handshakes and
+		// watches HTTP/1 framing (see handlers.Listener).
+		served <- srv.Serve(handlers.NewListener(ln, c.maxConns, srv.TLSConfig, c.readHeaderTimeout))
 	}()
 	loading := snaps.begin(ctx)
 	for serving := true; serving; {

@@ -29,7 +29,7 @@ func TestParseConfig(t *testing.T) {
 		maxBatchKeys: 10_000, maxBodyBytes: 32 << 20, logLevel: slog.LevelInfo, shutdownTimeout: 30 * time.Second,
 		store: "memory", redisKeyPrefix: "mchttp:",
 		readHeaderTimeout: 10 * time.Second, readTimeout: time.Minute, writeTimeout: time.Minute, idleTimeout: 2 * time.Minute,
-		rateWindow: time.Second, memcachedMaxConns: 1024,
+		rateWindow: time.Second, memcachedMaxConns: 1024, maxConns: 4096,
 	}
 	tests := []struct {
 		name    string
@@ -55,7 +55,7 @@ func TestParseConfig(t *testing.T) {
 					store: "memory", redisKeyPrefix: "mchttp:",
 					authFile: "/etc/tokens", tokens: "t read *", insecure: true, metricsPublic: true, tlsCert: "c.pem", tlsKey: "k.pem",
 					readHeaderTimeout: time.Second, readTimeout: 2 * time.Second, writeTimeout: 3 * time.Second, idleTimeout: 4 * time.Second,
-					rateLimit: 100, rateWindow: time.Minute, memcachedMaxConns: 1024}
+					rateLimit: 100, rateWindow: time.Minute, memcachedMaxConns: 1024, maxConns: 4096}
 			}},
 		{name: "a flag overrides the environment",
 			args: []string{"-addr", ":7000", "-log-level", "warn"},

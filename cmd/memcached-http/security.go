@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/memcached-http/memcached-http/internal/auth"
+	"github.com/memcached-http/memcached-http/internal/handlers"
 )
 
 // tokensEnv holds token lines separated by ';'. It is read from the
@@ -65,6 +66,7 @@ func newServer(c config, h http.Handler, logger *slog.Logger) (*http.Server, err
 		WriteTimeout:      c.writeTimeout,
 		IdleTimeout:       c.idleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		ConnContext:       handlers.ConnContext,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if c.tlsCert != "" {
@@ -72,8 +74,9 @@ func newServer(c config, h http.Handler, logger *slog.Logger) (*http.Server, err
 		if err != nil {
 			return nil, fmt.Errorf("memcached-http: -tls-cert/-tls-key: %w", err)
 		}
-		// ServeTLS adds h2 and http/1.1 to NextProtos, so clients get HTTP/2.
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		// h2 first, so clients that can get HTTP/2.
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+			NextProtos: []string{"h2", "http/1.1"}}
 	}
 	return srv, nil
 }

@@ -152,7 +152,15 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h[requestIDHeader] = ww.id[:]
 	h["X-Content-Type-Options"] = nosniff
 	ww.m = findRoute(r.Method, r.URL.EscapedPath())
-	s.inner.ServeHTTP(ww, r)
+	if ambiguousFraming(r.Context()) {
+		// RFC 9112 §6.3: which of the two frames the body is a guess that a
+		// proxy in front may make differently (request smuggling).
+		ww.refused = true
+		h.Set("Connection", "close")
+		writeError(ww, r, badRequest("", "a request must not carry both Content-Length and Transfer-Encoding", errSmuggled))
+	} else {
+		s.inner.ServeHTTP(ww, r)
+	}
 	if ww.refused && r.ProtoMajor == 1 {
 		// net/http would otherwise drain up to 256 KiB of the refused body
 		// after the answer, waiting for bytes that may never come.
