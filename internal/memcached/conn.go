@@ -47,6 +47,7 @@ func (c *conn) serve() {
 				// The rest of the line cannot be told from the next command.
 				c.w.WriteString("CLIENT_ERROR line too long\r\n")
 				_ = c.w.Flush()
+				c.lingeringClose()
 			}
 			return
 		}
@@ -68,6 +69,18 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// lingeringClose ends the connection so the client reads the last answer:
+// closing with its unread input pending would reset the connection and
+// could discard that answer in flight. So the sending side closes first,
+// and input is drained for a moment (bounded in time and bytes).
+func (c *conn) lingeringClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.CopyN(io.Discard, c.r, 1<<20)
 }
 
 // readLine reads the next command line into c.line, without its "\r\n"

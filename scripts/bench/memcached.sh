@@ -167,6 +167,10 @@ section="$work/section.md"
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "- Machine: $ncpu CPUs, $(go version | cut -d' ' -f3-), $pinning; load average (1 min) at the start of each round: ${round_loads[*]}."
 	echo "- Servers: \`memcached-http -memcached-addr\` (embedded store, 64 MiB, GOMAXPROCS=1) against memcached $memcached_version (\`memcached -t 1 -m 64\`), on the same core."
+	busy="$(awk -v n="$ncpu" '{ for (i = 1; i <= NF; i++) if ($i + 0 > n) { print "yes"; exit } }' <<<"${round_loads[*]}")"
+	if [ "$busy" = yes ]; then
+		echo "- **Busy machine**: the load average passed the CPU count, so both servers shared their core with other work. The Go listener then has its runtime's other threads (network poller, garbage collector, blocked syscalls) to be scheduled as well, memcached's worker only one thread, which may favour ours; a quiet machine is the stricter test of these ratios."
+	fi
 	echo "- Load: \`memcaslap -T 1 -c $concurrency -t $duration\`, text protocol, 90 % get / 10 % set, 32-byte keys, 100-byte values; $rounds interleaved rounds. Latency is memcaslap's log2 histogram over all commands (upper bound of the percentile's bucket, µs). Client CPU is memcaslap's user + system time over the run."
 	echo
 	awk -F'\t' '
