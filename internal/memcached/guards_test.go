@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/cache/cachetest"
 	"github.com/memcached-http/memcached-http/internal/memcached"
 )
 
@@ -112,7 +113,11 @@ func TestQuietPipelines(t *testing.T) {
 }
 
 func TestMetaBeyondMemcached16(t *testing.T) {
-	addr, store := startServer(t, memcached.Config{})
+	clock := cachetest.NewClock()
+	store, err := cache.NewMemory(cache.Options{MemoryLimit: 64 << 20, Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	addr := serveStore(t, store, memcached.Config{Clock: clock.Now})
 	c := dial(t, addr)
 	// protocol.txt's ms N: an append to a missing key creates it.
 	assert.Equal(t, "HD\r\n", c.do("ms k 2 MA N30\r\nab\r\n"))
@@ -125,6 +130,7 @@ func TestMetaBeyondMemcached16(t *testing.T) {
 	// ms I: a CAS id older than the item's stores anyway, marked stale.
 	assert.Equal(t, "HD\r\n", c.do("ms s 1\r\na\r\n"))
 	f, err := store.Fetch(t.Context(), mustKey(t, "s"), cache.FetchOptions{NoValue: true}, nil)
+	assert.Equal(t, "CLIENT_ERROR the E flag is not supported: CAS ids come from the server's counter\r\n", c.do("ms s 1 E5\r\nb\r\n"))
 	require.NoError(t, err)
 	older := f.CAS - 1
 	assert.Equal(t, "EX\r\n", c.do("ms s 1 C"+itoa(older)+"\r\nb\r\n"))

@@ -60,6 +60,10 @@ func (c *conn) parseMeta(keyTok []byte, flags [][]byte) (*metaReq, string) {
 	if len(m.arg('O')) > maxOpaque {
 		return nil, errMetaOpaque
 	}
+	if m.has('E') {
+		// Refused rather than ignored: a client that sets E expects its id.
+		return nil, "CLIENT_ERROR the E flag is not supported: CAS ids come from the server's counter"
+	}
 	name := keyTok
 	if m.has('b') {
 		dec := make([]byte, base64.StdEncoding.DecodedLen(len(keyTok)))
