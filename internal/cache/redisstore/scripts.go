@@ -112,13 +112,32 @@ if mode == 'add' and st then return 0 end
 if mode == 'replace' and st ~= 'live' then return -1 end
 if mode == 'cas' and (st ~= 'live' or h[4] ~= ARGV[11]) then return -2 end
 local id = nextCAS(tonumber(ARGV[13]), tonumber(ARGV[14]))
-forget(name)
 redis.call('DEL', item)
 local e = tonumber(ARGV[10])
-if e > 0 and now >= e * 1000 then return id end
+if e > 0 and now >= e * 1000 then
+  forget(name)
+  return id
+end
 redis.call('HSET', item, 'g', gen, 'v', ARGV[7], 'k', ARGV[8], 'f', ARGV[9], 'c', id, 'e', ARGV[10])
 redis.call('PEXPIRE', item, ARGV[12])
-account(name, tonumber(ARGV[5]), e)
+
+-- The item's accounting is rewritten in place: the end state of forget
+-- then account, in three calls for an overwrite of the same size instead
+-- of eleven (Redis' CPU per PUT was most of an over-Redis PUT's cost).
+local n, s = name, tonumber(ARGV[5])
+local old = redis.call('HGET', sz, n)
+if old then
+  if s ~= tonumber(old) then
+    redis.call('HINCRBY', meta, 'bytes', s - tonumber(old))
+    redis.call('HSET', sz, n, s)
+  end
+else
+  redis.call('HSET', sz, n, s)
+  redis.call('HINCRBY', meta, 'items', 1)
+  redis.call('HINCRBY', meta, 'bytes', s)
+end
+redis.call('ZADD', lru, nows, n)
+if e > 0 then redis.call('ZADD', exp, e, n) else redis.call('ZREM', exp, n) end
 return id
 `
 
@@ -158,7 +177,9 @@ local function cmp(a, b)
   return a < b and -1 or 1
 end
 
+-- Below 10^15 the sum of two values is exact in a Lua number.
 local function add(a, b)
+  if #a < 16 and #b < 16 then return string.format('%d', tonumber(a) + tonumber(b)) end
   local out, carry, i, j = {}, 0, #a, #b
   while i > 0 or j > 0 or carry > 0 do
     local d = carry
@@ -173,6 +194,7 @@ end
 
 -- sub returns a - b for a >= b.
 local function sub(a, b)
+  if #a < 16 then return string.format('%d', tonumber(a) - tonumber(b)) end
   local out, borrow, i, j = {}, 0, #a, #b
   while i > 0 do
     local d = string.byte(a, i) - 48 - borrow
@@ -221,9 +243,12 @@ if created then
 else
   if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[12]) end
   redis.call('HSET', item, 'v', v, 'c', id)
-  local old = tonumber(redis.call('HGET', sz, name) or size)
-  redis.call('HSET', sz, name, size)
-  redis.call('HINCRBY', meta, 'bytes', size - old)
+  -- The size changes only with the number of digits.
+  if #v ~= #h[4] then
+    local old = tonumber(redis.call('HGET', sz, name) or size)
+    redis.call('HSET', sz, name, size)
+    redis.call('HINCRBY', meta, 'bytes', size - old)
+  end
   redis.call('ZADD', lru, nows, name)
 end
 return {r}
