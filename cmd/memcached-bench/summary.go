@@ -70,7 +70,7 @@ type rowSummary struct {
 	rps, kps, p50, p99, p999 float64  // latencies in microseconds
 	cpu                      float64  // client CPU, percent of one core
 	errors, dropped          uint64
-	target, mix, model       string
+	target, mix, model, dist string
 	conns, batch             int
 	raw                      bool
 	rate                     float64
@@ -114,7 +114,7 @@ func summarize(results []result) []rowSummary {
 			p999:   pick(func(r result) float64 { return r.Latency.P999 }),
 			cpu:    pick(func(r result) float64 { return r.ClientCPU }),
 			rate:   pick(func(r result) float64 { return r.Rate }),
-			target: string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model,
+			target: string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model, dist: runs[0].Dist,
 			conns: runs[0].Conns, batch: runs[0].Batch, raw: runs[0].Raw,
 		}
 		for _, r := range runs {
@@ -246,6 +246,9 @@ func writeMarkdown(w io.Writer, results []result) error {
 	for _, r := range rows {
 		byLabel[r.label] = r
 		load := fmt.Sprintf("%s, %d conns", r.mix, r.conns)
+		if r.dist != "" && r.dist != "uniform" {
+			load += ", " + r.dist + " keys"
+		}
 		if r.raw {
 			load += ", octet-stream"
 		}
