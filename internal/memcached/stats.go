@@ -156,14 +156,18 @@ func cmdStats(c *conn, args [][]byte) bool {
 	case "conns":
 		w.i("curr_connections", c.srv.stats.currConns.Load())
 	case "cachedump":
-		// There are no slab classes to walk: the store is not dumped.
 		if len(args) != 3 {
 			c.reply("CLIENT_ERROR bad command line")
 			return true
 		}
-		if _, ok := parseUint64(args[1]); !ok {
+		class, ok1 := parseUint64(args[1])
+		limit, ok2 := parseUint64(args[2])
+		if !ok1 || !ok2 {
 			c.reply(errBadFormat)
 			return true
+		}
+		if class == 1 {
+			c.write(c.cachedump(int(min(limit, 1<<31))))
 		}
 	case "reset":
 		c.reply("RESET")
@@ -307,4 +311,43 @@ func (c *conn) slabStats(w statWriter) {
 		w.i("active_slabs", 0)
 	}
 	w.i("total_malloced", c.srv.cfg.MemoryLimit)
+}
+
+// visitor is what the embedded store offers for walking its items.
+type visitor interface {
+	ShardCount() int
+	VisitShard(i int, fn func(*cache.Record))
+}
+
+// maxDump bounds a cachedump's answer, as memcached bounds it (2 MiB).
+const maxDump = 2 << 20
+
+// cachedump lists up to limit items (0: no limit) of the listener's
+// namespace, memcached's way: "ITEM <key> [<bytes> b; <expiry> s]", the
+// expiry a Unix time, 0 for none. The whole store is slab class 1; a store
+// that cannot be walked (Redis) lists nothing. The lines are gathered in
+// memory first, so no shard lock waits on the client.
+func (c *conn) cachedump(limit int) []byte {
+	v, ok := c.srv.store.(visitor)
+	if !ok {
+		return nil
+	}
+	var out []byte
+	n := 0
+	for i := 0; i < v.ShardCount() && (limit == 0 || n < limit) && len(out) < maxDump; i++ {
+		v.VisitShard(i, func(r *cache.Record) {
+			if r.Lock || string(r.Namespace) != c.srv.ns || (limit != 0 && n >= limit) || len(out) >= maxDump {
+				return
+			}
+			out = append(out, "ITEM "...)
+			out = append(out, r.Name...)
+			out = append(out, " ["...)
+			out = strconv.AppendInt(out, int64(len(r.Value)), 10)
+			out = append(out, " b; "...)
+			out = strconv.AppendInt(out, r.Expires, 10)
+			out = append(out, " s]\r\n"...)
+			n++
+		})
+	}
+	return out
 }
