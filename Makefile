@@ -158,6 +158,16 @@ bench-cache:
 bench-cache-scale:
 	$(GO) test -run '^$$' -bench GetP99Scale -count 3 -timeout 30m ./internal/cache/
 
+.PHONY: memtest bench-before-after
+
+## memtest: the real binary's peak RSS (VmHWM) against 1.15 × -memory-limit + 32 MiB under every load of issue 14, at 64 MiB and 1 GiB (about 10 min; make test runs three short loads)
+memtest:
+	MEMTEST=full $(GO) test -count=1 -v -timeout 60m ./internal/memtest/
+
+## bench-before-after: GET and PUT throughput of this tree against BEFORE (a binary or git revision), interleaved: make bench-before-after BEFORE=main
+bench-before-after:
+	scripts/bench/before-after.sh $(BEFORE)
+
 .PHONY: test-snapshot-full bench-snapshot
 
 ## test-snapshot-full: the snapshot round trip through SIGTERM and restart with 1M items (make test runs 20k)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The full matrix (make memtest) runs with MEMTEST=full; otherwise a short
-// version of two loads at 64 MiB runs inside make test. MEMTEST_BINARY
+// The full matrix (make memtest) runs with MEMTEST=full, at the limits
+// MEMTEST_LIMITS lists in MiB (default 64,1024); otherwise a short version
+// of three loads at 64 MiB runs inside make test. MEMTEST_BINARY
 // measures another build (the BENCHMARKS.md "before" column); MEMTEST_OUT
 // names a file the results are appended to as Markdown table rows.
 
@@ -60,8 +62,19 @@ func matrix(full bool) []run {
 			{64 * MiB, LoadNamed("10-byte values via batchSet of 10k")},
 		}
 	}
+	limits := []int64{64 * MiB, 1 << 30}
+	if v := os.Getenv("MEMTEST_LIMITS"); v != "" {
+		limits = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				panic("memtest: MEMTEST_LIMITS is a list of MiB: " + err.Error())
+			}
+			limits = append(limits, n*MiB)
+		}
+	}
 	var runs []run
-	for _, limit := range []int64{64 * MiB, 1 << 30} {
+	for _, limit := range limits {
 		for _, l := range Loads {
 			runs = append(runs, run{limit, l})
 		}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Throughput of this tree against an earlier build, in one interleaved run:
+# the GET and PUT rows of `make bench` (wrk, scripts/bench/wrk.lua, 100-byte
+# JSON values over 10000 preloaded keys) alternating between the two servers
+# round after round, so both see the same machine load. Prints each round's
+# requests/s and after ÷ before ratio, then each op's median ratio.
+#
+# Usage: scripts/bench/before-after.sh BEFORE
+#   BEFORE is a memcached-http binary or a git revision (built here).
+# Environment: BENCH_DURATION (default 5s), BENCH_ROUNDS (default 5),
+#   BENCH_CONNS (default 64), BENCH_KEYS (default 10000), BENCH_VALUE_SIZE (default 100).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+[ $# -eq 1 ] || { echo "usage: $0 BEFORE (a memcached-http binary or a git revision)" >&2; exit 2; }
+command -v wrk >/dev/null 2>&1 || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+
+duration="${BENCH_DURATION:-5s}"
+rounds="${BENCH_ROUNDS:-5}"
+conns="${BENCH_CONNS:-64}"
+keys="${BENCH_KEYS:-10000}"
+value_size="${BENCH_VALUE_SIZE:-100}"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/after" ./cmd/memcached-http
+go build -o "$work/memcached-bench" ./cmd/memcached-bench
+if [ -x "$1" ]; then
+	cp "$1" "$work/before"
+else
+	mkdir "$work/src"
+	git archive "$1" | tar -x -C "$work/src"
+	(cd "$work/src" && go build -o "$work/before" ./cmd/memcached-http)
+fi
+
+server_pin=() load_pin=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+	server_pin=(taskset -c 0) load_pin=(taskset -c 1)
+fi
+
+declare -A port
+for build in before after; do
+	port[$build]=$((20000 + RANDOM % 40000))
+	"${server_pin[@]}" "$work/$build" -addr "127.0.0.1:${port[$build]}" -log-level warn 2>"$work/$build.log" &
+	pids+=($!)
+	for _ in $(seq 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/${port[$build]}") 2>/dev/null && break
+		sleep 0.1
+	done
+	"${load_pin[@]}" "$work/memcached-bench" -url "http://127.0.0.1:${port[$build]}" -mix get -duration 200ms \
+		-conns "$conns" -keys "$keys" -value-size "$value_size" >/dev/null
+done
+
+# rate BUILD OP prints the requests/s of one wrk run.
+rate() {
+	BENCH_WRK_LABEL="$1-$2" BENCH_WRK_TARGET=memcached BENCH_WRK_OP="$2" BENCH_WRK_KEYS="$keys" \
+		BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" \
+		"${load_pin[@]}" wrk -t 1 -c "$conns" -d "$duration" --timeout 5s -s scripts/bench/wrk.lua \
+		"http://127.0.0.1:${port[$1]}/" 2>/dev/null | sed -n 's/^BENCHJSON .*"requests_per_s":\([0-9.]*\).*/\1/p'
+}
+
+declare -A ratios
+for round in $(seq "$rounds"); do
+	for op in get set; do
+		# Alternate which build goes first, so neither always runs on the warmer machine.
+		if [ $((round % 2)) -eq 1 ]; then
+			b="$(rate before "$op")" a="$(rate after "$op")"
+		else
+			a="$(rate after "$op")" b="$(rate before "$op")"
+		fi
+		r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')"
+		ratios[$op]+="$r "
+		printf 'round %d %s: before %.0f/s, after %.0f/s, after/before %s (load %s)\n' \
+			"$round" "$op" "$b" "$a" "$r" "$(cut -d' ' -f1 /proc/loadavg)"
+	done
+done
+for op in get set; do
+	printf '%s: median after/before %s over %d rounds (%s)\n' "$op" \
+		"$(tr ' ' '\n' <<<"${ratios[$op]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+		"$rounds" "${ratios[$op]% }"
+done
