@@ -8,7 +8,8 @@
 # Usage: scripts/bench/before-after.sh BEFORE
 #   BEFORE is a memcached-http binary or a git revision (built here).
 # Environment: BENCH_DURATION (default 5s), BENCH_ROUNDS (default 5),
-#   BENCH_CONNS (default 64), BENCH_KEYS (default 10000), BENCH_VALUE_SIZE (default 100).
+#   BENCH_CONNS (default 64), BENCH_KEYS (default 10000), BENCH_VALUE_SIZE
+#   (default 100), BENCH_PORTS (a LO-HI range for the two servers; default random).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,9 +47,22 @@ if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
 	server_pin=(taskset -c 0) load_pin=(taskset -c 1)
 fi
 
+# free_port prints a loopback port nobody listens on, from BENCH_PORTS
+# (e.g. 18310-18319) or at random.
+free_port() {
+	local lo=20000 hi=59999 p
+	if [ -n "${BENCH_PORTS:-}" ]; then lo="${BENCH_PORTS%-*}" hi="${BENCH_PORTS#*-}"; fi
+	for _ in $(seq 200); do
+		p=$((lo + RANDOM % (hi - lo + 1)))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+	done
+	echo "no free port in $lo-$hi" >&2
+	return 1
+}
+
 declare -A port
 for build in before after; do
-	port[$build]=$((20000 + RANDOM % 40000))
+	port[$build]="$(free_port)"
 	"${server_pin[@]}" "$work/$build" -addr "127.0.0.1:${port[$build]}" -log-level warn 2>"$work/$build.log" &
 	pids+=($!)
 	for _ in $(seq 300); do
