@@ -252,6 +252,12 @@ func (loadingStore) Concat(context.Context, cache.Key, []byte, cache.ConcatOptio
 func (loadingStore) Invalidate(context.Context, cache.Key, cache.InvalidateOptions) (uint64, error) {
 	return 0, errLoading
 }
+func (loadingStore) ListKeys(context.Context, cache.ListOptions) (cache.KeyPage, error) {
+	return cache.KeyPage{}, errLoading
+}
+func (loadingStore) Namespaces(context.Context, int) ([]cache.NamespaceInfo, bool, error) {
+	return nil, false, errLoading
+}
 func (loadingStore) FlushAll(context.Context) error               { return errLoading }
 func (loadingStore) Stats(context.Context) (cache.Stats, error)   { return cache.Stats{}, errLoading }
 func (loadingStore) Ping(context.Context) error                   { return errLoading }

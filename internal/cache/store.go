@@ -218,6 +218,13 @@ type Store interface {
 	// removes it, checking its CAS id first when asked (memcached's meta
 	// delete).
 	Invalidate(ctx context.Context, key Key, opts InvalidateOptions) (uint64, error)
+	// ListKeys returns one page of the live items of a namespace whose names
+	// start with a prefix, without their values (see ListOptions, KeyPage).
+	ListKeys(ctx context.Context, opts ListOptions) (KeyPage, error)
+	// Namespaces returns the namespaces holding live items, with their item
+	// counts, in ListNamespaces order; at most limit of them (1 to
+	// MaxNamespaces), and whether there were more.
+	Namespaces(ctx context.Context, limit int) (ns []NamespaceInfo, truncated bool, err error)
 	// FlushAll removes every item and lock in every namespace and resets stats.
 	FlushAll(ctx context.Context) error
 	// Stats reports the seed's counters.

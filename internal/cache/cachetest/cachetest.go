@@ -168,6 +168,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) cache.Store) {
 		{"concat: append and prepend", testConcat},
 		{"invalidate: stale, empty, cas delete", testInvalidate},
 		{"binary keys", testBinaryKeys},
+		{"listing keys and namespaces", testList},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })
