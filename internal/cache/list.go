@@ -60,16 +60,30 @@ type NamespaceInfo struct {
 }
 
 // CheckListOptions validates opts: the one place the listing's limits live,
-// called by every store.
+// called by every store (and by a protocol face that names the field at
+// fault through CheckListLimit and CheckListPrefix).
 func CheckListOptions(opts ListOptions) error {
 	if _, err := ParseNamespace(opts.Namespace); err != nil {
 		return err
 	}
-	switch {
-	case opts.Limit < 1 || opts.Limit > MaxListLimit:
-		return Refuse(ErrInvalidArgument, "limit %d: a page holds 1 to %d keys", opts.Limit, MaxListLimit)
-	case len(opts.Prefix) > MaxKeyBytes:
-		return Refuse(ErrKeyTooLong, "prefix of %d bytes: keys are at most %d", len(opts.Prefix), MaxKeyBytes)
+	if err := CheckListLimit(opts.Limit); err != nil {
+		return err
+	}
+	return CheckListPrefix(opts.Prefix)
+}
+
+// CheckListLimit validates the page size of a listing.
+func CheckListLimit(limit int) error {
+	if limit < 1 || limit > MaxListLimit {
+		return Refuse(ErrInvalidArgument, "limit %d: a page holds 1 to %d keys", limit, MaxListLimit)
+	}
+	return nil
+}
+
+// CheckListPrefix validates the key prefix of a listing.
+func CheckListPrefix(prefix string) error {
+	if len(prefix) > MaxKeyBytes {
+		return Refuse(ErrKeyTooLong, "prefix of %d bytes: keys are at most %d", len(prefix), MaxKeyBytes)
 	}
 	return nil
 }

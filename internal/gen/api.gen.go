@@ -182,6 +182,24 @@ func (e ItemEncoding) Valid() bool {
 	}
 }
 
+// Defines values for KeyInfoKind.
+const (
+	KeyInfoKindBytes KeyInfoKind = "bytes"
+	KeyInfoKindJson  KeyInfoKind = "json"
+)
+
+// Valid indicates whether the value is a known member of the KeyInfoKind enum.
+func (e KeyInfoKind) Valid() bool {
+	switch e {
+	case KeyInfoKindBytes:
+		return true
+	case KeyInfoKindJson:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StoreResultStored.
 const (
 	StoreResultStoredTrue StoreResultStored = true
@@ -420,6 +438,64 @@ type Item struct {
 // ItemEncoding Present (`base64`) for byte values only.
 type ItemEncoding string
 
+// KeyInfo defines model for KeyInfo.
+type KeyInfo struct {
+	// Cas CAS token, an unsigned 64-bit decimal.
+	//
+	// Example: 17
+	Cas Cas `json:"cas"`
+
+	// Expires Unix second at which the item expires; null for never.
+	Expires *int64 `json:"expires"`
+
+	// Flags Opaque to the server, returned unchanged.
+	//
+	// Example: 0
+	Flags Flags `json:"flags"`
+
+	// Key The key (with any key_prefix it was written with). A key written through the memcached listener that is not UTF-8 shows its invalid bytes as U+FFFD here, and its bytes in `key_base64`.
+	Key string `json:"key"`
+
+	// KeyBase64 Present only for a key that is not UTF-8; its bytes in base64.
+	KeyBase64 *[]byte `json:"key_base64,omitempty"`
+
+	// Kind How the value was written, and so how a get returns it (`bytes` as base64).
+	Kind KeyInfoKind `json:"kind"`
+
+	// Size Bytes of the value as stored (a JSON value's compact encoding).
+	Size int `json:"size"`
+}
+
+// KeyInfoKind How the value was written, and so how a get returns it (`bytes` as base64).
+type KeyInfoKind string
+
+// KeyList defines model for KeyList.
+type KeyList struct {
+	Keys []KeyInfo `json:"keys"`
+
+	// NextCursor The `cursor` of the next page; absent once the listing is complete.
+	NextCursor *string `json:"next_cursor,omitempty"`
+
+	// Now The server's Unix second, so a client counts expiries down by the server's clock.
+	Now int64 `json:"now"`
+}
+
+// NamespaceInfo defines model for NamespaceInfo.
+type NamespaceInfo struct {
+	Items uint64 `json:"items"`
+
+	// Namespace As spelled in paths; `~` for the empty namespace.
+	Namespace string `json:"namespace"`
+}
+
+// NamespaceList defines model for NamespaceList.
+type NamespaceList struct {
+	Namespaces []NamespaceInfo `json:"namespaces"`
+
+	// Truncated True when more namespaces hold items than were returned.
+	Truncated bool `json:"truncated"`
+}
+
 // OffsetRequest defines model for OffsetRequest.
 type OffsetRequest struct {
 	// Delta Amount to add (incr) or subtract (decr).
@@ -546,6 +622,18 @@ type UnsupportedMediaType = Error
 // OffsetBody defines model for OffsetBody.
 type OffsetBody = OffsetRequest
 
+// ListKeysParams defines parameters for ListKeys.
+type ListKeysParams struct {
+	// Prefix Only keys starting with this text (none for every key).
+	Prefix *string `form:"prefix,omitempty" json:"prefix,omitempty"`
+
+	// Limit The most keys in one page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the page before; none for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // DeleteParams defines parameters for Delete.
 type DeleteParams struct {
 	// Seconds Lock period, same relative/absolute rules as `time`.
@@ -623,6 +711,12 @@ type ServerInterface interface {
 	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
 	// (POST /v1/flush)
 	FlushAll(w http.ResponseWriter, r *http.Request)
+	// ListNamespaces The namespaces holding live items, with their item counts
+	// (GET /v1/namespaces)
+	ListNamespaces(w http.ResponseWriter, r *http.Request)
+	// ListKeys List the keys of a namespace, one page at a time (what the dashboard's key browser shows)
+	// (GET /v1/ns/{namespace}/keys)
+	ListKeys(w http.ResponseWriter, r *http.Request, namespace Namespace, params ListKeysParams)
 	// Delete Delete one item (the seed's delete)
 	// (DELETE /v1/ns/{namespace}/keys/{key})
 	Delete(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params DeleteParams)
@@ -680,6 +774,18 @@ func (_ Unimplemented) Ready(w http.ResponseWriter, r *http.Request) {
 // FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
 // (POST /v1/flush)
 func (_ Unimplemented) FlushAll(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListNamespaces The namespaces holding live items, with their item counts
+// (GET /v1/namespaces)
+func (_ Unimplemented) ListNamespaces(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListKeys List the keys of a namespace, one page at a time (what the dashboard's key browser shows)
+// (GET /v1/ns/{namespace}/keys)
+func (_ Unimplemented) ListKeys(w http.ResponseWriter, r *http.Request, namespace Namespace, params ListKeysParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -799,6 +905,88 @@ func (siw *ServerInterfaceWrapper) FlushAll(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.FlushAll(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListNamespaces operation middleware
+func (siw *ServerInterfaceWrapper) ListNamespaces(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListNamespaces(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "namespace" -------------
+	var namespace Namespace
+
+	err = runtime.BindStyledParameterWithOptions("simple", "namespace", chi.URLParam(r, "namespace"), &namespace, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListKeysParams
+
+	// ------------- Optional query parameter "prefix" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "prefix", r.URL.Query(), &params.Prefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "prefix"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "prefix", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListKeys(w, r, namespace, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1390,10 +1578,16 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/v1/ns/{namespace}/keys:batchOffset", wrapper.OffsetMulti)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/ns/{namespace}/keys", wrapper.ListKeys)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/flush", wrapper.FlushAll)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/stats", wrapper.GetStats)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/namespaces", wrapper.ListNamespaces)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/healthz", wrapper.Health)
@@ -1630,6 +1824,230 @@ func (response FlushAll500JSONResponse) VisitFlushAllResponse(w http.ResponseWri
 type FlushAll503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response FlushAll503JSONResponse) VisitFlushAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNamespacesRequestObject struct {
+}
+
+type ListNamespacesResponseObject interface {
+	VisitListNamespacesResponse(w http.ResponseWriter) error
+}
+
+type ListNamespaces200ResponseHeaders struct {
+	CacheControl string
+}
+
+type ListNamespaces200JSONResponse struct {
+	Body    NamespaceList
+	Headers ListNamespaces200ResponseHeaders
+}
+
+func (response ListNamespaces200JSONResponse) VisitListNamespacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNamespaces401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListNamespaces401JSONResponse) VisitListNamespacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNamespaces403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response ListNamespaces403JSONResponse) VisitListNamespacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNamespaces429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListNamespaces429JSONResponse) VisitListNamespacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNamespaces500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListNamespaces500JSONResponse) VisitListNamespacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNamespaces503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListNamespaces503JSONResponse) VisitListNamespacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeysRequestObject struct {
+	Namespace Namespace `json:"namespace"`
+	Params    ListKeysParams
+}
+
+type ListKeysResponseObject interface {
+	VisitListKeysResponse(w http.ResponseWriter) error
+}
+
+type ListKeys200ResponseHeaders struct {
+	CacheControl string
+}
+
+type ListKeys200JSONResponse struct {
+	Body    KeyList
+	Headers ListKeys200ResponseHeaders
+}
+
+func (response ListKeys200JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListKeys400JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListKeys401JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys403JSONResponse struct{ PermissionDeniedJSONResponse }
+
+func (response ListKeys403JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListKeys429JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListKeys500JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListKeys503JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3191,6 +3609,12 @@ type StrictServerInterface interface {
 	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
 	// (POST /v1/flush)
 	FlushAll(ctx context.Context, request FlushAllRequestObject) (FlushAllResponseObject, error)
+	// ListNamespaces The namespaces holding live items, with their item counts
+	// (GET /v1/namespaces)
+	ListNamespaces(ctx context.Context, request ListNamespacesRequestObject) (ListNamespacesResponseObject, error)
+	// ListKeys List the keys of a namespace, one page at a time (what the dashboard's key browser shows)
+	// (GET /v1/ns/{namespace}/keys)
+	ListKeys(ctx context.Context, request ListKeysRequestObject) (ListKeysResponseObject, error)
 	// Delete Delete one item (the seed's delete)
 	// (DELETE /v1/ns/{namespace}/keys/{key})
 	Delete(ctx context.Context, request DeleteRequestObject) (DeleteResponseObject, error)
@@ -3351,6 +3775,57 @@ func (sh *strictHandler) FlushAll(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(FlushAllResponseObject); ok {
 		if err := validResponse.VisitFlushAllResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListNamespaces operation middleware
+func (sh *strictHandler) ListNamespaces(w http.ResponseWriter, r *http.Request) {
+	var request ListNamespacesRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNamespaces(ctx, request.(ListNamespacesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNamespaces")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListNamespacesResponseObject); ok {
+		if err := validResponse.VisitListNamespacesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListKeys operation middleware
+func (sh *strictHandler) ListKeys(w http.ResponseWriter, r *http.Request, namespace Namespace, params ListKeysParams) {
+	var request ListKeysRequestObject
+
+	request.Namespace = namespace
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListKeys(ctx, request.(ListKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListKeys")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListKeysResponseObject); ok {
+		if err := validResponse.VisitListKeysResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -250,6 +250,12 @@ func (s *service) serveGenerated(w http.ResponseWriter, r *http.Request, m *matc
 		s.metrics.ServeHTTP(w, r)
 	case opDocs:
 		serveDocs(w, r)
+	case opListKeys:
+		s.serveListKeys(w, r, m)
+	case opListNamespaces:
+		s.ops.ListNamespaces(w, r)
+	case opDashboard:
+		serveUI(w, r)
 	}
 }
 

@@ -49,6 +49,9 @@ const (
 	opGetContract
 	opGetMetrics
 	opDocs
+	opListKeys
+	opListNamespaces
+	opDashboard
 	numOps
 )
 
@@ -92,6 +95,12 @@ var routes = [numOps]route{
 	opGetMetrics: {id: "getMetrics", method: http.MethodGet, path: "/metrics", role: auth.RoleAdmin},
 	// The page at /docs (and /docs/) and its assets at /docs/{asset}.
 	opDocs: {id: "docs", method: http.MethodGet, path: "/docs"},
+	// The dashboard's listings: an operator's view, admin only.
+	opListKeys:       {id: "listKeys", method: http.MethodGet, path: "/v1/ns/{namespace}/keys", role: auth.RoleAdmin, perNS: true},
+	opListNamespaces: {id: "listNamespaces", method: http.MethodGet, path: "/v1/namespaces", role: auth.RoleAdmin},
+	// The dashboard page at /ui (and /ui/) and its assets at /ui/{asset};
+	// public like /docs: the API calls it makes carry the token.
+	opDashboard: {id: "dashboard", method: http.MethodGet, path: "/ui"},
 }
 
 // opNames are the operationIds by op, the route label of metrics.
@@ -147,6 +156,12 @@ func findRoute(method, escaped string) match {
 			}
 			return m
 		}
+		if rest == "keys" {
+			if method != http.MethodGet {
+				return match{}
+			}
+			return match{op: opListKeys, ns: ns}
+		}
 		if method != http.MethodPost {
 			return match{}
 		}
@@ -181,10 +196,16 @@ func findRoute(method, escaped string) match {
 		o = opGetMetrics
 	case "/docs", "/docs/":
 		o = opDocs
+	case "/v1/namespaces":
+		o = opListNamespaces
+	case "/ui", "/ui/":
+		o = opDashboard
 	default:
 		// One asset name, never a deeper path.
 		if asset, ok := strings.CutPrefix(escaped, "/docs/"); ok && !strings.Contains(asset, "/") {
 			o = opDocs
+		} else if asset, ok := strings.CutPrefix(escaped, "/ui/"); ok && !strings.Contains(asset, "/") {
+			o = opDashboard
 		}
 	}
 	if o == opNone || routes[o].method != method {

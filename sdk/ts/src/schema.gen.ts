@@ -205,6 +205,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/ns/{namespace}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the keys of a namespace, one page at a time (what the dashboard's key browser shows)
+         * @description The live items of the namespace whose keys start with `prefix`, with
+         *     their size, kind, flags, CAS token and expiry, never their values: an
+         *     operator's view, so it needs an admin token covering the namespace.
+         *     Keys with a delete lock and expired items are not listed, and listing
+         *     counts no hit or miss.
+         *
+         *     Pages are cursor-paged: pass the `next_cursor` of a page as `cursor`
+         *     to get the next one, until a page has no `next_cursor`. A page holds
+         *     at most `limit` keys, and may hold fewer, even none, before the
+         *     listing ends (a page bounds the work it does as well as what it
+         *     returns). An item live for the whole listing appears in exactly one
+         *     page; items written or removed meanwhile may appear or not. The order
+         *     is the store's, not alphabetical. Over Redis the listing follows
+         *     SCAN, which may list a key twice if Redis shrinks its key table
+         *     between pages.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/flush": {
         parameters: {
             query?: never;
@@ -231,6 +265,29 @@ export interface paths {
         };
         /** Cache counters (the seed's get_stats) */
         get: operations["getStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The namespaces holding live items, with their item counts
+         * @description Every namespace that holds a live item, `~` (the empty namespace)
+         *     first and then by name, with how many live items it holds. It
+         *     visits every item, so it needs an admin token with `*`, like stats.
+         *     At most 1000 namespaces are returned; `truncated` says there were more.
+         */
+        get: operations["listNamespaces"];
         put?: never;
         post?: never;
         delete?: never;
@@ -288,6 +345,33 @@ export interface paths {
          *     origins and connect to this server only.
          */
         get: operations["docs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dashboard (live charts, key browser, item inspector)
+         * @description A page, served from assets embedded in the binary (under `/ui/`),
+         *     that charts this server's `/metrics` every 2 s and browses and edits
+         *     its items through this API (`listNamespaces`, `listKeys`, `get`,
+         *     `set` with `If-Match`, `delete`, `flushAll`). The page itself is
+         *     public; with authentication on, it asks for an admin token, which it
+         *     keeps in the tab's sessionStorage only. Its Content-Security-Policy
+         *     lets it load nothing from other origins and connect to this server
+         *     only.
+         */
+        get: operations["dashboard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -528,6 +612,50 @@ export interface components {
             bytes: number;
             /** Format: int64 */
             oldest_item_age: number;
+        };
+        KeyInfo: {
+            /** @description The key (with any key_prefix it was written with). A key written through the memcached listener that is not UTF-8 shows its invalid bytes as U+FFFD here, and its bytes in `key_base64`. */
+            key: string;
+            /**
+             * Format: byte
+             * @description Present only for a key that is not UTF-8; its bytes in base64.
+             */
+            key_base64?: string;
+            /** @description Bytes of the value as stored (a JSON value's compact encoding). */
+            size: number;
+            /**
+             * @description How the value was written, and so how a get returns it (`bytes` as base64).
+             * @enum {string}
+             */
+            kind: "json" | "bytes";
+            flags: components["schemas"]["Flags"];
+            cas: components["schemas"]["Cas"];
+            /**
+             * Format: int64
+             * @description Unix second at which the item expires; null for never.
+             */
+            expires: number | null;
+        };
+        KeyList: {
+            keys: components["schemas"]["KeyInfo"][];
+            /** @description The `cursor` of the next page; absent once the listing is complete. */
+            next_cursor?: string;
+            /**
+             * Format: int64
+             * @description The server's Unix second, so a client counts expiries down by the server's clock.
+             */
+            now: number;
+        };
+        NamespaceInfo: {
+            /** @description As spelled in paths; `~` for the empty namespace. */
+            namespace: string;
+            /** Format: uint64 */
+            items: number;
+        };
+        NamespaceList: {
+            namespaces: components["schemas"]["NamespaceInfo"][];
+            /** @description True when more namespaces hold items than were returned. */
+            truncated: boolean;
         };
     };
     responses: {
@@ -1272,6 +1400,59 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listKeys: {
+        parameters: {
+            query?: {
+                /** @description Only keys starting with this text (none for every key). */
+                prefix?: string;
+                /** @description The most keys in one page. */
+                limit?: number;
+                /** @description The `next_cursor` of the page before; none for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
+                namespace: components["parameters"]["Namespace"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of keys. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "key": "user:42",
+                     *           "size": 14,
+                     *           "kind": "json",
+                     *           "flags": 0,
+                     *           "cas": "17",
+                     *           "expires": 1700003600
+                     *         }
+                     *       ],
+                     *       "next_cursor": "bTEAAAAAdXNlcjo0Mg",
+                     *       "now": 1700000000
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KeyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     flushAll: {
         parameters: {
             query?: never;
@@ -1338,6 +1519,47 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listNamespaces: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The namespaces. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "namespaces": [
+                     *         {
+                     *           "namespace": "~",
+                     *           "items": 12
+                     *         },
+                     *         {
+                     *           "namespace": "team-a",
+                     *           "items": 3
+                     *         }
+                     *       ],
+                     *       "truncated": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NamespaceList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -1393,6 +1615,28 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The Swagger UI page. */
+            200: {
+                headers: {
+                    /** @description Restricts the page to the embedded assets and this server. */
+                    "Content-Security-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    dashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dashboard page. */
             200: {
                 headers: {
                     /** @description Restricts the page to the embedded assets and this server. */
