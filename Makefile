@@ -13,7 +13,7 @@ run:
 
 ## test: everything CI checks
 test: vet fmt-check generate-check spec-lint redis-check memcached-check go-test py-test fuzz-ci ts-test e2e-test \
-	sdk-install-check release-check docker-check
+	sdk-install-check release-check docker-check ui-check
 
 # The Go SDK is its own module (sdk/go.mod), which ./... at the root leaves out.
 vet:
@@ -142,7 +142,7 @@ chromium:
 		fi; \
 	fi
 
-## e2e-test: /docs, CORS and the TypeScript SDK in headless Chromium
+## e2e-test: /docs, the dashboard at /ui, CORS and the TypeScript SDK in headless Chromium
 e2e-test: e2e-deps chromium
 	@$(NODE_OK); cd e2e && npm test
 
@@ -193,3 +193,18 @@ docker-check:
 ## sdk-install-check: install each SDK from this checkout into a scratch project (Go: replace + go get; TypeScript: npm install sdk/ts; Python: pip install sdk/python into a fresh venv) and use it against the real binary
 sdk-install-check:
 	GO=$(GO) scripts/sdk-install-check.sh
+
+.PHONY: ui ui-check
+
+# The dashboard at /ui: ui/src and the chart library (uPlot, pinned by
+# ui/package-lock.json) are built into internal/ui/dist, which is committed
+# so the binary builds with Go alone, and which CI rebuilds and compares.
+## ui: rebuild the dashboard's embedded assets (internal/ui/dist) from ui/
+ui:
+	@$(NODE_OK); cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+## ui-check: the committed dashboard assets must be what `make ui` builds
+ui-check: ui
+	@git diff --exit-code -- internal/ui/dist || { echo "internal/ui/dist is stale: run make ui and commit"; exit 1; }
+	@untracked="$$(git ls-files --others --exclude-standard -- internal/ui/dist)"; \
+	if [ -n "$$untracked" ]; then echo "untracked dashboard assets: $$untracked"; exit 1; fi
