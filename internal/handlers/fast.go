@@ -19,6 +19,8 @@ package handlers
 //   - set, incr, decr: a PUT, incr or decr without query (and, on PUT,
 //     without If-Match or If-None-Match) whose JSON body is plain: see
 //     writefast.go, where they live, and BenchmarkWriteFastPaths.
+//   - setMulti: a batchSet whose body is plain (writefast.go), decoded by a
+//     scan and served by the same Server.SetMulti.
 //
 // BenchmarkFastPaths (fast_bench_test.go) runs each request both ways in
 // one process; on the 2-core development machine (ns/op, fast vs generated):
@@ -48,6 +50,7 @@ var fastPaths = [numOps]fastPath{
 	opSet:      (*service).setFast,
 	opIncr:     (*service).incrFast,
 	opDecr:     (*service).decrFast,
+	opSetMulti: (*service).batchSetFast,
 }
 
 // getFast answers the common GET, one without query or If-None-Match, in

@@ -288,15 +288,19 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 
 // SetMulti implements the seed's set_multi / add_multi / replace_multi / cas_multi.
 func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (gen.SetMultiResponseObject, error) {
-	b := req.Body
-	if err := check(b); err != nil {
+	if err := check(req.Body); err != nil {
 		return nil, err
 	}
+	return s.setMulti(ctx, req.Namespace, req.Body)
+}
+
+// setMulti is SetMulti after the body's validation.
+func (s *Server) setMulti(ctx context.Context, ns string, b *gen.BatchSetRequest) (gen.SetMultiResponseObject, error) {
 	names := make([]string, len(b.Items))
 	for i, it := range b.Items {
 		names[i] = it.Key
 	}
-	keys, err := s.batchKeys(req.Namespace, b.KeyPrefix, names, "items",
+	keys, err := s.batchKeys(ns, b.KeyPrefix, names, "items",
 		func(i int) string { return fmt.Sprintf("items[%d].key", i) })
 	if err != nil {
 		return nil, err
@@ -328,13 +332,16 @@ func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (g
 	defer putBuf(buf)
 	block := slices.Grow((*buf)[:0], size)
 	for i, it := range b.Items {
-		field := fmt.Sprintf("items[%d]", i)
 		e := cache.Entry{Key: keys[i], Flags: deref(it.Flags), Time: deref(b.Time)}
 		if e.Value, e.Kind, err = decodeValue(block, it.Value, it.Encoding); err != nil {
-			return nil, onField(field+".value", err)
+			return nil, onField(fmt.Sprintf("items[%d].value", i), err)
 		}
-		if e.CAS, err = casFor(mode, it.Cas, field+".cas"); err != nil {
-			return nil, err
+		// Without mode cas and a token there is no CAS to check, and the
+		// item's field name, built only for an error, is not needed.
+		if mode == cache.ModeCAS || it.Cas != nil {
+			if e.CAS, err = casFor(mode, it.Cas, fmt.Sprintf("items[%d].cas", i)); err != nil {
+				return nil, err
+			}
 		}
 		entries[i] = e
 		block = block[:len(block)+len(e.Value)]

@@ -90,6 +90,12 @@ func decodeValue(dst []byte, v json.RawMessage, enc *gen.Encoding) ([]byte, cach
 		return dst[start : start+n : start+n], cache.KindBytes, nil
 	}
 	start := len(dst)
+	if len(v) >= 2 && v[0] == '"' {
+		// v is one token the decoder has checked, and a string is its own
+		// compact form (Compact keeps a string's bytes): copy it.
+		dst = append(dst, v...)
+		return dst[start:len(dst):len(dst)], cache.KindJSON, nil
+	}
 	buf := bytes.NewBuffer(slices.Grow(dst, len(v))[start:start])
 	if err := json.Compact(buf, v); err != nil {
 		return nil, 0, invalid("value", "value is not JSON: %v", err)

@@ -10,12 +10,15 @@ package handlers
 // the same answer (TestWriteFastPaths… compare the two).
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/gen"
 )
 
 // plainStore is a StoreRequest body in its plain form: an object with
@@ -301,4 +304,211 @@ func unescapeKey(m *match) (ns, name string, ok bool) {
 	}
 	name, err = url.PathUnescape(m.key)
 	return ns, name, err == nil
+}
+
+// batchSetFast reads a batchSet's body and serves it with the generated
+// way's Server.SetMulti when the body is plain (parseBatchSet): encoding/json's
+// decoding by reflection is skipped (two fifths of a batchSet of 100 values),
+// and so is the validator when validBatchSet shows it would pass (it was nine
+// tenths of the allocations left: five per item). Any other body is handed, already read, to the
+// body checks and the generated decoder; either way it answers the request.
+func (s *service) batchSetFast(w http.ResponseWriter, r *http.Request, m *match) bool {
+	if err := checkMediaType(r, false); err != nil {
+		writeError(w, r, err)
+		return true
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	data, ok := readRaw(w, r, buf)
+	if !ok {
+		return true
+	}
+	var body gen.BatchSetRequest
+	if strings.IndexByte(m.ns, '%') < 0 && cache.ValidateNamespace(m.ns) == nil && parseBatchSet(data, &body) {
+		var resp gen.SetMultiResponseObject
+		var err error
+		if validBatchSet(&body) {
+			resp, err = s.srv.setMulti(r.Context(), m.ns, &body)
+		} else {
+			resp, err = s.srv.SetMulti(r.Context(), gen.SetMultiRequestObject{Namespace: m.ns, Body: &body})
+		}
+		if err != nil {
+			responseError(w, r, err)
+			return true
+		}
+		if err := resp.VisitSetMultiResponse(w); err != nil {
+			responseError(w, r, err)
+		}
+		return true
+	}
+	replay(r, data)
+	s.serveBatch(w, r, m, data)
+	return true
+}
+
+// parseBatchSet decodes the plain form of a BatchSetRequest into body and
+// reports whether data was in that form: an object of "items" (objects of
+// "key", "value", "encoding" and "cas" as strings without escapes and
+// "flags" as an unsigned integer, each member once) and optionally
+// "key_prefix" and "mode" (such strings) and "time" (an unsigned integer),
+// each once. When it was, body is what encoding/json would decode; the
+// checks of values, modes and keys stay with SetMulti.
+func parseBatchSet(data []byte, body *gen.BatchSetRequest) bool {
+	p := plainParser{data: data, text: string(data)}
+	if !p.skip('{') {
+		return false
+	}
+	var seenItems, seenPrefix, seenMode, seenTime bool
+	for first := true; ; first = false {
+		if p.skip('}') {
+			break
+		}
+		if !first && !p.skip(',') {
+			return false
+		}
+		name, ok := p.str()
+		if !ok || !p.skip(':') {
+			return false
+		}
+		switch {
+		case name == "items" && !seenItems:
+			seenItems = true
+			if body.Items, ok = p.batchSetItems(); !ok {
+				return false
+			}
+		case name == "key_prefix" && !seenPrefix:
+			seenPrefix = true
+			prefix, ok := p.str()
+			if !ok {
+				return false
+			}
+			body.KeyPrefix = &prefix
+		case name == "mode" && !seenMode:
+			seenMode = true
+			mode, ok := p.str()
+			if !ok {
+				return false
+			}
+			body.Mode = (*gen.BatchSetRequestMode)(&mode)
+		case name == "time" && !seenTime:
+			seenTime = true
+			n, ok := p.uint(53)
+			if !ok {
+				return false
+			}
+			t := float64(n)
+			body.Time = &t
+		default:
+			return false
+		}
+	}
+	p.ws()
+	return p.i == len(data)
+}
+
+// validBatchSet reports whether body passes the validate tags of
+// gen.BatchSetRequest and gen.BatchSetItem, which it mirrors
+// (TestValidBatchSetMirrorsTheGeneratedTags fails when they change): items
+// present, mode and each encoding absent or one of theirs, every value
+// present. It may say false for a valid body, never true for an invalid one.
+func validBatchSet(body *gen.BatchSetRequest) bool {
+	if body.Items == nil {
+		return false
+	}
+	if body.Mode != nil {
+		if _, ok := modes[string(*body.Mode)]; !ok {
+			return false
+		}
+	}
+	for i := range body.Items {
+		it := &body.Items[i]
+		if len(it.Value) == 0 {
+			return false
+		}
+		if it.Encoding != nil && *it.Encoding != gen.EncodingJson && *it.Encoding != gen.EncodingBase64 {
+			return false
+		}
+	}
+	return true
+}
+
+// batchSetItems reads an array of plain BatchSetItems.
+func (p *plainParser) batchSetItems() ([]gen.BatchSetItem, bool) {
+	if !p.skip('[') {
+		return nil, false
+	}
+	// encoding/json decodes [] into an empty, non-nil slice.
+	items := make([]gen.BatchSetItem, 0, bytes.Count(p.data[p.i:], []byte(`"value"`)))
+	for first := true; ; first = false {
+		if p.skip(']') {
+			return items, true
+		}
+		if !first && !p.skip(',') {
+			return nil, false
+		}
+		it, ok := p.batchSetItem()
+		if !ok {
+			return nil, false
+		}
+		items = append(items, it)
+	}
+}
+
+func (p *plainParser) batchSetItem() (gen.BatchSetItem, bool) {
+	var it gen.BatchSetItem
+	if !p.skip('{') {
+		return it, false
+	}
+	var seenKey, seenValue, seenFlags, seenCas, seenEnc bool
+	for first := true; ; first = false {
+		if p.skip('}') {
+			return it, true
+		}
+		if !first && !p.skip(',') {
+			return it, false
+		}
+		name, ok := p.str()
+		if !ok || !p.skip(':') {
+			return it, false
+		}
+		switch {
+		case name == "key" && !seenKey:
+			seenKey = true
+			if it.Key, ok = p.str(); !ok {
+				return it, false
+			}
+		case name == "value" && !seenValue:
+			seenValue = true
+			p.ws()
+			start := p.i
+			if _, ok := p.str(); !ok {
+				return it, false
+			}
+			it.Value = p.data[start:p.i:p.i]
+		case name == "flags" && !seenFlags:
+			seenFlags = true
+			n, ok := p.uint(32)
+			if !ok {
+				return it, false
+			}
+			flags := uint32(n)
+			it.Flags = &flags
+		case name == "cas" && !seenCas:
+			seenCas = true
+			cas, ok := p.str()
+			if !ok {
+				return it, false
+			}
+			it.Cas = &cas
+		case name == "encoding" && !seenEnc:
+			seenEnc = true
+			enc, ok := p.str()
+			if !ok {
+				return it, false
+			}
+			it.Encoding = (*gen.Encoding)(&enc)
+		default:
+			return it, false
+		}
+	}
 }

@@ -1,9 +1,13 @@
 package handlers
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/internal/gen"
 )
 
 func TestPlainStoreBodies(t *testing.T) {
@@ -57,6 +61,73 @@ func TestPlainOffsetBodies(t *testing.T) {
 		assert.Equal(t, want != nil, ok, "%s", body)
 		if want != nil && ok {
 			assert.Equal(t, *want, got, "%s", body)
+		}
+	}
+}
+
+func TestPlainBatchSetBodies(t *testing.T) {
+	var body gen.BatchSetRequest
+	require.True(t, parseBatchSet([]byte(` {"key_prefix":"p:","mode":"add","time":60,"items":[{"key":"a","value":"x","flags":3,"cas":"7","encoding":"json"},{"value":"y","key":"b"}]} `), &body))
+	assert.Equal(t, "p:", *body.KeyPrefix)
+	assert.Equal(t, gen.BatchSetRequestMode("add"), *body.Mode)
+	assert.Equal(t, 60.0, *body.Time)
+	require.Len(t, body.Items, 2)
+	assert.Equal(t, "a", body.Items[0].Key)
+	assert.Equal(t, `"x"`, string(body.Items[0].Value))
+	assert.Equal(t, uint32(3), *body.Items[0].Flags)
+	assert.Equal(t, "7", *body.Items[0].Cas)
+	assert.Equal(t, gen.Encoding("json"), *body.Items[0].Encoding)
+	assert.Equal(t, `"y"`, string(body.Items[1].Value))
+
+	body = gen.BatchSetRequest{}
+	require.True(t, parseBatchSet([]byte(`{"items":[]}`), &body))
+	assert.NotNil(t, body.Items, "[] decodes to an empty, non-nil slice, as encoding/json makes it")
+
+	for _, notPlain := range []string{
+		`{"items":[{"key":"a","value":{"o":1}}]}`, // a value that is not a string
+		`{"items":[{"key":"a","value":"x","value":"y"}]}`,
+		`{"items":[{"key":"a","value":"x"}],"items":[]}`,
+		`{"items":[{"key":"a\n","value":"x"}]}`, // an escape
+		`{"items":[{"key":"a","value":"x","ttl":1}]}`,
+		`{"items":null}`,
+		`{"items":[{"key":"a","value":"x"}],"time":1.5}`,
+		`{"items":[{"key":"a","value":"x"}]} {}`,
+	} {
+		assert.False(t, parseBatchSet([]byte(notPlain), &gen.BatchSetRequest{}), "%s", notPlain)
+	}
+}
+
+// TestValidBatchSetMirrorsTheGeneratedTags pins the validate tags that
+// validBatchSet mirrors, and checks that it never passes a body the
+// validator refuses.
+func TestValidBatchSetMirrorsTheGeneratedTags(t *testing.T) {
+	tags := func(v any) map[string]string {
+		out := map[string]string{}
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			if tag := rt.Field(i).Tag.Get("validate"); tag != "" {
+				out[rt.Field(i).Name] = tag
+			}
+		}
+		return out
+	}
+	assert.Equal(t, map[string]string{"Items": "required,dive", "Mode": "omitempty,oneof=set add replace cas"},
+		tags(gen.BatchSetRequest{}), "validBatchSet mirrors these: update it with them")
+	assert.Equal(t, map[string]string{"Encoding": "omitempty,oneof=json base64", "Value": "required"},
+		tags(gen.BatchSetItem{}), "validBatchSet mirrors these: update it with them")
+
+	for _, body := range []string{
+		`{"items":[]}`, `{"mode":"cas","items":[{"key":"a","value":"x","cas":"1"}]}`,
+		`{"mode":"","items":[{"key":"a","value":"x"}]}`, `{"mode":"SET","items":[{"key":"a","value":"x"}]}`,
+		`{"items":[{"key":"a","value":"x","encoding":"base64"},{"key":"b","value":"y","encoding":"hex"}]}`,
+		`{"items":[{"key":"a"}]}`, `{"mode":"add"}`,
+	} {
+		var b gen.BatchSetRequest
+		require.True(t, parseBatchSet([]byte(body), &b), "%s", body)
+		if validBatchSet(&b) {
+			assert.NoError(t, check(&b), "%s passes validBatchSet, so it must pass the validator", body)
+		} else {
+			assert.Error(t, check(&b), "%s: validBatchSet refuses only what the validator refuses, for these", body)
 		}
 	}
 }

@@ -90,3 +90,64 @@ func TestWriteFastPathsAnswerAsTheGeneratedPath(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchSetFastPathAnswersAsTheGeneratedPath sends each batchSet body
+// plain (the fast path) and spelled with an escaped "items" (the generated
+// way) to two namespaces in the same state, and wants the same answer and
+// the same items stored.
+func TestBatchSetFastPathAnswersAsTheGeneratedPath(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		before     []string // keys stored first
+		read       []string // keys read back afterwards
+	}{
+		{name: "plain items", body: `{"items":[{"key":"a","value":"x"},{"key":"b","value":"<&>é","flags":9}]}`, read: []string{"a", "b"}},
+		{name: "prefix and time", body: ` { "key_prefix" : "p:", "time": 3600, "items": [ {"value": "v", "key": "a"} ] } `, read: []string{"p:a"}},
+		{name: "add over an existing key", body: `{"mode":"add","items":[{"key":"a","value":"new"},{"key":"c","value":"c"}]}`, before: []string{"a"}, read: []string{"a", "c"}},
+		{name: "base64", body: `{"items":[{"key":"a","value":"AP8=","encoding":"base64"}]}`, read: []string{"a"}},
+		{name: "no items", body: `{"items":[]}`},
+		{name: "a key twice", body: `{"items":[{"key":"a","value":"1"},{"key":"a","value":"2"}]}`, read: []string{"a"}},
+		{name: "an unknown mode", body: `{"mode":"nope","items":[{"key":"a","value":"1"}]}`, read: []string{"a"}},
+		{name: "no value", body: `{"items":[{"key":"a"}]}`, read: []string{"a"}},
+		{name: "bad base64", body: `{"items":[{"key":"a","value":"!!","encoding":"base64"}]}`, read: []string{"a"}},
+		{name: "a cas without mode cas", body: `{"items":[{"key":"a","value":"1","cas":"5"}]}`, read: []string{"a"}},
+		{name: "a key too long", body: `{"items":[{"key":"` + strings.Repeat("k", 300) + `","value":"1"}]}`},
+		{name: "no items member", body: `{"mode":"set"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			answers := make([]response, 2)
+			for i, ns := range []string{"slow", "fast"} {
+				for _, k := range tt.before {
+					res := e.do(request{method: http.MethodPut, path: "/v1/ns/" + ns + "/keys/" + k, body: `{"value":"old"}`})
+					require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+				}
+				body := tt.body
+				if i == 0 {
+					body = strings.Replace(body, `"items"`, `"\u0069tems"`, 1)
+					if !strings.Contains(body, `\u0069tems`) {
+						body = strings.Replace(body, `"mode"`, `"\u006dode"`, 1)
+					}
+				}
+				answers[i] = e.do(request{method: http.MethodPost, path: "/v1/ns/" + ns + "/keys:batchSet", body: body})
+			}
+			slow, fast := answers[0], answers[1]
+			assert.Equal(t, slow.status, fast.status, "slow %s, fast %s", slow.body, fast.body)
+			slow.header.Del("X-Request-Id")
+			fast.header.Del("X-Request-Id")
+			assert.Equal(t, slow.header, fast.header)
+			assert.Equal(t, string(slow.body), string(fast.body))
+			for _, k := range tt.read {
+				a := e.do(request{method: http.MethodGet, path: "/v1/ns/slow/keys/" + k})
+				b := e.do(request{method: http.MethodGet, path: "/v1/ns/fast/keys/" + k})
+				require.Equal(t, a.status, b.status, "key %s", k)
+				if a.status == http.StatusOK {
+					x, y := a.json(t), b.json(t)
+					delete(x, "cas")
+					delete(y, "cas")
+					assert.Equal(t, x, y, "key %s", k)
+				}
+			}
+		})
+	}
+}
