@@ -18,6 +18,33 @@ export type DeleteResult = typeof DELETE_NETWORK_FAILURE | typeof DELETE_ITEM_MI
 /** Stats are the server's counters: the seed's get_stats dictionary. */
 export type Stats = components["schemas"]["Stats"];
 
+/** KeyInfo is one listed item (listKeys): its metadata, never its value. */
+export type KeyInfo = components["schemas"]["KeyInfo"];
+
+/** KeyPage is one page of listKeys; nextCursor is absent on the last page. */
+export interface KeyPage {
+  keys: KeyInfo[];
+  nextCursor?: string;
+  /** The server's Unix second, to count expiries down by its clock. */
+  now: number;
+}
+
+/** NamespaceInfo is one namespace holding live items; "" is the empty namespace. */
+export interface NamespaceInfo {
+  namespace: string;
+  items: number;
+}
+
+/** Options of listKeys. */
+export interface ListKeysOptions extends NamespaceOptions {
+  /** Only keys starting with this. */
+  prefix?: string;
+  /** At most this many keys in the page, 1 to 1000 (the server's default is 100). */
+  limit?: number;
+  /** The nextCursor of the page before; absent for the first page. */
+  cursor?: string;
+}
+
 /** Item is one cached item as getItem returns it. */
 export interface Item {
   /** The key, without any prefix. */
@@ -462,6 +489,49 @@ export class Client {
       throw fromAnswer("getStats", response, error);
     }
     return data;
+  }
+
+  /**
+   * listKeys returns one page of the live items of a namespace whose keys
+   * start with prefix (metadata only): pass nextCursor back as cursor until a
+   * page has none. A page holds at most limit keys, possibly fewer; an item
+   * live for the whole listing appears in exactly one page. Needs an admin
+   * token covering the namespace. It is not one of the seed's methods.
+   */
+  async listKeys(options: ListKeysOptions = {}): Promise<KeyPage> {
+    const ns = this.#wireNamespace("listKeys", options.namespace);
+    if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 1 && options.limit <= 1000)) {
+      throw new InvalidArgumentError(`memcached-http: listKeys: limit ${options.limit}: a page holds 1 to 1000 keys`, "limit");
+    }
+    const query: { prefix?: string; limit?: number; cursor?: string } = {};
+    if (options.prefix) query.prefix = options.prefix;
+    if (options.limit !== undefined) query.limit = options.limit;
+    if (options.cursor) query.cursor = options.cursor;
+    const { data, error, response } = await this.#call("listKeys", () =>
+      this.#api.GET("/v1/ns/{namespace}/keys", { params: { path: { namespace: ns }, query } }),
+    );
+    if (!data) {
+      throw fromAnswer("listKeys", response, error);
+    }
+    const page: KeyPage = { keys: data.keys, now: data.now };
+    if (data.next_cursor !== undefined) page.nextCursor = data.next_cursor;
+    return page;
+  }
+
+  /**
+   * listNamespaces returns the namespaces holding live items ("" for the
+   * empty one, first) with their item counts, and whether the server had more
+   * than it returned. Needs an admin token for every namespace (*).
+   */
+  async listNamespaces(): Promise<{ namespaces: NamespaceInfo[]; truncated: boolean }> {
+    const { data, error, response } = await this.#call("listNamespaces", () => this.#api.GET("/v1/namespaces"));
+    if (!data) {
+      throw fromAnswer("listNamespaces", response, error);
+    }
+    return {
+      namespaces: data.namespaces.map((n) => ({ namespace: n.namespace === "~" ? "" : n.namespace, items: n.items })),
+      truncated: data.truncated,
+    };
   }
 
   /** casReset forgets every remembered CAS id, so cas stores nothing until the next gets. */
