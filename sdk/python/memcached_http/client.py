@@ -410,6 +410,70 @@ class Client:
 
         return call
 
+    # Listing (an operator's view, as the dashboard's key browser; not App
+    # Engine's API). Both need an admin token.
+
+    def list_keys(self, prefix="", limit=None, cursor=None, namespace=None):
+        """Lists one page of the live keys of a namespace starting with prefix.
+
+        Returns {"keys": [...], "next_cursor": str or None, "now": int}: each
+        key a dict of key, size, kind ("json" or "bytes"), flags, cas and
+        expires (Unix seconds or None). Pass next_cursor back as cursor until
+        it is None. A page holds at most limit keys (1-1000; the server's
+        default is 100), possibly fewer; an item live for the whole listing
+        appears in exactly one page. None on error.
+        """
+        ns = _wire.wire_namespace(namespace)
+        if limit is not None and not (isinstance(limit, int) and 1 <= limit <= 1000):
+            raise ValueError("limit must be an int from 1 to 1000, received %r" % (limit,))
+        query = {}
+        if prefix:
+            query["prefix"] = prefix
+        if limit is not None:
+            query["limit"] = str(limit)
+        if cursor:
+            query["cursor"] = cursor
+        path = "/v1/ns/%s/keys" % ns
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        resp = self._request("GET", path, None, self._deadline)
+        if resp is None:
+            return None
+        return {
+            "keys": resp.body.get("keys", []),
+            "next_cursor": resp.body.get("next_cursor"),
+            "now": resp.body.get("now"),
+        }
+
+    def iter_keys(self, prefix="", namespace=None):
+        """Yields every live key's dict (see list_keys), page by page.
+
+        Raises RuntimeError if a page fails, rather than ending early as if
+        the listing were complete.
+        """
+        cursor = None
+        while True:
+            page = self.list_keys(prefix, limit=1000, cursor=cursor, namespace=namespace)
+            if page is None:
+                raise RuntimeError("memcached-http: listing keys failed (see the log)")
+            for key in page["keys"]:
+                yield key
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    def list_namespaces(self):
+        """Returns [(namespace, items)] of the namespaces holding live items,
+        "" (the empty namespace) first; None on error."""
+        resp = self._request("GET", "/v1/namespaces", None, self._deadline)
+        if resp is None:
+            return None
+        out = []
+        for n in resp.body.get("namespaces", []):
+            name = n.get("namespace")
+            out.append(("" if name == _wire.EMPTY_NAMESPACE else name, n.get("items", 0)))
+        return out
+
     # Reads.
 
     def get(self, key, namespace=None, for_cas=False):
