@@ -87,7 +87,7 @@ py-test:
 # package's testdata/fuzz; a failure there is a committed regression test.
 FUZZ_TARGETS := internal/cache:FuzzNewKey internal/cache:FuzzExpiresAt \
 	internal/handlers:FuzzBadInputNeverYields500 internal/handlers:FuzzValueRoundTrip \
-	internal/handlers:FuzzAppendJSONString internal/handlers:FuzzParseBatchGet \
+	internal/handlers:FuzzAppendJSONString internal/handlers:FuzzParseBatchGet internal/handlers:FuzzWriteFastPaths \
 	sdk:FuzzScalarsRoundTrip
 # Any bytes on a memcached connection: no panic, no hang, well-framed answers.
 FUZZ_TARGETS += internal/memcached:FuzzProtocol
