@@ -52,9 +52,8 @@ var (
 	}
 )
 
-// isError reports whether an outcome is answered as an error line, which
-// quiet mode and noreply do not hide... for meta commands (memcached shows
-// errors to quiet meta clients).
+// isError reports whether an outcome is answered as an error line; meta
+// commands show those even in quiet mode, as memcached does.
 func (o outcome) isError() bool { return o >= outTooLarge }
 
 // classify maps a store error to an outcome. A write that found nothing

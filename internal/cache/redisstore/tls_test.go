@@ -81,7 +81,9 @@ func TestRedissURLsSpeakTLS(t *testing.T) {
 	})
 
 	t.Run("a rediss URL verifies the certificate", func(t *testing.T) {
-		_, err := Open(ctx, tlsURL, Options{KeyPrefix: uniquePrefix(), OpTimeout: 500 * time.Millisecond})
+		// Generous bounds: on a loaded machine a handshake can take long, and
+		// a timeout would hide the certificate error this looks for.
+		_, err := Open(ctx, tlsURL, Options{KeyPrefix: uniquePrefix(), DialTimeout: 10 * time.Second, OpTimeout: 10 * time.Second})
 		var unknown x509.UnknownAuthorityError
 		assert.ErrorAs(t, err, &unknown, "the system roots do not trust a self-signed server")
 	})
