@@ -57,8 +57,11 @@ func startMemcached(c config, store cache.Store, logger *slog.Logger) (*memcache
 		Namespace:    c.memcachedNamespace,
 		MaxConns:     c.memcachedMaxConns,
 		MaxValueSize: c.maxValueSize,
-		MemoryLimit:  limit,
-		Logger:       logger,
+		// Large values in flight get the bound HTTP bodies get (its own
+		// budget of that size); 0 over Redis takes the listener's default.
+		MaxPendingBytes: requestMemory(c),
+		MemoryLimit:     limit,
+		Logger:          logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memcached-http: -memcached-namespace: %w", err)
