@@ -42,6 +42,10 @@ var requestFields = [numOps]fields{
 
 var rawMessage = reflect.TypeFor[json.RawMessage]()
 
+// arrayMembers are the members whose value is an array of objects (items),
+// filled in by fieldsOf.
+var arrayMembers = map[string]bool{}
+
 // fieldsOf lists the JSON member names of struct type t, recursing into
 // struct and slice-of-struct members.
 func fieldsOf(t reflect.Type) fields {
@@ -57,6 +61,9 @@ func fieldsOf(t reflect.Type) fields {
 		}
 		if ft.Kind() == reflect.Struct {
 			out[name] = fieldsOf(ft)
+			if f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Slice {
+				arrayMembers[name] = true
+			}
 		} else {
 			out[name] = nil
 		}
@@ -94,7 +101,11 @@ func checkJSON(data []byte, want fields) error {
 		if e.duplicate {
 			return invalid(e.field, "%s is given twice; send each member once", strconv.Quote(e.field))
 		}
-		return invalid(e.field, "unknown field %s", strconv.Quote(e.field))
+		known, objectForArray := fieldsAt(want, e.field)
+		if objectForArray {
+			return nil // the generated decoder names the type mismatch: items must be an array
+		}
+		return unknownMember(e.field, known, want)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/gen"
 )
@@ -55,11 +57,15 @@ func onField(field string, err error) error {
 		return nil
 	}
 	status, code := classify(err)
-	return &apiError{status: status, code: code, field: field, err: err}
+	reason := ""
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		reason = ae.reason // already worded for the user; keep it
+	}
+	return &apiError{status: status, code: code, field: field, reason: reason, err: err}
 }
 
 // sentinels maps the cache package's errors to their wire status, code and
-// words; it is the table of API.md, kept in one place. A cache.InputError's
+// words; it is the spec's table of error codes, kept in one place. A cache.InputError's
 // reason follows the words ("key too long: 300 bytes, at most 250
 // allowed"), or stands alone where the words are "".
 var sentinels = []struct {
@@ -210,14 +216,26 @@ func paramError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if e, ok := errors.AsType[*gen.UnmarshalingParamError](err); ok {
 		field = e.ParamName
 	}
-	msg := "a parameter is not valid"
-	if field != "" {
-		msg = "parameter " + field + " is not valid"
-		if e, ok := errors.AsType[*gen.RequiredParamError](err); ok {
-			msg = "parameter " + e.ParamName + " is required"
-		}
+	if field == "" {
+		writeError(w, r, badRequest("", "a parameter is not valid", err))
+		return
 	}
-	writeError(w, r, badRequest(field, msg, err))
+	if _, ok := errors.AsType[*gen.RequiredParamError](err); ok {
+		writeError(w, r, badRequest(field, fmt.Sprintf("%s is required: %s", field, wantedOf(field)), err))
+		return
+	}
+	writeError(w, r, mustBe(field, strconv.Quote(paramValue(r, field)), err))
+}
+
+// paramValue is the text a query, header or path parameter came with.
+func paramValue(r *http.Request, name string) string {
+	if v, ok := r.URL.Query()[name]; ok && len(v) > 0 {
+		return v[0]
+	}
+	if v := r.Header.Get(name); v != "" {
+		return v
+	}
+	return chi.URLParam(r, name)
 }
 
 // requestError is the strict server's RequestErrorHandlerFunc: a body that
@@ -229,11 +247,11 @@ func requestError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	field, msg := "", "the request body does not decode"
 	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		field = e.Field
-		msg = fmt.Sprintf("%s must not be a JSON %s", field, e.Value)
-		if field == "" {
-			msg = fmt.Sprintf("the request body must not be a JSON %s", e.Value)
+		if e.Field != "" {
+			writeError(w, r, mustBe(e.Field, jsonKind(e.Value), err))
+			return
 		}
+		msg = fmt.Sprintf("the request body must be a JSON object, not %s", jsonKind(e.Value))
 	} else if errors.Is(err, io.EOF) {
 		msg = "the request body is empty"
 	} else if e, ok := errors.AsType[*json.SyntaxError](err); ok {

@@ -346,6 +346,10 @@ func TestSingleKeyBodiesAreBoundByTheValueLimit(t *testing.T) {
 }
 
 func TestTimeErrorsNameTheirFieldInPlainWords(t *testing.T) {
+	const (
+		timeForm    = "time must be a number of seconds: 0 (or absent) never expires, up to 2592000 (30 days) is relative to now, larger is a Unix time, not "
+		secondsForm = "seconds must be a number of seconds to keep the key locked after the delete: 0 (or absent) for no lock, up to 2592000 (30 days) relative to now, larger a Unix time, not "
+	)
 	tests := []struct {
 		name      string
 		method    string
@@ -355,13 +359,13 @@ func TestTimeErrorsNameTheirFieldInPlainWords(t *testing.T) {
 		wantField string
 		wantMsg   string
 	}{
-		{"a negative time in a JSON body", http.MethodPut, keyPath("c"), `{"value":1,"time":-1}`, nil, "time", "time must not be negative"},
-		{"a time beyond year 9999", http.MethodPut, keyPath("c"), `{"value":1,"time":1e13}`, nil, "time", "time beyond year 9999"},
+		{"a negative time in a JSON body", http.MethodPut, keyPath("c"), `{"value":1,"time":-1}`, nil, "time", timeForm + "-1"},
+		{"a time beyond year 9999", http.MethodPut, keyPath("c"), `{"value":1,"time":1e13}`, nil, "time", timeForm + "1e+13"},
 		{"a NaN time on a raw body", http.MethodPut, keyPath("c") + "?time=NaN", []byte("x"),
-			map[string]string{"Content-Type": "application/octet-stream"}, "time", "time must be a finite number"},
-		{"a negative lock on delete", http.MethodDelete, keyPath("c") + "?seconds=-1", nil, nil, "seconds", "time must not be negative"},
-		{"a negative batch time", http.MethodPost, batchSet, `{"items":[{"key":"c","value":1}],"time":-1}`, nil, "time", "time must not be negative"},
-		{"a negative batch lock", http.MethodPost, batchDelete, `{"keys":["c"],"seconds":-1}`, nil, "seconds", "time must not be negative"},
+			map[string]string{"Content-Type": "application/octet-stream"}, "time", timeForm + "NaN"},
+		{"a negative lock on delete", http.MethodDelete, keyPath("c") + "?seconds=-1", nil, nil, "seconds", secondsForm + "-1"},
+		{"a negative batch time", http.MethodPost, batchSet, `{"items":[{"key":"c","value":1}],"time":-1}`, nil, "time", timeForm + "-1"},
+		{"a negative batch lock", http.MethodPost, batchDelete, `{"keys":["c"],"seconds":-1}`, nil, "seconds", secondsForm + "-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,7 +448,7 @@ func TestTheLogLineKeepsTheWholeErrorChain(t *testing.T) {
 	e := newEnv(t, withLogs(logs))
 	res := e.do(request{method: http.MethodPost, path: batchSet, body: `{"items":[{"key":"c","value":1}],"time":-1}`})
 	require.Equal(t, http.StatusBadRequest, res.status, "body: %s", res.body)
-	assert.Equal(t, "time must not be negative", res.messageOf(t), "the client sees a sentence")
+	assert.Equal(t, "time must be a number of seconds: 0 (or absent) never expires, up to 2592000 (30 days) is relative to now, larger is a Unix time, not -1", res.messageOf(t), "the client sees a sentence")
 	var line map[string]any
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(logs.String())), &line), "one JSON line: %s", logs.String())
 	assert.Equal(t, "cache: invalid argument: time must not be negative", line["error"], "the log keeps the chain")

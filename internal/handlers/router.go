@@ -377,9 +377,18 @@ func checkMediaType(r *http.Request, allowRaw bool) error {
 		return nil
 	default:
 		return &apiError{status: http.StatusUnsupportedMediaType, code: gen.ErrorDetailCodeUnsupportedMediaType,
-			field: "Content-Type", reason: "unsupported Content-Type " + mt,
+			field: "Content-Type", reason: unsupportedType(mt, allowRaw),
 			err: fmt.Errorf("handlers: unsupported Content-Type %s", mt)}
 	}
+}
+
+// unsupportedType says which Content-Types an operation takes instead of mt.
+func unsupportedType(mt string, allowRaw bool) string {
+	msg := "Content-Type " + mt + " is not supported here: send JSON with Content-Type: application/json"
+	if allowRaw {
+		msg += ", or the raw value with Content-Type: application/octet-stream (time, flags and cas then in the query)"
+	}
+	return msg
 }
 
 // singleKeyBodyLimit is the body limit of a single-key request: what the

@@ -135,7 +135,7 @@ func rawOnlyParams(p gen.SetParams) error {
 // depends on the clock, whether it fails does not).
 func checkTime(field string, t float64) error {
 	if _, err := cache.ExpiresAt(time.Time{}, t); err != nil {
-		return onField(field, err)
+		return mustBe(field, strconv.FormatFloat(t, 'g', -1, 64), err)
 	}
 	return nil
 }

@@ -45,9 +45,9 @@ func check(v any) error {
 		_, field, _ := strings.Cut(fe.Namespace(), ".")
 		switch {
 		case fe.Tag() == "required":
-			return invalid(field, "%s is required", field)
+			return invalid(field, "%s is required: %s", field, wantedOf(field))
 		case fe.Tag() == "oneof":
-			return invalid(field, "%s must be one of: %s", field, fe.Param())
+			return mustBe(field, strconv.Quote(fmt.Sprint(reflect.Indirect(reflect.ValueOf(fe.Value())))), err)
 		case fe.Param() != "":
 			return invalid(field, "%s fails %s=%s", field, fe.Tag(), fe.Param())
 		}
@@ -75,7 +75,7 @@ func decodeValue(dst []byte, v json.RawMessage, enc *gen.Encoding) ([]byte, cach
 		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, 0, invalid("value", "a base64 value must be a JSON string")
+				return nil, 0, invalid("value", `value must be a base64 string when "encoding" is "base64", not %s`, jsonKindOf(v))
 			}
 			text = []byte(s)
 		} else {
@@ -85,7 +85,7 @@ func decodeValue(dst []byte, v json.RawMessage, enc *gen.Encoding) ([]byte, cach
 		dst = slices.Grow(dst, base64.StdEncoding.DecodedLen(len(text)))
 		n, err := base64.StdEncoding.Decode(dst[start:start+base64.StdEncoding.DecodedLen(len(text))], text)
 		if err != nil {
-			return nil, 0, invalid("value", "value is not standard base64: %v", err)
+			return nil, 0, invalid("value", "value must be standard base64 (A-Z a-z 0-9 + /, padded with =): %v", err)
 		}
 		return dst[start : start+n : start+n], cache.KindBytes, nil
 	}
@@ -215,9 +215,9 @@ func preconditionFailed(format string, args ...any) error {
 func casFor(mode cache.Mode, text *string, field string) (uint64, error) {
 	switch {
 	case mode == cache.ModeCAS && text == nil:
-		return 0, invalid(field, "mode cas needs a cas token")
+		return 0, invalid(field, `mode=cas needs the item's CAS token: send "cas": "<token>" from a get (its "cas", or its ETag), or the header If-Match: "<token>"`)
 	case mode != cache.ModeCAS && text != nil:
-		return 0, invalid(field, "a cas token needs mode=cas")
+		return 0, invalid(field, "a cas token needs mode=cas (PUT …/keys/{key}?mode=cas); without it, leave cas out")
 	case text == nil:
 		return 0, nil
 	}
