@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import select
 import threading
 import urllib.parse
 
@@ -10,7 +11,12 @@ from . import __version__
 _USER_AGENT = "memcached-http-python/" + __version__
 
 # Errors a server closing an idle keep-alive connection produces on the next
-# request; the request never reached a handler, so it is sent once more.
+# request. Such a request usually never reached a handler, but it may have:
+# the server can apply it and fail before answering. So only a request whose
+# repetition changes nothing (resend=True: reads, set, replace, flush) is sent
+# once more; any other (incr, decr, offset_multi, add, cas, delete, the
+# write multis) fails with the caller's App Engine failure result instead of
+# risking being applied twice.
 _STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
@@ -64,8 +70,12 @@ class Transport:
             self._headers["Authorization"] = "Bearer " + token
         self._local = threading.local()  # .held: the calling thread's _ThreadConnection
 
-    def request(self, method, path, body, timeout):
-        """Sends one request and returns its Response; raises NetworkError."""
+    def request(self, method, path, body, timeout, resend=False):
+        """Sends one request and returns its Response; raises NetworkError.
+
+        resend says the request may be sent twice (its repetition changes
+        nothing), so a kept connection the server closed is retried once.
+        """
         headers = dict(self._headers)
         payload = None
         if body is not None:
@@ -76,7 +86,7 @@ class Transport:
             try:
                 status, data = self._roundtrip(method, path, payload, headers, timeout)
             except _STALE_CONNECTION_ERRORS:
-                if not reused:
+                if not (reused and resend):
                     raise
                 status, data = self._roundtrip(method, path, payload, headers, timeout)
         except (OSError, http.client.HTTPException) as err:
@@ -99,6 +109,11 @@ class Transport:
     def _roundtrip(self, method, path, payload, headers, timeout):
         held = self._held()
         conn = held.conn
+        if conn is not None and _peer_closed(conn.sock):
+            # The server closed the kept connection while it was idle (its
+            # idle timeout): reconnect before sending, not after.
+            self.close()
+            conn = None
         if conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             conn = held.conn = cls(self._host, self._port, timeout=timeout)
@@ -116,6 +131,19 @@ class Transport:
         if resp.will_close:
             self.close()
         return resp.status, data
+
+
+def _peer_closed(sock):
+    """Reports whether an idle connection's peer has closed it (or sent
+    something unasked, which makes it unusable too)."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    # Readable while idle: the peer closed or reset it, or sent data unasked.
+    return bool(readable)
 
 
 def _decode_body(method, path, data):

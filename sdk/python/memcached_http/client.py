@@ -351,11 +351,13 @@ class Client:
         with self._cas_lock:
             return self._cas_ids.get((namespace, wire_key))
 
-    def _request(self, method, path, body, deadline, *expected):
+    def _request(self, method, path, body, deadline, *expected, resend=False):
         """Sends a request; returns the Response if its status is 200 or in
-        expected, else logs why and returns None."""
+        expected, else logs why and returns None. resend marks a request whose
+        repetition changes nothing, which may be sent again on a connection
+        the server closed (see _http)."""
         try:
-            resp = self._transport.request(method, path, body, deadline)
+            resp = self._transport.request(method, path, body, deadline, resend=resend)
         except NetworkError as err:
             _log.warning("memcached-http unreachable at %s: %s", self.url, err)
             return None
@@ -389,7 +391,7 @@ class Client:
 
     def _get_stats_call(self):
         def call(deadline):
-            resp = self._request("GET", "/v1/stats", None, deadline)
+            resp = self._request("GET", "/v1/stats", None, deadline, resend=True)
             if resp is None:
                 return None
             return {name: resp.body.get(name, 0) for name in _STATS}
@@ -406,7 +408,7 @@ class Client:
 
     def _flush_all_call(self):
         def call(deadline):
-            return self._request("POST", "/v1/flush", {}, deadline) is not None
+            return self._request("POST", "/v1/flush", {}, deadline, resend=True) is not None
 
         return call
 
@@ -483,7 +485,7 @@ class Client:
         """
         ns = _wire.wire_namespace(namespace)
         wkey = _wire.wire_key(key)
-        resp = self._request("GET", _key_path(ns, wkey), None, self._deadline, 404)
+        resp = self._request("GET", _key_path(ns, wkey), None, self._deadline, 404, resend=True)
         if resp is None or resp.status != 200:
             return None
         if for_cas:
@@ -514,7 +516,7 @@ class Client:
             if not users:
                 return {}
             body = {"keys": list(users), "for_cas": bool(for_cas)}
-            resp = self._request("POST", _batch_path(ns, "batchGet"), body, deadline)
+            resp = self._request("POST", _batch_path(ns, "batchGet"), body, deadline, resend=True)
             if resp is None:
                 return {}
             result = {}
@@ -621,7 +623,7 @@ class Client:
                 return False
             body["cas"] = cas_id
         path = _key_path(ns, wkey) + "?mode=" + mode
-        resp = self._request("PUT", path, body, self._deadline, *_NOT_STORED_STATUSES)
+        resp = self._request("PUT", path, body, self._deadline, *_NOT_STORED_STATUSES, resend=mode in ("set", "replace"))
         return resp is not None and resp.status == 200
 
     def set_multi(self, mapping, time=0, key_prefix="", min_compress_len=0, namespace=None):

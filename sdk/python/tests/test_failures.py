@@ -63,6 +63,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def memcache_http_peer_closed(client):
+    from memcached_http import _http
+
+    conn = client._transport._held().conn
+    return conn is not None and _http._peer_closed(conn.sock)
+
+
 def _every_method(client):
     """Calls every seed method; returns name -> result (async ones via get_result)."""
     return {
@@ -195,6 +202,92 @@ class _NotJSONHandler(_Handler):
     do_GET = do_PUT = do_POST = do_DELETE = _answer
 
 
+class _AppliesThenHangsUpHandler(_Handler):
+    """Reads a POST (incr, batch writes), records it as applied, and closes the
+    connection without answering: what a server that applied a request and
+    failed before its answer looks like."""
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.requests.append((self.command, self.path, dict(self.headers), body, self.client_address))
+        self.close_connection = True
+
+
+class NoResendTest(unittest.TestCase):
+    """A request that may have been applied is never sent twice: App Engine's
+    failure result comes back instead."""
+
+    def setUp(self):
+        self.server = _StandIn(200, {"hits": 0, "misses": 0, "byte_hits": 0, "items": 0, "bytes": 0,
+                                     "oldest_item_age": 0}, handler=_AppliesThenHangsUpHandler)
+        self.addCleanup(self.server.stop)
+        self.client = memcache.Client(url=self.server.url)
+        self.client.get_stats()  # a kept connection, reused by the call under test
+
+    def _posts(self):
+        return [r for r in self.server.requests if r[0] == "POST"]
+
+    def test_incr_reset_after_sending_is_not_resent(self):
+        self.assertIsNone(self.client.incr("hits"))
+        self.assertEqual(1, len(self._posts()), "the increment reached the server once")
+
+    def test_decr_and_offset_multi_are_not_resent(self):
+        self.assertIsNone(self.client.decr("hits"))
+        self.assertEqual({"a": None}, self.client.offset_multi({"a": 1}))
+        self.assertEqual(2, len(self._posts()))
+
+    def test_write_multis_are_not_resent(self):
+        self.assertEqual(["a"], self.client.add_multi({"a": 1}))
+        self.client.get_stats()
+        self.assertEqual(["a"], self.client.set_multi({"a": 1}))
+        self.client.get_stats()
+        self.assertFalse(self.client.delete_multi(["a"]))
+        self.assertEqual(3, len(self._posts()))
+
+
+class _OnlyOnceHandler(_Handler):
+    """Answers PUT add/cas and DELETE once per connection, then hangs up on the
+    next request without answering."""
+
+    def _answer(self):
+        if getattr(self, "answered", False):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            self.server.requests.append((self.command, self.path, dict(self.headers), body, self.client_address))
+            self.close_connection = True
+            return
+        self.answered = True
+        super()._answer()
+
+    do_GET = do_PUT = do_POST = do_DELETE = _answer
+
+
+class NoResendSingleWritesTest(unittest.TestCase):
+    def setUp(self):
+        self.server = _StandIn(200, {"stored": True, "cas": "1", "status": "DELETE_SUCCESSFUL"}, handler=_OnlyOnceHandler)
+        self.addCleanup(self.server.stop)
+
+    def _second_call(self, call):
+        client = memcache.Client(url=self.server.url)
+        self.assertTrue(client.set("warm", 1))  # answered; the connection is kept
+        result = call(client)
+        self.assertEqual(2, len(self.server.requests), "the second request reached the server once")
+        return result
+
+    def test_add_is_not_resent(self):
+        self.assertFalse(self._second_call(lambda c: c.add("k", 1)))
+
+    def test_delete_is_not_resent(self):
+        self.assertEqual(memcache.DELETE_NETWORK_FAILURE, self._second_call(lambda c: c.delete("k")))
+
+    def test_set_is_resent_since_repeating_it_changes_nothing(self):
+        client = memcache.Client(url=self.server.url)
+        self.assertTrue(client.set("warm", 1))
+        self.assertTrue(client.set("k", 2))
+        self.assertEqual(3, len(self.server.requests), "sent, hung up on, sent again on a new connection")
+
+
 class TransportTest(unittest.TestCase):
     def setUp(self):
         self.server = _StandIn(200, {"hits": 1, "misses": 2, "byte_hits": 3, "items": 4, "bytes": 5, "oldest_item_age": 6})
@@ -241,6 +334,22 @@ class TransportTest(unittest.TestCase):
         for _ in range(3):
             self.assertEqual(4, client.get_stats()[memcache.STAT_ITEMS])
         self.assertEqual(3, len(self.server.requests), "each call reaches the server exactly once")
+
+    def test_an_idle_connection_the_server_closed_is_replaced_before_an_incr(self):
+        # The server's idle timeout closed the kept connection: the incr must
+        # not be lost to it, nor sent twice.
+        server = _StandIn(200, {"value": 7})
+        self.addCleanup(server.stop)
+        server.close_after_response = True
+        client = memcache.Client(url=server.url)
+        self.assertEqual(7, client.incr("hits"))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # until the close has reached us
+            if client._transport._held().conn is None or memcache_http_peer_closed(client):
+                break
+            time.sleep(0.01)
+        self.assertEqual(7, client.incr("hits"))
+        self.assertEqual(2, len(server.requests))
 
     def test_a_kept_connection_serves_the_next_request(self):
         client = memcache.Client(url=self.server.url)
