@@ -122,11 +122,11 @@ func (c *Client) DisconnectAll() { c.http.CloseIdleConnections() }
 // ForgetDeadHosts is accepted for compatibility: there is one server and no dead-host list.
 func (c *Client) ForgetDeadHosts() {}
 
-// DebugLog is accepted for compatibility and logs nothing, as in the seed.
+// DebugLog is accepted for compatibility and logs nothing, as in App Engine.
 func (c *Client) DebugLog(args ...any) {}
 
 // FlushAll removes every item in every namespace, every delete lock, and
-// resets the stats. It reports whether the server flushed (the seed's result).
+// resets the stats. It reports whether the server flushed (App Engine's result).
 func (c *Client) FlushAll(ctx context.Context) (bool, error) {
 	return c.flushAll(ctx)
 }
@@ -147,7 +147,7 @@ func (c *Client) flushAll(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Stats are the server's cache counters: the seed's get_stats dictionary.
+// Stats are the server's cache counters: App Engine's get_stats dictionary.
 type Stats struct {
 	Hits          uint64 // lookups that found a live item
 	Misses        uint64 // lookups that found none
@@ -158,7 +158,7 @@ type Stats struct {
 }
 
 // GetStats returns the server's counters, or nil and an error wrapping both
-// ErrNoStats and the cause (the seed answered None).
+// ErrNoStats and the cause (App Engine answered None).
 func (c *Client) GetStats(ctx context.Context) (*Stats, error) {
 	return c.getStats(ctx)
 }

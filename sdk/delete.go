@@ -8,17 +8,17 @@ import (
 	"github.com/memcached-http/memcached-http/sdk/client"
 )
 
-// DeleteStatus is the seed's result of a delete.
+// DeleteStatus is App Engine's result of a delete.
 type DeleteStatus int
 
-// The seed's DELETE_* values, with its numbers.
+// App Engine's DELETE_* values, with its numbers.
 const (
 	DeleteNetworkFailure DeleteStatus = 0 // the call failed; the error says why
 	DeleteItemMissing    DeleteStatus = 1 // no live item was there
 	DeleteSuccessful     DeleteStatus = 2 // a live item (or a delete lock) was removed
 )
 
-// String returns the seed's name of the status.
+// String returns App Engine's name of the status.
 func (s DeleteStatus) String() string {
 	switch s {
 	case DeleteNetworkFailure:
@@ -62,7 +62,7 @@ func (c *Client) Delete(ctx context.Context, key any, opts ...CallOption) (Delet
 }
 
 // DeleteMulti deletes every key of keys (a slice of strings, []byte or Keys)
-// in one request and returns each caller's key's status. The seed's True is
+// in one request and returns each caller's key's status. App Engine's True is
 // err == nil; when the call fails every key is DeleteNetworkFailure.
 // Options: WithNamespace, WithKeyPrefix, WithLockSeconds.
 func (c *Client) DeleteMulti(ctx context.Context, keys any, opts ...CallOption) (map[string]DeleteStatus, error) {

@@ -1,13 +1,13 @@
 // Package sdk is the Go client of memcached-http: App Engine memcache's Client
-// API (the seed) over HTTP. Code written against the seed ports by renaming
+// API over HTTP. Code written against App Engine's API ports by renaming
 // methods (get_multi → GetMulti) and constructing a Client with New; every
 // method takes a context first, which carries its timeout.
 //
 // # Results and errors
 //
-// Every method returns the seed's result first, already in the seed's
+// Every method returns App Engine's result first, already in App Engine's
 // failure form when the call fails (false, nil, DeleteNetworkFailure, every
-// key not stored), so `ok, _ := c.Add(…)` behaves like the seed. The error
+// key not stored), so `ok, _ := c.Add(…)` behaves like App Engine. The error
 // says why the result is not the successful one:
 //
 //   - ErrCacheMiss: Get, Gets, GetAs, Incr, Decr and Delete on a missing,
@@ -31,18 +31,18 @@
 //
 // # Keys
 //
-// A key is a string, a []byte or a Key (the seed's (hash, key) pair, hash
+// A key is a string, a []byte or a Key (App Engine's (hash, key) pair, hash
 // ignored); lists of keys are slices of those, mappings are maps keyed by
 // strings or Keys. Results are keyed by the caller's key, without the
 // WithKeyPrefix prefix. A prefixed key over 250 bytes, or not valid UTF-8, is
-// sent as the hex SHA-1 of its bytes, as the seed's Python client did.
+// sent as the hex SHA-1 of its bytes, as App Engine's Python client did.
 //
 // # Values
 //
 // Any Go value can be stored, and reads back as its type. []byte travels as
 // bytes (base64 on the wire), strings, integers and bools as JSON values (so
 // Incr works on an integer stored with Set), anything else as its JSON
-// encoding. The item's flags record the seed's TYPE_* number and the Go kind,
+// encoding. The item's flags record App Engine's TYPE_* number and the Go kind,
 // so reading into an *any (or GetMulti's map) gives back the stored type:
 // []byte, string, bool, the exact integer or float type; maps, slices and
 // structs come back as json.Unmarshal builds them in an any. Reading into a

@@ -63,7 +63,7 @@ func Example() {
 	// miss
 }
 
-// The seed's CAS example: two clients fetch with Gets; the first CAS wins,
+// App Engine's CAS example: two clients fetch with Gets; the first CAS wins,
 // the second gets false.
 func ExampleClient_CAS() {
 	url, stop := exampleServer()

@@ -12,7 +12,7 @@ import (
 // maxKeySize is the longest key the server accepts, in bytes after the prefix.
 const maxKeySize = 250
 
-// Key is the seed's (hash_value, key) pair. Every method taking a key accepts
+// Key is App Engine's (hash_value, key) pair. Every method taking a key accepts
 // a string, a []byte or a Key; the hash is ignored, since the server places
 // keys itself.
 type Key struct {

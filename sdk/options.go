@@ -24,10 +24,10 @@ func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
 }
 
-// CallOption is one of the seed's keyword arguments (namespace, key_prefix,
+// CallOption is one of App Engine's keyword arguments (namespace, key_prefix,
 // time, for_cas, initial_value, seconds). Each method accepts the options the
-// seed's method takes and refuses the others with ErrInvalidArgument, as the
-// seed refused unknown keyword arguments.
+// App Engine method takes and refuses the others with ErrInvalidArgument, as
+// App Engine refused unknown keyword arguments.
 type CallOption func(*callOptions)
 
 // optSet is a set of CallOption kinds.
@@ -55,7 +55,7 @@ var optNames = []struct {
 }
 
 // maxRelative is the longest relative expiration (30 days); larger times are
-// absolute Unix times, as in the seed.
+// absolute Unix times, as in App Engine.
 const maxRelative = 30 * 24 * time.Hour
 
 // callOptions holds one call's options after they are applied.
@@ -83,7 +83,7 @@ func WithKeyPrefix(prefix string) CallOption {
 	return func(o *callOptions) { o.given |= optKeyPrefix; o.keyPrefix = prefix }
 }
 
-// WithTime is the seed's time argument: 0 never expires, up to 2,592,000
+// WithTime is App Engine's time argument: 0 never expires, up to 2,592,000
 // (30 days) is seconds from now, larger is an absolute Unix time; fractions
 // round up on the server.
 func WithTime(seconds float64) CallOption {
@@ -96,7 +96,7 @@ func WithTime(seconds float64) CallOption {
 
 // WithExpiration sets the expiration as a duration from now (0 never expires).
 // Durations over 30 days are sent as the absolute time they end at, since the
-// seed reads such large numbers as Unix times.
+// App Engine reads such large numbers as Unix times.
 func WithExpiration(d time.Duration) CallOption {
 	return func(o *callOptions) {
 		o.given |= optTime
@@ -123,7 +123,7 @@ func WithInitialValue(v uint64) CallOption {
 	return func(o *callOptions) { o.given |= optInitialValue; o.initial = &v }
 }
 
-// WithLockSeconds is the seed's delete seconds argument: after removing a live
+// WithLockSeconds is App Engine's delete seconds argument: after removing a live
 // item, the key stays locked against add, replace and cas for that period
 // (same relative/absolute rules as WithTime).
 func WithLockSeconds(seconds float64) CallOption {

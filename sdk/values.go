@@ -14,7 +14,7 @@ import (
 )
 
 // An item's flags record the Go value's type so it reads back as the same
-// type. The low three bits are the seed's TYPE_* numbers, shared with the
+// type. The low three bits are App Engine's TYPE_* numbers, shared with the
 // Python SDK so either reads what the other wrote; bits 8-15 hold the Go
 // reflect.Kind, which the Python SDK ignores.
 const (

@@ -9,7 +9,7 @@ import (
 type targetKind string
 
 const (
-	// targetMemcached is memcached-http's /v1 API (docs/API.md).
+	// targetMemcached is memcached-http's /v1 API (api/openapi.yaml).
 	targetMemcached targetKind = "memcached"
 	// targetWebdis is Webdis's command-in-the-URL form over Redis.
 	targetWebdis targetKind = "webdis"

@@ -14,7 +14,7 @@ const (
 	maxAbsoluteSeconds = 253402300799
 )
 
-// ExpiresAt converts the seed's time (or delete lock seconds) into the Unix
+// ExpiresAt converts App Engine's time (or delete lock seconds) into the Unix
 // second at which the item expires; 0 means never. Fractions round up, so a
 // relative t lives at least t seconds: ceil(now + t).
 func ExpiresAt(now time.Time, t float64) (int64, error) {

@@ -16,7 +16,7 @@ import (
 
 var namespaceRE = regexp.MustCompile(`^[0-9A-Za-z._-]{0,100}$`)
 
-// FuzzNewKey checks that NewKey accepts exactly the keys SEMANTICS.md allows
+// FuzzNewKey checks that NewKey accepts exactly the keys docs/behaviour.md allows
 // and refuses the rest with the matching sentinel, never panicking.
 func FuzzNewKey(f *testing.F) {
 	for _, s := range [][2]string{

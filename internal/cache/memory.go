@@ -647,7 +647,7 @@ func (m *Memory) FlushAll(context.Context) error {
 	return nil
 }
 
-// Stats reports the seed's counters. Items, bytes and the oldest access come
+// Stats reports App Engine's get_stats counters. Items, bytes and the oldest access come
 // from a scan of every slot (reclaiming expired ones on the way), so they
 // are exact; the scan holds one shard lock at a time.
 func (m *Memory) Stats(context.Context) (Stats, error) {

@@ -102,7 +102,7 @@ const (
 	KindBytes
 )
 
-// Mode selects the storage rule of a write, as the seed's set/add/replace/cas.
+// Mode selects the storage rule of a write, as App Engine's set/add/replace/cas.
 type Mode uint8
 
 const (
@@ -131,7 +131,7 @@ type Entry struct {
 	Value []byte
 	Kind  Kind
 	Flags uint32
-	Time  float64 // the seed's expiration; see ExpiresAt
+	Time  float64 // App Engine's expiration; see ExpiresAt
 	CAS   uint64  // the id the caller fetched; used by ModeCAS only
 }
 
@@ -141,7 +141,7 @@ type Delta struct {
 	Decrement bool
 }
 
-// Stats are the seed's get_stats counters.
+// Stats are App Engine's get_stats counters.
 type Stats struct {
 	Hits          uint64 // lookups that found a live item
 	Misses        uint64 // lookups that did not
@@ -181,7 +181,7 @@ type Peeker interface {
 	PeekMulti(ctx context.Context, keys []Key, fn func(i int, it Item, valueLen int)) error
 }
 
-// Store is the contract of a cache backend: every seed operation, single and
+// Store is the contract of a cache backend: every App Engine operation, single and
 // multi. Multi results are aligned with their inputs; the error returned
 // beside them is for the whole call (invalid batch, unreachable backend).
 type Store interface {
@@ -227,7 +227,7 @@ type Store interface {
 	Namespaces(ctx context.Context, limit int) (ns []NamespaceInfo, truncated bool, err error)
 	// FlushAll removes every item and lock in every namespace and resets stats.
 	FlushAll(ctx context.Context) error
-	// Stats reports the seed's counters.
+	// Stats reports App Engine's counters.
 	Stats(ctx context.Context) (Stats, error)
 	// Close releases the store's resources (background work, connections).
 	Close() error

@@ -642,7 +642,7 @@ type DeleteParams struct {
 
 // GetParams defines parameters for Get.
 type GetParams struct {
-	// ForCas Accepted for compatibility with the seed's gets; the CAS token is always returned.
+	// ForCas Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned.
 	ForCas *ForCas `form:"for_cas,omitempty" json:"for_cas,omitempty"`
 
 	// IfNoneMatch ETags (or `*`) the client already holds; a match answers 304.
@@ -708,7 +708,7 @@ type ServerInterface interface {
 	// Ready Readiness probe
 	// (GET /readyz)
 	Ready(w http.ResponseWriter, r *http.Request)
-	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
+	// FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 	// (POST /v1/flush)
 	FlushAll(w http.ResponseWriter, r *http.Request)
 	// ListNamespaces The namespaces holding live items, with their item counts
@@ -717,34 +717,34 @@ type ServerInterface interface {
 	// ListKeys List the keys of a namespace, one page at a time (what the dashboard's key browser shows)
 	// (GET /v1/ns/{namespace}/keys)
 	ListKeys(w http.ResponseWriter, r *http.Request, namespace Namespace, params ListKeysParams)
-	// Delete Delete one item (the seed's delete)
+	// Delete Delete one item (App Engine memcache's delete)
 	// (DELETE /v1/ns/{namespace}/keys/{key})
 	Delete(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params DeleteParams)
-	// Get Get one item (the seed's get / gets)
+	// Get Get one item (App Engine memcache's get / gets)
 	// (GET /v1/ns/{namespace}/keys/{key})
 	Get(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params GetParams)
-	// Set Store one item (the seed's set / add / replace / cas)
+	// Set Store one item (App Engine memcache's set / add / replace / cas)
 	// (PUT /v1/ns/{namespace}/keys/{key})
 	Set(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params SetParams)
-	// Decr Decrement a counter (the seed's decr)
+	// Decr Decrement a counter (App Engine memcache's decr)
 	// (POST /v1/ns/{namespace}/keys/{key}:decr)
 	Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key)
-	// Incr Increment a counter (the seed's incr)
+	// Incr Increment a counter (App Engine memcache's incr)
 	// (POST /v1/ns/{namespace}/keys/{key}:incr)
 	Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key)
-	// DeleteMulti Delete many items (the seed's delete_multi)
+	// DeleteMulti Delete many items (App Engine memcache's delete_multi)
 	// (POST /v1/ns/{namespace}/keys:batchDelete)
 	DeleteMulti(w http.ResponseWriter, r *http.Request, namespace Namespace)
-	// GetMulti Get many items (the seed's get_multi)
+	// GetMulti Get many items (App Engine memcache's get_multi)
 	// (POST /v1/ns/{namespace}/keys:batchGet)
 	GetMulti(w http.ResponseWriter, r *http.Request, namespace Namespace)
-	// OffsetMulti Add signed deltas to many counters (the seed's offset_multi)
+	// OffsetMulti Add signed deltas to many counters (App Engine memcache's offset_multi)
 	// (POST /v1/ns/{namespace}/keys:batchOffset)
 	OffsetMulti(w http.ResponseWriter, r *http.Request, namespace Namespace)
-	// SetMulti Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+	// SetMulti Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 	// (POST /v1/ns/{namespace}/keys:batchSet)
 	SetMulti(w http.ResponseWriter, r *http.Request, namespace Namespace)
-	// GetStats Cache counters (the seed's get_stats)
+	// GetStats Cache counters (App Engine memcache's get_stats)
 	// (GET /v1/stats)
 	GetStats(w http.ResponseWriter, r *http.Request)
 }
@@ -771,7 +771,7 @@ func (_ Unimplemented) Ready(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
+// FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 // (POST /v1/flush)
 func (_ Unimplemented) FlushAll(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
@@ -789,61 +789,61 @@ func (_ Unimplemented) ListKeys(w http.ResponseWriter, r *http.Request, namespac
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// Delete Delete one item (the seed's delete)
+// Delete Delete one item (App Engine memcache's delete)
 // (DELETE /v1/ns/{namespace}/keys/{key})
 func (_ Unimplemented) Delete(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params DeleteParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// Get Get one item (the seed's get / gets)
+// Get Get one item (App Engine memcache's get / gets)
 // (GET /v1/ns/{namespace}/keys/{key})
 func (_ Unimplemented) Get(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params GetParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// Set Store one item (the seed's set / add / replace / cas)
+// Set Store one item (App Engine memcache's set / add / replace / cas)
 // (PUT /v1/ns/{namespace}/keys/{key})
 func (_ Unimplemented) Set(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params SetParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// Decr Decrement a counter (the seed's decr)
+// Decr Decrement a counter (App Engine memcache's decr)
 // (POST /v1/ns/{namespace}/keys/{key}:decr)
 func (_ Unimplemented) Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// Incr Increment a counter (the seed's incr)
+// Incr Increment a counter (App Engine memcache's incr)
 // (POST /v1/ns/{namespace}/keys/{key}:incr)
 func (_ Unimplemented) Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// DeleteMulti Delete many items (the seed's delete_multi)
+// DeleteMulti Delete many items (App Engine memcache's delete_multi)
 // (POST /v1/ns/{namespace}/keys:batchDelete)
 func (_ Unimplemented) DeleteMulti(w http.ResponseWriter, r *http.Request, namespace Namespace) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// GetMulti Get many items (the seed's get_multi)
+// GetMulti Get many items (App Engine memcache's get_multi)
 // (POST /v1/ns/{namespace}/keys:batchGet)
 func (_ Unimplemented) GetMulti(w http.ResponseWriter, r *http.Request, namespace Namespace) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// OffsetMulti Add signed deltas to many counters (the seed's offset_multi)
+// OffsetMulti Add signed deltas to many counters (App Engine memcache's offset_multi)
 // (POST /v1/ns/{namespace}/keys:batchOffset)
 func (_ Unimplemented) OffsetMulti(w http.ResponseWriter, r *http.Request, namespace Namespace) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// SetMulti Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+// SetMulti Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 // (POST /v1/ns/{namespace}/keys:batchSet)
 func (_ Unimplemented) SetMulti(w http.ResponseWriter, r *http.Request, namespace Namespace) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// GetStats Cache counters (the seed's get_stats)
+// GetStats Cache counters (App Engine memcache's get_stats)
 // (GET /v1/stats)
 func (_ Unimplemented) GetStats(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
@@ -3606,7 +3606,7 @@ type StrictServerInterface interface {
 	// Ready Readiness probe
 	// (GET /readyz)
 	Ready(ctx context.Context, request ReadyRequestObject) (ReadyResponseObject, error)
-	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
+	// FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 	// (POST /v1/flush)
 	FlushAll(ctx context.Context, request FlushAllRequestObject) (FlushAllResponseObject, error)
 	// ListNamespaces The namespaces holding live items, with their item counts
@@ -3615,34 +3615,34 @@ type StrictServerInterface interface {
 	// ListKeys List the keys of a namespace, one page at a time (what the dashboard's key browser shows)
 	// (GET /v1/ns/{namespace}/keys)
 	ListKeys(ctx context.Context, request ListKeysRequestObject) (ListKeysResponseObject, error)
-	// Delete Delete one item (the seed's delete)
+	// Delete Delete one item (App Engine memcache's delete)
 	// (DELETE /v1/ns/{namespace}/keys/{key})
 	Delete(ctx context.Context, request DeleteRequestObject) (DeleteResponseObject, error)
-	// Get Get one item (the seed's get / gets)
+	// Get Get one item (App Engine memcache's get / gets)
 	// (GET /v1/ns/{namespace}/keys/{key})
 	Get(ctx context.Context, request GetRequestObject) (GetResponseObject, error)
-	// Set Store one item (the seed's set / add / replace / cas)
+	// Set Store one item (App Engine memcache's set / add / replace / cas)
 	// (PUT /v1/ns/{namespace}/keys/{key})
 	Set(ctx context.Context, request SetRequestObject) (SetResponseObject, error)
-	// Decr Decrement a counter (the seed's decr)
+	// Decr Decrement a counter (App Engine memcache's decr)
 	// (POST /v1/ns/{namespace}/keys/{key}:decr)
 	Decr(ctx context.Context, request DecrRequestObject) (DecrResponseObject, error)
-	// Incr Increment a counter (the seed's incr)
+	// Incr Increment a counter (App Engine memcache's incr)
 	// (POST /v1/ns/{namespace}/keys/{key}:incr)
 	Incr(ctx context.Context, request IncrRequestObject) (IncrResponseObject, error)
-	// DeleteMulti Delete many items (the seed's delete_multi)
+	// DeleteMulti Delete many items (App Engine memcache's delete_multi)
 	// (POST /v1/ns/{namespace}/keys:batchDelete)
 	DeleteMulti(ctx context.Context, request DeleteMultiRequestObject) (DeleteMultiResponseObject, error)
-	// GetMulti Get many items (the seed's get_multi)
+	// GetMulti Get many items (App Engine memcache's get_multi)
 	// (POST /v1/ns/{namespace}/keys:batchGet)
 	GetMulti(ctx context.Context, request GetMultiRequestObject) (GetMultiResponseObject, error)
-	// OffsetMulti Add signed deltas to many counters (the seed's offset_multi)
+	// OffsetMulti Add signed deltas to many counters (App Engine memcache's offset_multi)
 	// (POST /v1/ns/{namespace}/keys:batchOffset)
 	OffsetMulti(ctx context.Context, request OffsetMultiRequestObject) (OffsetMultiResponseObject, error)
-	// SetMulti Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+	// SetMulti Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 	// (POST /v1/ns/{namespace}/keys:batchSet)
 	SetMulti(ctx context.Context, request SetMultiRequestObject) (SetMultiResponseObject, error)
-	// GetStats Cache counters (the seed's get_stats)
+	// GetStats Cache counters (App Engine memcache's get_stats)
 	// (GET /v1/stats)
 	GetStats(ctx context.Context, request GetStatsRequestObject) (GetStatsResponseObject, error)
 }

@@ -38,7 +38,7 @@ func key(ns, name string) (cache.Key, error) {
 	return k, onField("key", err)
 }
 
-// Get implements the seed's get / gets.
+// Get implements App Engine's get / gets.
 func (s *Server) Get(ctx context.Context, req gen.GetRequestObject) (gen.GetResponseObject, error) {
 	k, err := key(req.Namespace, req.Key)
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Server) Get(ctx context.Context, req gen.GetRequestObject) (gen.GetResp
 	return itemResponse{name: req.Key, it: it, raw: wantsRaw(ctx)}, nil
 }
 
-// Set implements the seed's set / add / replace / cas, plain or conditional.
+// Set implements App Engine's set / add / replace / cas, plain or conditional.
 func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResponseObject, error) {
 	if err := check(req.Params); err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func checkTime(field string, t float64) error {
 	return nil
 }
 
-// Delete implements the seed's delete, with an optional lock period.
+// Delete implements App Engine's delete, with an optional lock period.
 func (s *Server) Delete(ctx context.Context, req gen.DeleteRequestObject) (gen.DeleteResponseObject, error) {
 	k, err := key(req.Namespace, req.Key)
 	if err != nil {
@@ -159,7 +159,7 @@ func (s *Server) Delete(ctx context.Context, req gen.DeleteRequestObject) (gen.D
 	return gen.Delete200JSONResponse{Status: gen.DeleteSuccessful}, nil
 }
 
-// Incr implements the seed's incr.
+// Incr implements App Engine's incr.
 func (s *Server) Incr(ctx context.Context, req gen.IncrRequestObject) (gen.IncrResponseObject, error) {
 	v, err := s.offset(ctx, req.Namespace, req.Key, req.Body, false)
 	if err != nil {
@@ -168,7 +168,7 @@ func (s *Server) Incr(ctx context.Context, req gen.IncrRequestObject) (gen.IncrR
 	return gen.Incr200JSONResponse{OffsetReplyJSONResponse: offsetReply(v)}, nil
 }
 
-// Decr implements the seed's decr.
+// Decr implements App Engine's decr.
 func (s *Server) Decr(ctx context.Context, req gen.DecrRequestObject) (gen.DecrResponseObject, error) {
 	v, err := s.offset(ctx, req.Namespace, req.Key, req.Body, true)
 	if err != nil {
@@ -232,7 +232,7 @@ func indexed(field string) func(int) string {
 	return func(i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 }
 
-// GetMulti implements the seed's get_multi. The store stops copying values
+// GetMulti implements App Engine's get_multi. The store stops copying values
 // once they alone would not fit in MaxResponseBytes, and the response is
 // encoded as the items arrive and checked against the same limit; past it
 // the request fails 413 rather than the server holding a response of any
@@ -286,7 +286,7 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 	return batchGetResponse{out: out}, nil
 }
 
-// SetMulti implements the seed's set_multi / add_multi / replace_multi / cas_multi.
+// SetMulti implements App Engine's set_multi / add_multi / replace_multi / cas_multi.
 func (s *Server) SetMulti(ctx context.Context, req gen.SetMultiRequestObject) (gen.SetMultiResponseObject, error) {
 	if err := check(req.Body); err != nil {
 		return nil, err
@@ -305,7 +305,7 @@ func (s *Server) setMulti(ctx context.Context, ns string, b *gen.BatchSetRequest
 	if err != nil {
 		return nil, err
 	}
-	// A mapping (the seed's set_multi dict) cannot hold a key twice; which
+	// A mapping (App Engine's set_multi dict) cannot hold a key twice; which
 	// of two items should win is not the server's guess to make.
 	at := make(map[string]int, len(names))
 	for i, name := range names {
@@ -360,7 +360,7 @@ func (s *Server) setMulti(ctx context.Context, ns string, b *gen.BatchSetRequest
 	return gen.SetMulti200JSONResponse{NotStored: notStored}, nil
 }
 
-// DeleteMulti implements the seed's delete_multi. Each distinct key is
+// DeleteMulti implements App Engine's delete_multi. Each distinct key is
 // deleted once: a second delete of a name listed twice would report the
 // item missing although this request removed it.
 func (s *Server) DeleteMulti(ctx context.Context, req gen.DeleteMultiRequestObject) (gen.DeleteMultiResponseObject, error) {
@@ -401,7 +401,7 @@ func (s *Server) DeleteMulti(ctx context.Context, req gen.DeleteMultiRequestObje
 	return gen.DeleteMulti200JSONResponse{Statuses: statuses}, nil
 }
 
-// OffsetMulti implements the seed's offset_multi: signed deltas, null for
+// OffsetMulti implements App Engine's offset_multi: signed deltas, null for
 // keys that are missing or not counters.
 func (s *Server) OffsetMulti(ctx context.Context, req gen.OffsetMultiRequestObject) (gen.OffsetMultiResponseObject, error) {
 	if err := check(req.Body); err != nil {
@@ -448,7 +448,7 @@ func signedDelta(d int64) cache.Delta {
 	return cache.Delta{Amount: uint64(d)}
 }
 
-// FlushAll implements the seed's flush_all.
+// FlushAll implements App Engine's flush_all.
 func (s *Server) FlushAll(ctx context.Context, _ gen.FlushAllRequestObject) (gen.FlushAllResponseObject, error) {
 	if err := s.store.FlushAll(ctx); err != nil {
 		return nil, fmt.Errorf("flush_all: %w", err)
@@ -456,7 +456,7 @@ func (s *Server) FlushAll(ctx context.Context, _ gen.FlushAllRequestObject) (gen
 	return gen.FlushAll200JSONResponse{Ok: gen.FlushResultOkTrue}, nil
 }
 
-// GetStats implements the seed's get_stats.
+// GetStats implements App Engine's get_stats.
 func (s *Server) GetStats(ctx context.Context, _ gen.GetStatsRequestObject) (gen.GetStatsResponseObject, error) {
 	st, err := s.store.Stats(ctx)
 	if err != nil {

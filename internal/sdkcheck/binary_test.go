@@ -17,9 +17,9 @@ import (
 	"github.com/memcached-http/memcached-http/sdk"
 )
 
-// seedProgram is a program written against the seed's method list, ported by
+// appEngineProgram is a program written against App Engine's method list, ported by
 // renaming methods and constructing the Client. It runs against every server.
-func seedProgram(t *testing.T, ctx context.Context, c *sdk.Client) {
+func appEngineProgram(t *testing.T, ctx context.Context, c *sdk.Client) {
 	ok, err := c.Set(ctx, "greeting", "hello", sdk.WithTime(60))
 	require.NoError(t, err)
 	assert.True(t, ok)
@@ -76,14 +76,14 @@ func seedProgram(t *testing.T, ctx context.Context, c *sdk.Client) {
 	assert.Equal(t, sdk.Stats{}, *stats)
 }
 
-func TestSeedProgramAgainstTheRouter(t *testing.T) {
+func TestAppEngineProgramAgainstTheRouter(t *testing.T) {
 	e := newEnv(t)
-	seedProgram(t, e.ctx, e.c)
+	appEngineProgram(t, e.ctx, e.c)
 }
 
-// TestSeedProgramAgainstTheBinary builds cmd/memcached-http, starts it on a
-// free port and runs the seed program over a real socket.
-func TestSeedProgramAgainstTheBinary(t *testing.T) {
+// TestAppEngineProgramAgainstTheBinary builds cmd/memcached-http, starts it on a
+// free port and runs App Engine program over a real socket.
+func TestAppEngineProgramAgainstTheBinary(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	require.NoError(t, err, "the test builds the server with the go tool")
 	bin := filepath.Join(t.TempDir(), "memcached-http")
@@ -119,7 +119,7 @@ func TestSeedProgramAgainstTheBinary(t *testing.T) {
 	c, err := sdk.New(base)
 	require.NoError(t, err)
 	t.Cleanup(c.DisconnectAll)
-	seedProgram(t, t.Context(), c)
+	appEngineProgram(t, t.Context(), c)
 }
 
 // lockedBuffer collects the server's stderr while the test may read it.

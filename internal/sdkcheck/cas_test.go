@@ -11,9 +11,9 @@ import (
 	"github.com/memcached-http/memcached-http/sdk"
 )
 
-// TestSeedCASExample is the seed's example: two clients fetch the same key
+// TestAppEngineCASExample is App Engine's example: two clients fetch the same key
 // with Gets; the first CAS wins and the second gets false.
-func TestSeedCASExample(t *testing.T) {
+func TestAppEngineCASExample(t *testing.T) {
 	e := newEnv(t)
 	e.set("counter", 0)
 	first, second := e.client(), e.client()
@@ -136,7 +136,7 @@ func TestCASMulti(t *testing.T) {
 
 // TestConcurrentCASCountsEveryWin runs Gets/CAS loops on separate Clients;
 // the counter must equal the number of wins. (Goroutines sharing one Client
-// share its remembered ids, as threads did in the seed, so one may CAS with
+// share its remembered ids, as threads did in App Engine, so one may CAS with
 // another's fetch; TestSharedClientIsSafeForConcurrentUse covers that.)
 func TestConcurrentCASCountsEveryWin(t *testing.T) {
 	e := newEnv(t)

@@ -134,9 +134,9 @@ func TestAsyncCallsDoNotReadTheCallersMapLater(t *testing.T) {
 	assert.Equal(t, 1, e.get("a"))
 }
 
-// TestFailuresGiveTheSeedsFailureResults checks each method against a server
-// that cannot be reached: the seed's failure result, plus the cause.
-func TestFailuresGiveTheSeedsFailureResults(t *testing.T) {
+// TestFailuresGiveAppEngineFailureResults checks each method against a server
+// that cannot be reached: App Engine's failure result, plus the cause.
+func TestFailuresGiveAppEngineFailureResults(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL
 	srv.Close() // nothing listens there now
@@ -162,7 +162,7 @@ func TestFailuresGiveTheSeedsFailureResults(t *testing.T) {
 
 	got, err := c.GetMulti(ctx, []string{"a", "b"})
 	assert.Empty(t, got)
-	assert.NotNil(t, got, "an empty map, as the seed's {}")
+	assert.NotNil(t, got, "an empty map, as App Engine's {}")
 	assert.Error(t, err)
 
 	notStored, err := c.SetMulti(ctx, map[string]int{"a": 1, "b": 2})

@@ -61,7 +61,7 @@ func TestKeysThatNeedEscapingRoundTrip(t *testing.T) {
 	}
 }
 
-func TestKeysTooLongOrNotUTF8AreHashedLikeTheSeed(t *testing.T) {
+func TestKeysTooLongOrNotUTF8AreHashedLikeAppEngine(t *testing.T) {
 	e := newEnv(t)
 	sha := func(s string) string { sum := sha1.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
 	long := strings.Repeat("k", 251)
@@ -310,7 +310,7 @@ func TestDelete(t *testing.T) {
 	assert.Equal(t, "DELETE_SUCCESSFUL", sdk.DeleteSuccessful.String())
 	assert.Equal(t, "DELETE_ITEM_MISSING", sdk.DeleteItemMissing.String())
 	assert.Equal(t, "DELETE_NETWORK_FAILURE", sdk.DeleteNetworkFailure.String())
-	assert.Equal(t, 2, int(sdk.DeleteSuccessful), "the seed's numbers")
+	assert.Equal(t, 2, int(sdk.DeleteSuccessful), "App Engine's numbers")
 	assert.Equal(t, 1, int(sdk.DeleteItemMissing))
 	assert.Equal(t, 0, int(sdk.DeleteNetworkFailure))
 }

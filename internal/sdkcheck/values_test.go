@@ -181,9 +181,9 @@ func TestPythonSDKItemsReadBack(t *testing.T) {
 	}
 }
 
-func TestWireFormKeepsTheSeedTypeNumbers(t *testing.T) {
+func TestWireFormKeepsAppEngineTypeNumbers(t *testing.T) {
 	e := newEnv(t)
-	const kind = 1 << 8 // the Go kind lives above the seed's TYPE_* bits
+	const kind = 1 << 8 // the Go kind lives above App Engine's TYPE_* bits
 	tests := []struct {
 		name      string
 		value     any

@@ -643,7 +643,7 @@ type DeleteParams struct {
 
 // GetParams defines parameters for Get.
 type GetParams struct {
-	// ForCas Accepted for compatibility with the seed's gets; the CAS token is always returned.
+	// ForCas Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned.
 	ForCas *ForCas `form:"for_cas,omitempty" json:"for_cas,omitempty"`
 
 	// IfNoneMatch ETags (or `*`) the client already holds; a match answers 304.
@@ -801,7 +801,7 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
+	// FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 	//
 	// Corresponds with POST /v1/flush (the `FlushAll` operationId).
 	FlushAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -837,7 +837,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/ns/{namespace}/keys (the `ListKeys` operationId).
 	ListKeys(ctx context.Context, namespace Namespace, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Delete Delete one item (the seed's delete)
+	// Delete Delete one item (App Engine memcache's delete)
 	//
 	// `seconds > 0` locks the key for that period after removing a live item:
 	// it then reads as a miss and refuses add, replace and cas (set works).
@@ -847,7 +847,7 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/ns/{namespace}/keys/{key} (the `Delete` operationId).
 	Delete(ctx context.Context, namespace Namespace, key Key, params *DeleteParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Get Get one item (the seed's get / gets)
+	// Get Get one item (App Engine memcache's get / gets)
 	//
 	// Returns the live item under the key. When `Accept` lists
 	// `application/octet-stream` before `application/json` (quality values
@@ -860,7 +860,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/ns/{namespace}/keys/{key} (the `Get` operationId).
 	Get(ctx context.Context, namespace Namespace, key Key, params *GetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SetWithBody Store one item (the seed's set / add / replace / cas)
+	// SetWithBody Store one item (App Engine memcache's set / add / replace / cas)
 	//
 	// `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 	// `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -875,7 +875,7 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/ns/{namespace}/keys/{key} (the `Set` operationId).
 	SetWithBody(ctx context.Context, namespace Namespace, key Key, params *SetParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Set Store one item (the seed's set / add / replace / cas)
+	// Set Store one item (App Engine memcache's set / add / replace / cas)
 	//
 	// `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 	// `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -890,7 +890,7 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/ns/{namespace}/keys/{key} (the `Set` operationId).
 	Set(ctx context.Context, namespace Namespace, key Key, params *SetParams, body SetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DecrWithBody Decrement a counter (the seed's decr)
+	// DecrWithBody Decrement a counter (App Engine memcache's decr)
 	//
 	// Floors at 0. The body may be omitted (delta 1).
 	//
@@ -899,7 +899,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
 	DecrWithBody(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Decr Decrement a counter (the seed's decr)
+	// Decr Decrement a counter (App Engine memcache's decr)
 	//
 	// Floors at 0. The body may be omitted (delta 1).
 	//
@@ -908,7 +908,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
 	Decr(ctx context.Context, namespace Namespace, key Key, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// IncrWithBody Increment a counter (the seed's incr)
+	// IncrWithBody Increment a counter (App Engine memcache's incr)
 	//
 	// Wraps modulo 2^64. The body may be omitted (delta 1).
 	//
@@ -917,7 +917,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
 	IncrWithBody(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Incr Increment a counter (the seed's incr)
+	// Incr Increment a counter (App Engine memcache's incr)
 	//
 	// Wraps modulo 2^64. The body may be omitted (delta 1).
 	//
@@ -926,21 +926,21 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
 	Incr(ctx context.Context, namespace Namespace, key Key, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteMultiWithBody Delete many items (the seed's delete_multi)
+	// DeleteMultiWithBody Delete many items (App Engine memcache's delete_multi)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
 	DeleteMultiWithBody(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteMulti Delete many items (the seed's delete_multi)
+	// DeleteMulti Delete many items (App Engine memcache's delete_multi)
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
 	DeleteMulti(ctx context.Context, namespace Namespace, body DeleteMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMultiWithBody Get many items (the seed's get_multi)
+	// GetMultiWithBody Get many items (App Engine memcache's get_multi)
 	//
 	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
@@ -949,7 +949,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchGet (the `GetMulti` operationId).
 	GetMultiWithBody(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMulti Get many items (the seed's get_multi)
+	// GetMulti Get many items (App Engine memcache's get_multi)
 	//
 	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
@@ -958,7 +958,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchGet (the `GetMulti` operationId).
 	GetMulti(ctx context.Context, namespace Namespace, body GetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// OffsetMultiWithBody Add signed deltas to many counters (the seed's offset_multi)
+	// OffsetMultiWithBody Add signed deltas to many counters (App Engine memcache's offset_multi)
 	//
 	// A key that is missing (without `initial_value`) or not a number maps to null.
 	//
@@ -967,7 +967,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchOffset (the `OffsetMulti` operationId).
 	OffsetMultiWithBody(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// OffsetMulti Add signed deltas to many counters (the seed's offset_multi)
+	// OffsetMulti Add signed deltas to many counters (App Engine memcache's offset_multi)
 	//
 	// A key that is missing (without `initial_value`) or not a number maps to null.
 	//
@@ -976,7 +976,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchOffset (the `OffsetMulti` operationId).
 	OffsetMulti(ctx context.Context, namespace Namespace, body OffsetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SetMultiWithBody Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+	// SetMultiWithBody Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 	//
 	// The whole batch is validated first: one invalid item (key too long,
 	// value too large, bad encoding) rejects the request and stores nothing.
@@ -987,7 +987,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchSet (the `SetMulti` operationId).
 	SetMultiWithBody(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SetMulti Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+	// SetMulti Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 	//
 	// The whole batch is validated first: one invalid item (key too long,
 	// value too large, bad encoding) rejects the request and stores nothing.
@@ -998,7 +998,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchSet (the `SetMulti` operationId).
 	SetMulti(ctx context.Context, namespace Namespace, body SetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetStats Cache counters (the seed's get_stats)
+	// GetStats Cache counters (App Engine memcache's get_stats)
 	//
 	// Corresponds with GET /v1/stats (the `GetStats` operationId).
 	GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1073,7 +1073,7 @@ func (c *Client) Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 	return c.Client.Do(req)
 }
 
-// FlushAll Remove every item in every namespace and reset stats (the seed's flush_all)
+// FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 //
 // Corresponds with POST /v1/flush (the `FlushAll` operationId).
 func (c *Client) FlushAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1139,7 +1139,7 @@ func (c *Client) ListKeys(ctx context.Context, namespace Namespace, params *List
 	return c.Client.Do(req)
 }
 
-// Delete Delete one item (the seed's delete)
+// Delete Delete one item (App Engine memcache's delete)
 //
 // `seconds > 0` locks the key for that period after removing a live item:
 // it then reads as a miss and refuses add, replace and cas (set works).
@@ -1159,7 +1159,7 @@ func (c *Client) Delete(ctx context.Context, namespace Namespace, key Key, param
 	return c.Client.Do(req)
 }
 
-// Get Get one item (the seed's get / gets)
+// Get Get one item (App Engine memcache's get / gets)
 //
 // Returns the live item under the key. When `Accept` lists
 // `application/octet-stream` before `application/json` (quality values
@@ -1182,7 +1182,7 @@ func (c *Client) Get(ctx context.Context, namespace Namespace, key Key, params *
 	return c.Client.Do(req)
 }
 
-// SetWithBody Store one item (the seed's set / add / replace / cas)
+// SetWithBody Store one item (App Engine memcache's set / add / replace / cas)
 //
 // `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 // `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -1207,7 +1207,7 @@ func (c *Client) SetWithBody(ctx context.Context, namespace Namespace, key Key, 
 	return c.Client.Do(req)
 }
 
-// Set Store one item (the seed's set / add / replace / cas)
+// Set Store one item (App Engine memcache's set / add / replace / cas)
 //
 // `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 // `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -1232,7 +1232,7 @@ func (c *Client) Set(ctx context.Context, namespace Namespace, key Key, params *
 	return c.Client.Do(req)
 }
 
-// DecrWithBody Decrement a counter (the seed's decr)
+// DecrWithBody Decrement a counter (App Engine memcache's decr)
 //
 // Floors at 0. The body may be omitted (delta 1).
 //
@@ -1251,7 +1251,7 @@ func (c *Client) DecrWithBody(ctx context.Context, namespace Namespace, key Key,
 	return c.Client.Do(req)
 }
 
-// Decr Decrement a counter (the seed's decr)
+// Decr Decrement a counter (App Engine memcache's decr)
 //
 // Floors at 0. The body may be omitted (delta 1).
 //
@@ -1270,7 +1270,7 @@ func (c *Client) Decr(ctx context.Context, namespace Namespace, key Key, body De
 	return c.Client.Do(req)
 }
 
-// IncrWithBody Increment a counter (the seed's incr)
+// IncrWithBody Increment a counter (App Engine memcache's incr)
 //
 // Wraps modulo 2^64. The body may be omitted (delta 1).
 //
@@ -1289,7 +1289,7 @@ func (c *Client) IncrWithBody(ctx context.Context, namespace Namespace, key Key,
 	return c.Client.Do(req)
 }
 
-// Incr Increment a counter (the seed's incr)
+// Incr Increment a counter (App Engine memcache's incr)
 //
 // Wraps modulo 2^64. The body may be omitted (delta 1).
 //
@@ -1308,7 +1308,7 @@ func (c *Client) Incr(ctx context.Context, namespace Namespace, key Key, body In
 	return c.Client.Do(req)
 }
 
-// DeleteMultiWithBody Delete many items (the seed's delete_multi)
+// DeleteMultiWithBody Delete many items (App Engine memcache's delete_multi)
 //
 // Takes any type of body and a specified content type.
 //
@@ -1325,7 +1325,7 @@ func (c *Client) DeleteMultiWithBody(ctx context.Context, namespace Namespace, c
 	return c.Client.Do(req)
 }
 
-// DeleteMulti Delete many items (the seed's delete_multi)
+// DeleteMulti Delete many items (App Engine memcache's delete_multi)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1342,7 +1342,7 @@ func (c *Client) DeleteMulti(ctx context.Context, namespace Namespace, body Dele
 	return c.Client.Do(req)
 }
 
-// GetMultiWithBody Get many items (the seed's get_multi)
+// GetMultiWithBody Get many items (App Engine memcache's get_multi)
 //
 // Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
@@ -1361,7 +1361,7 @@ func (c *Client) GetMultiWithBody(ctx context.Context, namespace Namespace, cont
 	return c.Client.Do(req)
 }
 
-// GetMulti Get many items (the seed's get_multi)
+// GetMulti Get many items (App Engine memcache's get_multi)
 //
 // Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
@@ -1380,7 +1380,7 @@ func (c *Client) GetMulti(ctx context.Context, namespace Namespace, body GetMult
 	return c.Client.Do(req)
 }
 
-// OffsetMultiWithBody Add signed deltas to many counters (the seed's offset_multi)
+// OffsetMultiWithBody Add signed deltas to many counters (App Engine memcache's offset_multi)
 //
 // A key that is missing (without `initial_value`) or not a number maps to null.
 //
@@ -1399,7 +1399,7 @@ func (c *Client) OffsetMultiWithBody(ctx context.Context, namespace Namespace, c
 	return c.Client.Do(req)
 }
 
-// OffsetMulti Add signed deltas to many counters (the seed's offset_multi)
+// OffsetMulti Add signed deltas to many counters (App Engine memcache's offset_multi)
 //
 // A key that is missing (without `initial_value`) or not a number maps to null.
 //
@@ -1418,7 +1418,7 @@ func (c *Client) OffsetMulti(ctx context.Context, namespace Namespace, body Offs
 	return c.Client.Do(req)
 }
 
-// SetMultiWithBody Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+// SetMultiWithBody Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 //
 // The whole batch is validated first: one invalid item (key too long,
 // value too large, bad encoding) rejects the request and stores nothing.
@@ -1439,7 +1439,7 @@ func (c *Client) SetMultiWithBody(ctx context.Context, namespace Namespace, cont
 	return c.Client.Do(req)
 }
 
-// SetMulti Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+// SetMulti Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 //
 // The whole batch is validated first: one invalid item (key too long,
 // value too large, bad encoding) rejects the request and stores nothing.
@@ -1460,7 +1460,7 @@ func (c *Client) SetMulti(ctx context.Context, namespace Namespace, body SetMult
 	return c.Client.Do(req)
 }
 
-// GetStats Cache counters (the seed's get_stats)
+// GetStats Cache counters (App Engine memcache's get_stats)
 //
 // Corresponds with GET /v1/stats (the `GetStats` operationId).
 func (c *Client) GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2420,7 +2420,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	ReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyResponse, error)
 
-	// FlushAllWithResponse Remove every item in every namespace and reset stats (the seed's flush_all)
+	// FlushAllWithResponse Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2462,7 +2462,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/ns/{namespace}/keys (the `ListKeys` operationId).
 	ListKeysWithResponse(ctx context.Context, namespace Namespace, params *ListKeysParams, reqEditors ...RequestEditorFn) (*ListKeysResponse, error)
 
-	// DeleteWithResponse Delete one item (the seed's delete)
+	// DeleteWithResponse Delete one item (App Engine memcache's delete)
 	//
 	// `seconds > 0` locks the key for that period after removing a live item:
 	// it then reads as a miss and refuses add, replace and cas (set works).
@@ -2474,7 +2474,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/ns/{namespace}/keys/{key} (the `Delete` operationId).
 	DeleteWithResponse(ctx context.Context, namespace Namespace, key Key, params *DeleteParams, reqEditors ...RequestEditorFn) (*DeleteResponse, error)
 
-	// GetWithResponse Get one item (the seed's get / gets)
+	// GetWithResponse Get one item (App Engine memcache's get / gets)
 	//
 	// Returns the live item under the key. When `Accept` lists
 	// `application/octet-stream` before `application/json` (quality values
@@ -2489,7 +2489,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/ns/{namespace}/keys/{key} (the `Get` operationId).
 	GetWithResponse(ctx context.Context, namespace Namespace, key Key, params *GetParams, reqEditors ...RequestEditorFn) (*GetResponse, error)
 
-	// SetWithBodyWithResponse Store one item (the seed's set / add / replace / cas)
+	// SetWithBodyWithResponse Store one item (App Engine memcache's set / add / replace / cas)
 	//
 	// `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 	// `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -2504,7 +2504,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/ns/{namespace}/keys/{key} (the `Set` operationId).
 	SetWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, params *SetParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetResponse, error)
 
-	// SetWithResponse Store one item (the seed's set / add / replace / cas)
+	// SetWithResponse Store one item (App Engine memcache's set / add / replace / cas)
 	//
 	// `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 	// `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -2519,7 +2519,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/ns/{namespace}/keys/{key} (the `Set` operationId).
 	SetWithResponse(ctx context.Context, namespace Namespace, key Key, params *SetParams, body SetJSONRequestBody, reqEditors ...RequestEditorFn) (*SetResponse, error)
 
-	// DecrWithBodyWithResponse Decrement a counter (the seed's decr)
+	// DecrWithBodyWithResponse Decrement a counter (App Engine memcache's decr)
 	//
 	// Floors at 0. The body may be omitted (delta 1).
 	//
@@ -2528,7 +2528,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
 	DecrWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecrResponse, error)
 
-	// DecrWithResponse Decrement a counter (the seed's decr)
+	// DecrWithResponse Decrement a counter (App Engine memcache's decr)
 	//
 	// Floors at 0. The body may be omitted (delta 1).
 	//
@@ -2537,7 +2537,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
 	DecrWithResponse(ctx context.Context, namespace Namespace, key Key, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*DecrResponse, error)
 
-	// IncrWithBodyWithResponse Increment a counter (the seed's incr)
+	// IncrWithBodyWithResponse Increment a counter (App Engine memcache's incr)
 	//
 	// Wraps modulo 2^64. The body may be omitted (delta 1).
 	//
@@ -2546,7 +2546,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
 	IncrWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IncrResponse, error)
 
-	// IncrWithResponse Increment a counter (the seed's incr)
+	// IncrWithResponse Increment a counter (App Engine memcache's incr)
 	//
 	// Wraps modulo 2^64. The body may be omitted (delta 1).
 	//
@@ -2555,21 +2555,21 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
 	IncrWithResponse(ctx context.Context, namespace Namespace, key Key, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*IncrResponse, error)
 
-	// DeleteMultiWithBodyWithResponse Delete many items (the seed's delete_multi)
+	// DeleteMultiWithBodyWithResponse Delete many items (App Engine memcache's delete_multi)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
 	DeleteMultiWithBodyWithResponse(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMultiResponse, error)
 
-	// DeleteMultiWithResponse Delete many items (the seed's delete_multi)
+	// DeleteMultiWithResponse Delete many items (App Engine memcache's delete_multi)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
 	DeleteMultiWithResponse(ctx context.Context, namespace Namespace, body DeleteMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMultiResponse, error)
 
-	// GetMultiWithBodyWithResponse Get many items (the seed's get_multi)
+	// GetMultiWithBodyWithResponse Get many items (App Engine memcache's get_multi)
 	//
 	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
@@ -2578,7 +2578,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchGet (the `GetMulti` operationId).
 	GetMultiWithBodyWithResponse(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetMultiResponse, error)
 
-	// GetMultiWithResponse Get many items (the seed's get_multi)
+	// GetMultiWithResponse Get many items (App Engine memcache's get_multi)
 	//
 	// Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 	//
@@ -2587,7 +2587,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchGet (the `GetMulti` operationId).
 	GetMultiWithResponse(ctx context.Context, namespace Namespace, body GetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*GetMultiResponse, error)
 
-	// OffsetMultiWithBodyWithResponse Add signed deltas to many counters (the seed's offset_multi)
+	// OffsetMultiWithBodyWithResponse Add signed deltas to many counters (App Engine memcache's offset_multi)
 	//
 	// A key that is missing (without `initial_value`) or not a number maps to null.
 	//
@@ -2596,7 +2596,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchOffset (the `OffsetMulti` operationId).
 	OffsetMultiWithBodyWithResponse(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OffsetMultiResponse, error)
 
-	// OffsetMultiWithResponse Add signed deltas to many counters (the seed's offset_multi)
+	// OffsetMultiWithResponse Add signed deltas to many counters (App Engine memcache's offset_multi)
 	//
 	// A key that is missing (without `initial_value`) or not a number maps to null.
 	//
@@ -2605,7 +2605,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchOffset (the `OffsetMulti` operationId).
 	OffsetMultiWithResponse(ctx context.Context, namespace Namespace, body OffsetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*OffsetMultiResponse, error)
 
-	// SetMultiWithBodyWithResponse Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+	// SetMultiWithBodyWithResponse Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 	//
 	// The whole batch is validated first: one invalid item (key too long,
 	// value too large, bad encoding) rejects the request and stores nothing.
@@ -2616,7 +2616,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchSet (the `SetMulti` operationId).
 	SetMultiWithBodyWithResponse(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetMultiResponse, error)
 
-	// SetMultiWithResponse Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+	// SetMultiWithResponse Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 	//
 	// The whole batch is validated first: one invalid item (key too long,
 	// value too large, bad encoding) rejects the request and stores nothing.
@@ -2627,7 +2627,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchSet (the `SetMulti` operationId).
 	SetMultiWithResponse(ctx context.Context, namespace Namespace, body SetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*SetMultiResponse, error)
 
-	// GetStatsWithResponse Cache counters (the seed's get_stats)
+	// GetStatsWithResponse Cache counters (App Engine memcache's get_stats)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4481,7 +4481,7 @@ func (c *ClientWithResponses) ReadyWithResponse(ctx context.Context, reqEditors 
 	return ParseReadyResponse(rsp)
 }
 
-// FlushAllWithResponse Remove every item in every namespace and reset stats (the seed's flush_all)
+// FlushAllWithResponse Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4541,7 +4541,7 @@ func (c *ClientWithResponses) ListKeysWithResponse(ctx context.Context, namespac
 	return ParseListKeysResponse(rsp)
 }
 
-// DeleteWithResponse Delete one item (the seed's delete)
+// DeleteWithResponse Delete one item (App Engine memcache's delete)
 //
 // `seconds > 0` locks the key for that period after removing a live item:
 // it then reads as a miss and refuses add, replace and cas (set works).
@@ -4559,7 +4559,7 @@ func (c *ClientWithResponses) DeleteWithResponse(ctx context.Context, namespace 
 	return ParseDeleteResponse(rsp)
 }
 
-// GetWithResponse Get one item (the seed's get / gets)
+// GetWithResponse Get one item (App Engine memcache's get / gets)
 //
 // Returns the live item under the key. When `Accept` lists
 // `application/octet-stream` before `application/json` (quality values
@@ -4580,7 +4580,7 @@ func (c *ClientWithResponses) GetWithResponse(ctx context.Context, namespace Nam
 	return ParseGetResponse(rsp)
 }
 
-// SetWithBodyWithResponse Store one item (the seed's set / add / replace / cas)
+// SetWithBodyWithResponse Store one item (App Engine memcache's set / add / replace / cas)
 //
 // `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 // `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -4601,7 +4601,7 @@ func (c *ClientWithResponses) SetWithBodyWithResponse(ctx context.Context, names
 	return ParseSetResponse(rsp)
 }
 
-// SetWithResponse Store one item (the seed's set / add / replace / cas)
+// SetWithResponse Store one item (App Engine memcache's set / add / replace / cas)
 //
 // `mode` picks the storage rule (default `set`). With a JSON body, `time`,
 // `flags` and `cas` come in the body; with a raw `application/octet-stream`
@@ -4622,7 +4622,7 @@ func (c *ClientWithResponses) SetWithResponse(ctx context.Context, namespace Nam
 	return ParseSetResponse(rsp)
 }
 
-// DecrWithBodyWithResponse Decrement a counter (the seed's decr)
+// DecrWithBodyWithResponse Decrement a counter (App Engine memcache's decr)
 //
 // Floors at 0. The body may be omitted (delta 1).
 //
@@ -4637,7 +4637,7 @@ func (c *ClientWithResponses) DecrWithBodyWithResponse(ctx context.Context, name
 	return ParseDecrResponse(rsp)
 }
 
-// DecrWithResponse Decrement a counter (the seed's decr)
+// DecrWithResponse Decrement a counter (App Engine memcache's decr)
 //
 // Floors at 0. The body may be omitted (delta 1).
 //
@@ -4652,7 +4652,7 @@ func (c *ClientWithResponses) DecrWithResponse(ctx context.Context, namespace Na
 	return ParseDecrResponse(rsp)
 }
 
-// IncrWithBodyWithResponse Increment a counter (the seed's incr)
+// IncrWithBodyWithResponse Increment a counter (App Engine memcache's incr)
 //
 // Wraps modulo 2^64. The body may be omitted (delta 1).
 //
@@ -4667,7 +4667,7 @@ func (c *ClientWithResponses) IncrWithBodyWithResponse(ctx context.Context, name
 	return ParseIncrResponse(rsp)
 }
 
-// IncrWithResponse Increment a counter (the seed's incr)
+// IncrWithResponse Increment a counter (App Engine memcache's incr)
 //
 // Wraps modulo 2^64. The body may be omitted (delta 1).
 //
@@ -4682,7 +4682,7 @@ func (c *ClientWithResponses) IncrWithResponse(ctx context.Context, namespace Na
 	return ParseIncrResponse(rsp)
 }
 
-// DeleteMultiWithBodyWithResponse Delete many items (the seed's delete_multi)
+// DeleteMultiWithBodyWithResponse Delete many items (App Engine memcache's delete_multi)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4695,7 +4695,7 @@ func (c *ClientWithResponses) DeleteMultiWithBodyWithResponse(ctx context.Contex
 	return ParseDeleteMultiResponse(rsp)
 }
 
-// DeleteMultiWithResponse Delete many items (the seed's delete_multi)
+// DeleteMultiWithResponse Delete many items (App Engine memcache's delete_multi)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4708,7 +4708,7 @@ func (c *ClientWithResponses) DeleteMultiWithResponse(ctx context.Context, names
 	return ParseDeleteMultiResponse(rsp)
 }
 
-// GetMultiWithBodyWithResponse Get many items (the seed's get_multi)
+// GetMultiWithBodyWithResponse Get many items (App Engine memcache's get_multi)
 //
 // Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
@@ -4723,7 +4723,7 @@ func (c *ClientWithResponses) GetMultiWithBodyWithResponse(ctx context.Context, 
 	return ParseGetMultiResponse(rsp)
 }
 
-// GetMultiWithResponse Get many items (the seed's get_multi)
+// GetMultiWithResponse Get many items (App Engine memcache's get_multi)
 //
 // Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
 //
@@ -4738,7 +4738,7 @@ func (c *ClientWithResponses) GetMultiWithResponse(ctx context.Context, namespac
 	return ParseGetMultiResponse(rsp)
 }
 
-// OffsetMultiWithBodyWithResponse Add signed deltas to many counters (the seed's offset_multi)
+// OffsetMultiWithBodyWithResponse Add signed deltas to many counters (App Engine memcache's offset_multi)
 //
 // A key that is missing (without `initial_value`) or not a number maps to null.
 //
@@ -4753,7 +4753,7 @@ func (c *ClientWithResponses) OffsetMultiWithBodyWithResponse(ctx context.Contex
 	return ParseOffsetMultiResponse(rsp)
 }
 
-// OffsetMultiWithResponse Add signed deltas to many counters (the seed's offset_multi)
+// OffsetMultiWithResponse Add signed deltas to many counters (App Engine memcache's offset_multi)
 //
 // A key that is missing (without `initial_value`) or not a number maps to null.
 //
@@ -4768,7 +4768,7 @@ func (c *ClientWithResponses) OffsetMultiWithResponse(ctx context.Context, names
 	return ParseOffsetMultiResponse(rsp)
 }
 
-// SetMultiWithBodyWithResponse Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+// SetMultiWithBodyWithResponse Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 //
 // The whole batch is validated first: one invalid item (key too long,
 // value too large, bad encoding) rejects the request and stores nothing.
@@ -4785,7 +4785,7 @@ func (c *ClientWithResponses) SetMultiWithBodyWithResponse(ctx context.Context, 
 	return ParseSetMultiResponse(rsp)
 }
 
-// SetMultiWithResponse Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+// SetMultiWithResponse Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
 //
 // The whole batch is validated first: one invalid item (key too long,
 // value too large, bad encoding) rejects the request and stores nothing.
@@ -4802,7 +4802,7 @@ func (c *ClientWithResponses) SetMultiWithResponse(ctx context.Context, namespac
 	return ParseSetMultiResponse(rsp)
 }
 
-// GetStatsWithResponse Cache counters (the seed's get_stats)
+// GetStatsWithResponse Cache counters (App Engine memcache's get_stats)
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -1,5 +1,5 @@
 // Package cachetest is the one conformance suite every cache.Store backend
-// runs: each rule of SEMANTICS.md, checked against a fresh store per subtest
+// runs: each rule of docs/behaviour.md, checked against a fresh store per subtest
 // driven by a fake clock.
 package cachetest
 
@@ -146,7 +146,7 @@ func (e *env) advance(seconds float64) {
 
 func ptr(n uint64) *uint64 { return &n }
 
-// Run checks every rule of SEMANTICS.md against stores made by newStore (a fresh, empty store per subtest).
+// Run checks every rule of docs/behaviour.md against stores made by newStore (a fresh, empty store per subtest).
 func Run(t *testing.T, newStore func(t *testing.T, opts Options) cache.Store) {
 	groups := []struct {
 		name string

@@ -5,7 +5,7 @@ most 250 bytes. A key that does not fit (too long, or bytes that are not UTF-8) 
 replaced by the hex SHA-1 of key_prefix + key, as App Engine's client did for long
 keys, so ported code keeps working.
 
-Values: the item's flags record the Python type with the seed's TYPE_* numbers, and
+Values: the item's flags record the Python type with App Engine's TYPE_* numbers, and
 the wire form is chosen so that other languages read sensible JSON and the server's
 incr/decr still work on counters stored by set:
 
@@ -49,7 +49,7 @@ _DIGITS_RE = re.compile(rb"[0-9]+\Z")
 
 
 def is_pair(obj):
-    """Reports whether obj is the seed's (hash_value, key) pair."""
+    """Reports whether obj is App Engine's (hash_value, key) pair."""
     return isinstance(obj, tuple) and len(obj) == 2
 
 
@@ -110,7 +110,7 @@ def encode_value(value, do_pickle):
     """Returns the wire fields (value, encoding, flags) of a Python value.
 
     Raises ValueError when the stored form is larger than MAX_VALUE_SIZE bytes,
-    as the seed did, and whatever do_pickle raises for unpicklable values.
+    as App Engine did, and whatever do_pickle raises for unpicklable values.
     """
     if isinstance(value, bytes):
         raw, flags = value, TYPE_STR

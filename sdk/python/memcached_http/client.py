@@ -1,8 +1,8 @@
 """The memcache Client: App Engine's memcache.Client API over memcached-http.
 
-Every method keeps the seed's name, arguments, defaults and results. Bad arguments
+Every method keeps App Engine's name, arguments, defaults and results. Bad arguments
 raise TypeError/ValueError before anything is sent; a server that cannot be reached,
-answers too late or answers with an error gives the seed's failure result (None,
+answers too late or answers with an error gives App Engine's failure result (None,
 False, {}, DELETE_NETWORK_FAILURE, or every key listed as not set) and a warning on
 the "memcached_http" logger, never an exception.
 """
@@ -18,7 +18,7 @@ import urllib.parse
 
 from . import _wire
 from ._http import NetworkError, Transport
-from ._wire import (  # noqa: F401  (re-exported seed constants)
+from ._wire import (  # noqa: F401  (re-exported App Engine constants)
     FLAG_COMPRESSED,
     FLAG_TYPE_MASK,
     MAX_KEY_SIZE,
@@ -68,7 +68,7 @@ DELETE_NETWORK_FAILURE = 0
 DELETE_ITEM_MISSING = 1
 DELETE_SUCCESSFUL = 2
 
-# Per-key results of the *_multi_async writes, numbered as the seed's protocol.
+# Per-key results of the *_multi_async writes, numbered as App Engine's protocol.
 STORED = 1
 NOT_STORED = 2
 ERROR = 3
@@ -113,7 +113,7 @@ def _pool():
 
 def _shared_transport(url, token):
     """Returns one transport per server and token, so short-lived clients (one per
-    request, as the seed recommends for CAS) reuse each thread's connection."""
+    request, as App Engine recommends for CAS) reuse each thread's connection."""
     with _shared_lock:
         transport = _transports.get((url, token))
         if transport is None:
@@ -162,13 +162,13 @@ class RPC:
             self.callback()
 
     def get_result(self):
-        """Waits for the call and returns its result (the seed's failure value on errors)."""
+        """Waits for the call and returns its result (App Engine's failure value on errors)."""
         self.wait()
         return self._future.result()
 
 
 def _expiration(value, what):
-    """Validates the seed's time/seconds argument and rounds it up, as the seed did."""
+    """Validates App Engine's time/seconds argument and rounds it up, as App Engine did."""
     if not isinstance(value, (int, float)):
         raise TypeError("%s must be a number." % what)
     if math.isnan(value) or math.isinf(value):
@@ -260,7 +260,7 @@ def _with_persistent_load(unpickler, pload):
 class Client:
     """Memcache client object, through which one invokes all memcache operations.
 
-    Keys may be str, bytes or the seed's (hash_value, key) pair (the hash is
+    Keys may be str, bytes or App Engine's (hash_value, key) pair (the hash is
     ignored). Values may be str, bytes, int, bool or any picklable object, and come
     back as the type that went in.
 
@@ -310,7 +310,7 @@ class Client:
         self._cas_lock = threading.Lock()  # guards _cas_ids
         self._cas_ids = {}  # (wire namespace, wire key) -> CAS token
 
-    # Compatibility methods of the python-memcached API the seed kept.
+    # Compatibility methods of the python-memcached API App Engine kept.
 
     def set_servers(self, servers):
         """Sets the pool of memcache servers; a no-op kept for compatibility."""

@@ -6,16 +6,16 @@
     memcache.get("greeting")           # "hello"
 
 The module-level functions are bound to a shared Client built at import time from
-$MEMCACHED_HTTP_URL and $MEMCACHED_HTTP_TOKEN; setup_client() swaps it. As in the
-seed, gets/cas/cas_multi and the *_async methods exist only on Client objects,
+$MEMCACHED_HTTP_URL and $MEMCACHED_HTTP_TOKEN; setup_client() swaps it. As in App
+Engine, gets/cas/cas_multi and the *_async methods exist only on Client objects,
 because CAS state belongs to one client. A call whose namespace is None uses
 namespace_manager.get_namespace() (memcached_http.namespace_manager).
 """
 
-from .client import *  # noqa: F401,F403  (the seed's Client, constants and create_rpc)
+from .client import *  # noqa: F401,F403  (App Engine's Client, constants and create_rpc)
 from .client import Client
 
-# The functions setup_client() binds, as the seed's module offers them.
+# The functions setup_client() binds, as App Engine's module offers them.
 _MODULE_FUNCTIONS = (
     "set_servers",
     "disconnect_all",

@@ -128,7 +128,7 @@ class GetSetTest(ServerTestCase):
         self.assertEqual("old", self.client.get("k"))
 
     def test_a_value_the_server_finds_too_large_is_not_stored(self):
-        # 600,000 quotes pass the seed's byte limit, but their JSON encoding
+        # 600,000 quotes pass App Engine's byte limit, but their JSON encoding
         # (each quote escaped with a backslash) exceeds the server's 1 MiB limit.
         self.client.set("k", "old")
         self.assertFalse(self.client.set("k", '"' * 600_000))
@@ -137,7 +137,7 @@ class GetSetTest(ServerTestCase):
             self.assertEqual(["k", "other"], sorted(self.client.set_multi({"k": '"' * 600_000, "other": 1})))
         self.assertEqual({"k": "old"}, self.client.get_multi(["k", "other"]))
 
-    def test_a_value_at_the_seed_limit_is_stored(self):
+    def test_a_value_at_app_engine_limit_is_stored(self):
         value = b"x" * memcache.MAX_VALUE_SIZE
         self.assertTrue(self.client.set("k", value))
         self.assertEqual(value, self.client.get("k"))
@@ -645,7 +645,7 @@ class StatsTest(ServerTestCase):
 
 
 class CompatibilityTest(ServerTestCase):
-    def test_seed_constructor_arguments_are_accepted(self):
+    def test_app_engine_constructor_arguments_are_accepted(self):
         client = memcache.Client(["127.0.0.1:11211"], 1, 2, url=_server.url, make_sync_call=object())
         self.assertTrue(client.set("k", {"v": 1}))
         self.assertEqual({"v": 1}, client.get("k"))

@@ -71,7 +71,7 @@ def memcache_http_peer_closed(client):
 
 
 def _every_method(client):
-    """Calls every seed method; returns name -> result (async ones via get_result)."""
+    """Calls every App Engine method; returns name -> result (async ones via get_result)."""
     return {
         "get": client.get("k"),
         "gets": client.gets("k"),
@@ -106,7 +106,7 @@ def _every_method(client):
     }
 
 
-# The seed's results when the service cannot be reached.
+# App Engine's results when the service cannot be reached.
 _FAILURE_RESULTS = {
     "get": None,
     "gets": None,
@@ -149,10 +149,10 @@ class NetworkFailureTest(unittest.TestCase):
             with self.subTest(name):
                 self.assertEqual(want, got[name])
 
-    def test_an_unreachable_server_gives_the_seed_failure_results(self):
+    def test_an_unreachable_server_gives_app_engine_failure_results(self):
         self.assert_failure_results(memcache.Client(url="http://127.0.0.1:%d" % free_port()))
 
-    def test_server_errors_give_the_seed_failure_results(self):
+    def test_server_errors_give_app_engine_failure_results(self):
         for status, code in ((503, "unavailable"), (500, "internal"), (401, "unauthenticated"), (429, "rate_limited")):
             server = _StandIn(status, {"error": {"code": code, "message": "no"}})
             try:
@@ -320,7 +320,7 @@ class TransportTest(unittest.TestCase):
         client.incr("a/b:c d%\u00e9")
         self.assertEqual("/v1/ns/~/keys/a%2Fb%3Ac%20d%25%C3%A9:incr", self.server.requests[-1][1])
 
-    def test_single_writes_send_the_seed_fields(self):
+    def test_single_writes_send_app_engine_fields(self):
         client = memcache.Client(url=self.server.url)
         client.set("k", 5, time=1.2, namespace="ns")
         method, path, headers, body, _ = self.server.requests[-1]

@@ -28,7 +28,7 @@ class ModuleFunctionTest(unittest.TestCase):
     def setUp(self):
         self.assertTrue(memcache.flush_all())
 
-    def test_module_functions_cover_the_seed_operations(self):
+    def test_module_functions_cover_app_engine_operations(self):
         self.assertTrue(memcache.set("k", "v", time=60))
         self.assertFalse(memcache.add("k", "other"))
         self.assertTrue(memcache.replace("k", "new"))
@@ -65,7 +65,7 @@ class ModuleFunctionTest(unittest.TestCase):
         finally:
             memcache.setup_client(previous)
 
-    def test_the_seed_constants_keep_their_values(self):
+    def test_app_engine_constants_keep_their_values(self):
         self.assertEqual((0, 1, 2), (memcache.DELETE_NETWORK_FAILURE, memcache.DELETE_ITEM_MISSING, memcache.DELETE_SUCCESSFUL))
         self.assertEqual((1, 2, 3, 4), (memcache.STORED, memcache.NOT_STORED, memcache.ERROR, memcache.EXISTS))
         self.assertEqual((250, 10**6), (memcache.MAX_KEY_SIZE, memcache.MAX_VALUE_SIZE))

@@ -1,4 +1,4 @@
-"""Every seed method keeps App Engine's parameter names, order and defaults."""
+"""Every App Engine method keeps App Engine's parameter names, order and defaults."""
 
 import inspect
 import pickle
@@ -17,7 +17,7 @@ _RPC = [("rpc", None)]
 _E = inspect.Parameter.empty
 
 # Parameters (name, default) of App Engine's memcache.Client methods, self excluded.
-SEED_SIGNATURES = {
+APP_ENGINE_SIGNATURES = {
     "set_servers": [("servers", _E)],
     "disconnect_all": [],
     "forget_dead_hosts": [],
@@ -60,12 +60,12 @@ def _params(func):
 
 
 class SignatureTest(unittest.TestCase):
-    def test_client_methods_match_the_seed(self):
-        for name, want in SEED_SIGNATURES.items():
+    def test_client_methods_match_app_engine(self):
+        for name, want in APP_ENGINE_SIGNATURES.items():
             with self.subTest(name):
                 self.assertEqual(want, _params(getattr(memcache.Client, name)))
 
-    def test_the_constructor_starts_with_the_seed_arguments(self):
+    def test_the_constructor_starts_with_app_engine_arguments(self):
         want = [
             ("servers", None),
             ("debug", 0),
@@ -85,7 +85,7 @@ class SignatureTest(unittest.TestCase):
     def test_module_functions_match_the_client_methods(self):
         for name in memcache._MODULE_FUNCTIONS:
             with self.subTest(name):
-                self.assertEqual(SEED_SIGNATURES[name], _params(getattr(memcache, name)))
+                self.assertEqual(APP_ENGINE_SIGNATURES[name], _params(getattr(memcache, name)))
 
 
 if __name__ == "__main__":

@@ -118,12 +118,12 @@ class WireValueTest(unittest.TestCase):
                 self.assertEqual(value, got)
                 self.assertIs(type(value), type(got))
 
-    def test_values_over_the_seed_limit_raise_value_error(self):
+    def test_values_over_app_engine_limit_raise_value_error(self):
         for value in (b"x" * (_wire.MAX_VALUE_SIZE + 1), "\u00e9" * (_wire.MAX_VALUE_SIZE // 2 + 1)):
             with self.subTest(size=len(value)), self.assertRaises(ValueError):
                 _wire.encode_value(value, _pickle)
 
-    def test_a_value_at_the_seed_limit_is_accepted(self):
+    def test_a_value_at_app_engine_limit_is_accepted(self):
         got = _wire.encode_value(b"x" * _wire.MAX_VALUE_SIZE, _pickle)
         self.assertEqual(_wire.TYPE_STR, got["flags"])
 

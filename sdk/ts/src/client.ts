@@ -5,17 +5,17 @@ import { keyName, storedKey, type Key } from "./keys.js";
 import type { components, paths } from "./schema.gen.js";
 import { fromWire, toWire, type Value } from "./values.js";
 
-/** The seed's delete results. */
+/** App Engine's delete results. */
 export const DELETE_NETWORK_FAILURE = 0;
 /** delete found no live item. */
 export const DELETE_ITEM_MISSING = 1;
 /** delete removed a live item. */
 export const DELETE_SUCCESSFUL = 2;
 
-/** DeleteResult is one of the seed's delete results. */
+/** DeleteResult is one of App Engine's delete results. */
 export type DeleteResult = typeof DELETE_NETWORK_FAILURE | typeof DELETE_ITEM_MISSING | typeof DELETE_SUCCESSFUL;
 
-/** Stats are the server's counters: the seed's get_stats dictionary. */
+/** Stats are the server's counters: App Engine's get_stats dictionary. */
 export type Stats = components["schemas"]["Stats"];
 
 /** KeyInfo is one listed item (listKeys): its metadata, never its value. */
@@ -153,7 +153,7 @@ const namespacePattern = /^[0-9A-Za-z._-]{0,100}$/;
 
 /**
  * Client talks to one memcached-http server with the methods of App Engine's
- * memcache Client, in camelCase. Cache outcomes come back in the seed's form
+ * memcache Client, in camelCase. Cache outcomes come back in App Engine's form
  * (undefined for a miss, false for not stored); anything else rejects with a
  * MemcacheError.
  */
@@ -197,7 +197,7 @@ export class Client {
 
   /**
    * getItem returns the whole item (value, flags, CAS token, ETag, expiry), or
-   * undefined on a miss. It is not one of the seed's methods.
+   * undefined on a miss. It is not one of App Engine's methods.
    */
   async getItem(key: Key, options: GetOptions = {}): Promise<Item | undefined> {
     return this.#read("getItem", key, options.namespace, options.forCas ?? false);
@@ -390,7 +390,7 @@ export class Client {
   }
 
   /**
-   * deleteMulti removes every key; like the seed it reports true once the
+   * deleteMulti removes every key; like App Engine it reports true once the
    * server answered for all of them, whether each was present or not.
    */
   async deleteMulti(keys: readonly Key[], options: DeleteMultiOptions = {}): Promise<boolean> {
@@ -549,7 +549,7 @@ export class Client {
   }
 }
 
-/** Mapping is the seed's dict of keys to values: a plain object or a Map. */
+/** Mapping is App Engine's dict of keys to values: a plain object or a Map. */
 export type Mapping<V = Value> = Readonly<Record<string, V>> | ReadonlyMap<Key, V>;
 
 function entries<V>(mapping: Mapping<V>): [string, V][] {
@@ -601,7 +601,7 @@ function casKey(namespace: string, storedKey: string): string {
   return `${namespace}\u0000${storedKey}`;
 }
 
-// notStored tells the statuses that mean "not stored" for a mode (API.md).
+// notStored tells the statuses that mean "not stored" for a mode (api/openapi.yaml).
 function notStored(mode: Mode, status: number): boolean {
   switch (mode) {
     case "add":

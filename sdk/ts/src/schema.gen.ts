@@ -21,7 +21,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get one item (the seed's get / gets)
+         * Get one item (App Engine memcache's get / gets)
          * @description Returns the live item under the key. When `Accept` lists
          *     `application/octet-stream` before `application/json` (quality values
          *     are not weighed), the raw value is returned instead: the bytes of a
@@ -32,7 +32,7 @@ export interface paths {
          */
         get: operations["get"];
         /**
-         * Store one item (the seed's set / add / replace / cas)
+         * Store one item (App Engine memcache's set / add / replace / cas)
          * @description `mode` picks the storage rule (default `set`). With a JSON body, `time`,
          *     `flags` and `cas` come in the body; with a raw `application/octet-stream`
          *     body they come in the query string, and giving them in the query with a
@@ -44,7 +44,7 @@ export interface paths {
         put: operations["set"];
         post?: never;
         /**
-         * Delete one item (the seed's delete)
+         * Delete one item (App Engine memcache's delete)
          * @description `seconds > 0` locks the key for that period after removing a live item:
          *     it then reads as a miss and refuses add, replace and cas (set works).
          *     Deleting a locked key reports `DELETE_SUCCESSFUL`; `seconds=0` clears
@@ -75,7 +75,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Increment a counter (the seed's incr)
+         * Increment a counter (App Engine memcache's incr)
          * @description Wraps modulo 2^64. The body may be omitted (delta 1).
          */
         post: operations["incr"];
@@ -104,7 +104,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Decrement a counter (the seed's decr)
+         * Decrement a counter (App Engine memcache's decr)
          * @description Floors at 0. The body may be omitted (delta 1).
          */
         post: operations["decr"];
@@ -127,7 +127,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Get many items (the seed's get_multi)
+         * Get many items (App Engine memcache's get_multi)
          * @description Misses are absent from `items`, which is keyed by the caller's keys without `key_prefix`. A response that would exceed the server's response limit (`-max-response-bytes`, by default the body limit) answers 413 `batch_too_large` instead.
          */
         post: operations["getMulti"];
@@ -150,7 +150,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Store many items (the seed's set_multi / add_multi / replace_multi / cas_multi)
+         * Store many items (App Engine memcache's set_multi / add_multi / replace_multi / cas_multi)
          * @description The whole batch is validated first: one invalid item (key too long,
          *     value too large, bad encoding) rejects the request and stores nothing.
          *     `time` applies to every item; each item carries its own `flags`.
@@ -174,7 +174,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Delete many items (the seed's delete_multi) */
+        /** Delete many items (App Engine memcache's delete_multi) */
         post: operations["deleteMulti"];
         delete?: never;
         options?: never;
@@ -195,7 +195,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add signed deltas to many counters (the seed's offset_multi)
+         * Add signed deltas to many counters (App Engine memcache's offset_multi)
          * @description A key that is missing (without `initial_value`) or not a number maps to null.
          */
         post: operations["offsetMulti"];
@@ -248,7 +248,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Remove every item in every namespace and reset stats (the seed's flush_all) */
+        /** Remove every item in every namespace and reset stats (App Engine memcache's flush_all) */
         post: operations["flushAll"];
         delete?: never;
         options?: never;
@@ -263,7 +263,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cache counters (the seed's get_stats) */
+        /** Cache counters (App Engine memcache's get_stats) */
         get: operations["getStats"];
         put?: never;
         post?: never;
@@ -832,7 +832,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "unsupported_media_type",
-                 *         "message": "unsupported Content-Type text/plain"
+                 *         "message": "Content-Type text/plain is not supported here: send JSON with Content-Type: application/json, or the raw value with Content-Type: application/octet-stream (time, flags and cas then in the query)"
                  *       }
                  *     }
                  */
@@ -883,7 +883,7 @@ export interface components {
          * @example user:42
          */
         Key: string;
-        /** @description Accepted for compatibility with the seed's gets; the CAS token is always returned. */
+        /** @description Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned. */
         ForCas: boolean;
     };
     requestBodies: {
@@ -922,7 +922,7 @@ export interface operations {
     get: {
         parameters: {
             query?: {
-                /** @description Accepted for compatibility with the seed's gets; the CAS token is always returned. */
+                /** @description Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned. */
                 for_cas?: components["parameters"]["ForCas"];
             };
             header?: {

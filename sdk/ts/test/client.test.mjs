@@ -1,5 +1,5 @@
-// The SDK against the real binary: every seed method, its options, and the
-// seed's result forms.
+// The SDK against the real binary: every App Engine method, its options, and the
+// App Engine's result forms.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
@@ -59,7 +59,7 @@ describe("get and set", () => {
     });
   }
 
-  test("the seed's [hash, key] pair addresses the key", async () => {
+  test("App Engine's [hash, key] pair addresses the key", async () => {
     const namespace = freshNamespace();
     await mc.set([12345, "pair"], 1, { namespace });
     assert.equal(await mc.get("pair", { namespace }), 1);
