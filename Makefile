@@ -5,14 +5,14 @@ REDOCLY := npx --no-install redocly
 
 .PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check memcached-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
 	ts-deps ts-generate ts-test e2e-deps e2e-test chromium \
-	release release-check docker-check sdk-install-check
+	release release-check docker-check sdk-install-check readme-deps
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
 run:
 	$(GO) run ./cmd/memcached-http $(ARGS)
 
 ## test: everything CI checks
-test: vet fmt-check generate-check spec-lint redis-check memcached-check go-test py-test fuzz-ci ts-test e2e-test \
+test: vet fmt-check generate-check spec-lint redis-check memcached-check readme-deps go-test py-test fuzz-ci ts-test e2e-test \
 	sdk-install-check release-check docker-check ui-check
 
 # The Go SDK is its own module (sdk/go.mod), which ./... at the root leaves out.
@@ -208,3 +208,19 @@ ui-check: ui
 	@git diff --exit-code -- internal/ui/dist || { echo "internal/ui/dist is stale: run make ui and commit"; exit 1; }
 	@untracked="$$(git ls-files --others --exclude-standard -- internal/ui/dist)"; \
 	if [ -n "$$untracked" ]; then echo "untracked dashboard assets: $$untracked"; exit 1; fi
+
+# The README's examples (readme_test.go, in go-test) run curl (and
+# libmemcached's tools, which memcached-check installs). curl is installed
+# here when missing and this is root with apt-get; otherwise this says what to
+# install and the test fails.
+readme-deps:
+	@missing=""; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "readme-deps: installing Debian's$$missing for the README examples"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+		else \
+			echo "readme-deps: missing$$missing; the README examples (readme_test.go) need them: apt-get install -y$$missing"; \
+		fi; \
+	fi

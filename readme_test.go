@@ -26,8 +26,8 @@ import (
 // freshly built memcached-http first on PATH:
 //
 //   - http://127.0.0.1:8080 is a fresh server this test starts; other
-//     127.0.0.1:80xx addresses are free ports, for servers the examples start
-//     themselves;
+//     loopback ports (127.0.0.1:8081, --servers=127.0.0.1:8084) are free
+//     ports, for servers the examples start themselves;
 //   - each "#   text" comment line after a command is a line that command
 //     prints: the lines must appear in its standard output in that order,
 //     "…" (or "...") standing for any text; every command must exit 0;
@@ -35,15 +35,21 @@ import (
 //     `go run ./cmd/memcached-http …`) runs with -version added: the binary
 //     checks every flag and variable of the line, then exits instead of
 //     serving;
-//   - `make test` is not run (it is what runs this), nor `docker …`, which
-//     scripts/docker-check.sh runs where a container engine can.
+//   - `make …` is not run: `make test` is what runs this, and runs the
+//     targets the README names (release-check builds the release); nor is
+//     `docker …`, which scripts/docker-check.sh runs where an engine can;
+//   - CHECKOUT is this checkout, for the SDK install examples.
 //
 // The whole README runs twice against the same server, since examples must
 // be repeatable, not only right on a fresh server.
 func TestREADMEExamples(t *testing.T) {
-	for _, tool := range []string{"bash", "curl"} {
+	for _, tool := range []string{"bash", "curl", "memccp", "go", "npm", "node", "python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the README examples need %s: install it (apt-get install -y %s)", tool, tool)
+			debs := map[string]string{"memccp": "libmemcached-tools", "go": "golang", "npm": "npm", "node": "nodejs"}
+			if debs[tool] == "" {
+				debs[tool] = tool
+			}
+			t.Fatalf("the README examples need %s: install it (Debian: apt-get install -y %s)", tool, debs[tool])
 		}
 	}
 	readme, err := os.ReadFile("README.md")
@@ -58,12 +64,12 @@ func TestREADMEExamples(t *testing.T) {
 
 	ports := map[string]string{"8080": startREADMEServer(t, bin)}
 	rewrite := func(s string) string {
-		return regexp.MustCompile(`127\.0\.0\.1:(80\d\d)\b`).ReplaceAllStringFunc(s, func(m string) string {
-			port := m[len("127.0.0.1:"):]
+		return loopbackPort.ReplaceAllStringFunc(s, func(m string) string {
+			port := loopbackPort.FindStringSubmatch(m)[2]
 			if _, ok := ports[port]; !ok {
 				ports[port] = freePort(t)
 			}
-			return "127.0.0.1:" + ports[port]
+			return strings.Replace(m, port, ports[port], 1)
 		})
 	}
 
@@ -134,6 +140,10 @@ func shellBlocks(readme string) []block {
 	return blocks
 }
 
+// loopbackPort is a loopback address in an example: 127.0.0.1:8080, or
+// "127.0.0.1 11211" as nc takes it (--servers=127.0.0.1:8084 too).
+var loopbackPort = regexp.MustCompile(`127\.0\.0\.1([: ])(\d{4,5})\b`)
+
 var (
 	envAssignments = `(?:[A-Z_][A-Z0-9_]*=(?:'[^']*'|"[^"]*"|\S*)\s+)*`
 	serverCommand  = regexp.MustCompile(`^(` + envAssignments + `)(memcached-http|go run \./cmd/memcached-http)\b`)
@@ -144,8 +154,8 @@ var (
 func prepare(text string) (script, skip string) {
 	trimmed := strings.TrimSpace(text)
 	switch {
-	case trimmed == "make test" || strings.HasPrefix(trimmed, "make test "):
-		return "", "this test is part of make test"
+	case strings.HasPrefix(trimmed, "make "):
+		return "", "make targets: make test runs this test and the targets it names"
 	case strings.HasPrefix(trimmed, "docker ") || strings.HasPrefix(trimmed, "podman "):
 		return "", "container commands: scripts/docker-check.sh runs them where an engine can"
 	}
@@ -259,7 +269,9 @@ func startShell(t *testing.T, bin string) *shell {
 	t.Helper()
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(cleanEnv(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	checkout, err := os.Getwd()
+	require.NoError(t, err)
+	cmd.Env = append(cleanEnv(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "CHECKOUT="+checkout)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // servers the examples start die with it
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -306,9 +318,9 @@ func (sh *shell) run(t *testing.T, script, where string) (stdout, stderr string,
 	case r := <-done:
 		require.NoError(t, r.err, "%s: the shell ended", where)
 		return strings.TrimRight(r.out, "\n"), sh.stderr.String(), r.status
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute): // an npm install of the SDK may fetch its dependencies
 		sh.close()
-		require.FailNow(t, where+": the command did not finish in 60 s", script)
+		require.FailNow(t, where+": the command did not finish in 5 minutes", script)
 		return "", "", 0
 	}
 }

@@ -14,4 +14,6 @@ sed -i -E "0,/^  \"version\": \".*\",/s//  \"version\": \"$v\",/" sdk/ts/package
 sed -i -E "0,/^      \"version\": \".*\",/s//      \"version\": \"$v\",/" sdk/ts/package-lock.json
 sed -i -E "s/^__version__ = \".*\"/__version__ = \"$v\"/" sdk/python/memcached_http/__init__.py
 sed -i -E "0,/^  version: .*/s//  version: $v/" api/openapi.yaml
-echo "version $v written to the Go, TypeScript and Python SDKs and the spec"
+# README's install lines and the version lines its examples print.
+sed -i -E 's/(sdk@v)[0-9][0-9A-Za-z.-]*/\1'"$v"'/g; s/^(#   (@memcached-http\/client|memcached_http|memcached-http)) [0-9][0-9A-Za-z.-]*/\1 '"$v"'/' README.md
+echo "version $v written to the Go, TypeScript and Python SDKs, the spec and README.md"
