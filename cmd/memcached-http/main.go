@@ -110,7 +110,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs := flag.NewFlagSet("memcached-http", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (env MEMCACHED_HTTP_ADDR)")
-	fs.Int64Var(&c.memoryLimit, "memory-limit", cache.DefaultMemoryLimit, "cache memory limit in bytes; memory store only, ignored with Redis, whose maxmemory applies (env MEMCACHED_HTTP_MEMORY_LIMIT)")
+	fs.Int64Var(&c.memoryLimit, "memory-limit", cache.DefaultMemoryLimit, "cache memory limit in bytes; the process stays within 1.15 × it + 32 MiB, the Go runtime's soft memory limit being derived from it unless GOMEMLIMIT is set; memory store only, ignored with Redis, whose maxmemory applies (env MEMCACHED_HTTP_MEMORY_LIMIT)")
 	fs.IntVar(&c.maxValueSize, "max-value-size", cache.DefaultMaxValueSize, "largest value in bytes (env MEMCACHED_HTTP_MAX_VALUE_SIZE)")
 	fs.IntVar(&c.maxBatchKeys, "max-batch-keys", handlers.DefaultMaxBatchKeys, "keys per batch request (env MEMCACHED_HTTP_MAX_BATCH_KEYS)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", handlers.DefaultMaxBodyBytes, "bytes per request body (env MEMCACHED_HTTP_MAX_BODY_BYTES)")

@@ -3,7 +3,9 @@
 # the GET and PUT rows of `make bench` (wrk, scripts/bench/wrk.lua, 100-byte
 # JSON values over 10000 preloaded keys) alternating between the two servers
 # round after round, so both see the same machine load. Prints each round's
-# requests/s and after ÷ before ratio, then each op's median ratio.
+# requests/s and requests per server CPU-second (which a busy machine
+# disturbs far less) with their after ÷ before ratios, then each op's
+# median ratios.
 #
 # Usage: scripts/bench/before-after.sh BEFORE
 #   BEFORE is a memcached-http binary or a git revision (built here).
@@ -60,11 +62,12 @@ free_port() {
 	return 1
 }
 
-declare -A port
+declare -A port pid
 for build in before after; do
 	port[$build]="$(free_port)"
 	"${server_pin[@]}" "$work/$build" -addr "127.0.0.1:${port[$build]}" -log-level warn 2>"$work/$build.log" &
 	pids+=($!)
+	pid[$build]=$!
 	for _ in $(seq 300); do
 		(exec 3<>"/dev/tcp/127.0.0.1/${port[$build]}") 2>/dev/null && break
 		sleep 0.1
@@ -73,31 +76,54 @@ for build in before after; do
 		-conns "$conns" -keys "$keys" -value-size "$value_size" >/dev/null
 done
 
-# rate BUILD OP prints the requests/s of one wrk run.
-rate() {
-	BENCH_WRK_LABEL="$1-$2" BENCH_WRK_TARGET=memcached BENCH_WRK_OP="$2" BENCH_WRK_KEYS="$keys" \
-		BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" \
-		"${load_pin[@]}" wrk -t 1 -c "$conns" -d "$duration" --timeout 5s -s scripts/bench/wrk.lua \
-		"http://127.0.0.1:${port[$1]}/" 2>/dev/null | sed -n 's/^BENCHJSON .*"requests_per_s":\([0-9.]*\).*/\1/p'
+# cpu BUILD prints the server's user+system CPU seconds so far.
+cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/${pid[$1]}/stat"
 }
 
-declare -A ratios
+# run BUILD OP runs wrk once and prints its requests/s and the requests per
+# server CPU-second, which a busy machine disturbs far less than the rate.
+run() {
+	local c0 c1 out
+	c0="$(cpu "$1")"
+	out="$(BENCH_WRK_LABEL="$1-$2" BENCH_WRK_TARGET=memcached BENCH_WRK_OP="$2" BENCH_WRK_KEYS="$keys" \
+		BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" \
+		"${load_pin[@]}" wrk -t 1 -c "$conns" -d "$duration" --timeout 5s -s scripts/bench/wrk.lua \
+		"http://127.0.0.1:${port[$1]}/" 2>/dev/null | sed -n 's/^BENCHJSON //p')"
+	c1="$(cpu "$1")"
+	awk -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" -v line="$out" 'BEGIN {
+		match(line, /"requests":[0-9]+/); n = substr(line, RSTART + 11, RLENGTH - 11)
+		match(line, /"requests_per_s":[0-9.]+/); r = substr(line, RSTART + 17, RLENGTH - 17)
+		printf "%.1f %.1f\n", r, n / c
+	}'
+}
+
+# median prints the median of its arguments.
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A rates cpus
 for round in $(seq "$rounds"); do
 	for op in get set; do
 		# Alternate which build goes first, so neither always runs on the warmer machine.
 		if [ $((round % 2)) -eq 1 ]; then
-			b="$(rate before "$op")" a="$(rate after "$op")"
+			b="$(run before "$op")" a="$(run after "$op")"
 		else
-			a="$(rate after "$op")" b="$(rate before "$op")"
+			a="$(run after "$op")" b="$(run before "$op")"
 		fi
-		r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')"
-		ratios[$op]+="$r "
-		printf 'round %d %s: before %.0f/s, after %.0f/s, after/before %s (load %s)\n' \
-			"$round" "$op" "$b" "$a" "$r" "$(cut -d' ' -f1 /proc/loadavg)"
+		read -r br bc <<<"$b"
+		read -r ar ac <<<"$a"
+		rr="$(awk -v a="$ar" -v b="$br" 'BEGIN { printf "%.3f", a / b }')"
+		cr="$(awk -v a="$ac" -v b="$bc" 'BEGIN { printf "%.3f", a / b }')"
+		rates[$op]+="$rr "
+		cpus[$op]+="$cr "
+		printf 'round %d %s: before %.0f/s (%.0f per CPU-s), after %.0f/s (%.0f per CPU-s): after/before %s, per CPU-s %s (load %s)\n' \
+			"$round" "$op" "$br" "$bc" "$ar" "$ac" "$rr" "$cr" "$(cut -d' ' -f1 /proc/loadavg)"
 	done
 done
 for op in get set; do
-	printf '%s: median after/before %s over %d rounds (%s)\n' "$op" \
-		"$(tr ' ' '\n' <<<"${ratios[$op]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
-		"$rounds" "${ratios[$op]% }"
+	# shellcheck disable=SC2086 # the lists are space-separated numbers
+	printf '%s: median after/before %s requests/s, %s requests per server CPU-second, over %d rounds\n' \
+		"$op" "$(median ${rates[$op]})" "$(median ${cpus[$op]})" "$rounds"
 done
