@@ -26,6 +26,15 @@ type Record struct {
 // ShardCount is the number of lock stripes; VisitShard takes 0 ≤ i < ShardCount.
 func (m *Memory) ShardCount() int { return len(m.shards) }
 
+// ShardIndex is the shard, 0 ≤ i < ShardCount, that holds the key
+// namespace/name.
+func (m *Memory) ShardIndex(namespace, name []byte) int {
+	return int(m.hash(Key{
+		Namespace: unsafe.String(unsafe.SliceData(namespace), len(namespace)),
+		Name:      unsafe.String(unsafe.SliceData(name), len(name)),
+	}) >> m.shift)
+}
+
 // CASHighWater is at least every CAS id the store has handed out.
 func (m *Memory) CASHighWater() uint64 { return m.cas.Load() }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
@@ -164,9 +166,58 @@ func (l *loader) frame() (header, []section, error) {
 	return h, secs, nil
 }
 
-// restore merges the sections by access time into m and returns the
-// largest CAS id restored.
+// restore restores every record of the sections into m and returns the
+// largest CAS id. Each of up to one worker per core merges all sections by
+// access time and restores the records of its own shards of m, so every
+// shard still receives its records in ascending access order, and a load
+// uses every core. Every worker decodes and checks every block.
 func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, st *LoadStats) (uint64, error) {
+	workers := min(runtime.GOMAXPROCS(0), m.ShardCount(), maxWorkers)
+	if workers <= 1 {
+		return l.merge(ctx, m, secs, st, func(*cache.Record) bool { return true })
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stats := make([]LoadStats, workers)
+	cas := make([]uint64, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			mine := func(r *cache.Record) bool { return m.ShardIndex(r.Namespace, r.Name)%workers == w }
+			cas[w], errs[w] = l.merge(ctx, m, secs, &stats[w], mine)
+			if errs[w] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	// The first worker to fail cancelled the others: report its error.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return 0, err
+		}
+	}
+	var maxCAS uint64
+	for w := range workers {
+		if errs[w] != nil {
+			return 0, errs[w]
+		}
+		st.Items += stats[w].Items
+		st.Locks += stats[w].Locks
+		st.Skipped += stats[w].Skipped
+		st.Evicted += stats[w].Evicted
+		maxCAS = max(maxCAS, cas[w])
+	}
+	return maxCAS, nil
+}
+
+// maxWorkers bounds the goroutines of one load.
+const maxWorkers = 4
+
+// merge restores the records for which mine is true, merging the sections
+// by access time, and returns the largest CAS id among them.
+func (l *loader) merge(ctx context.Context, m *cache.Memory, secs []section, st *LoadStats, mine func(*cache.Record) bool) (uint64, error) {
 	now := m.NowUnix()
 	var q queue
 	for i, s := range secs {
@@ -188,20 +239,22 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 			}
 		}
 		c := q[0]
-		stored, evicted, err := m.Restore(&c.rec, now)
-		if err != nil {
-			return 0, fmt.Errorf("%w: section %d: %w", ErrCorrupt, c.sec, err)
+		if mine(&c.rec) {
+			stored, evicted, err := m.Restore(&c.rec, now)
+			if err != nil {
+				return 0, fmt.Errorf("%w: section %d: %w", ErrCorrupt, c.sec, err)
+			}
+			st.Evicted += uint64(evicted)
+			switch {
+			case !stored:
+				st.Skipped++
+			case c.rec.Lock:
+				st.Locks++
+			default:
+				st.Items++
+			}
+			maxCAS = max(maxCAS, c.rec.CAS)
 		}
-		st.Evicted += uint64(evicted)
-		switch {
-		case !stored:
-			st.Skipped++
-		case c.rec.Lock:
-			st.Locks++
-		default:
-			st.Items++
-		}
-		maxCAS = max(maxCAS, c.rec.CAS)
 		ok, err := c.next()
 		if err != nil {
 			return 0, err

@@ -77,6 +77,13 @@ func Write(ctx context.Context, m *cache.Memory, path string, opts WriteOptions)
 		sections []section
 	)
 	block = make([]byte, blockHead, blockHead+blockTarget)
+	// Room for a shard's records, allocated before its lock is taken so
+	// the visit never waits for the buffer to grow; keys hash evenly.
+	if c, err := m.Counts(ctx); err == nil {
+		shards := uint64(m.ShardCount())
+		buf = make([]byte, 0, (c.Bytes+c.Items*(recordHead+16))/shards*5/4)
+		order = make([]rec, 0, c.Items/shards*5/4)
+	}
 	for i := range m.ShardCount() {
 		if err := ctx.Err(); err != nil {
 			return st, fmt.Errorf("snapshot: %w", err)
