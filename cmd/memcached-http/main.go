@@ -386,7 +386,7 @@ func parseStoreURL(store string) (*url.URL, error) {
 // reach the logs.
 func openStore(ctx context.Context, c config, logger *slog.Logger) (cache.Store, error) {
 	if c.store == "memory" {
-		store, err := cache.NewMemory(cache.Options{MemoryLimit: c.memoryLimit, MaxValueSize: c.maxValueSize})
+		store, err := cache.NewMemory(cache.Options{MemoryLimit: c.memoryLimit, MaxValueSize: c.maxValueSize, Shards: snapshotShards(c)})
 		if err != nil {
 			return nil, fmt.Errorf("memcached-http: cache: %w", err)
 		}

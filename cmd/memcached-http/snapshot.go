@@ -21,6 +21,33 @@ import (
 // The snapshot at shutdown, with nothing left to serve, does not rest.
 const periodicPace = 4
 
+// snapshotShard is the most a shard holds with periodic snapshots: a
+// snapshot holds one shard's lock while it copies that shard, so smaller
+// shards keep each wait short (a few milliseconds for 8 MiB).
+const snapshotShard = 8 << 20
+
+// snapshotShards is the shard count of the embedded store: with periodic
+// snapshots, enough shards that each holds at most snapshotShard bytes
+// while still holding the largest item twice; otherwise 0, the engine's
+// default.
+func snapshotShards(c config) int {
+	if c.snapshot == "" || c.snapshotInterval == 0 {
+		return 0
+	}
+	maxItem := int64(cache.ItemOverhead+cache.MaxNamespaceLen+cache.MaxKeyBytes) + int64(c.maxValueSize)
+	n := 64 // below this the engine's default is as good
+	for n < 1024 && c.memoryLimit/int64(n) > snapshotShard {
+		n *= 2
+	}
+	for n > 1 && c.memoryLimit/int64(n) < 2*maxItem {
+		n /= 2
+	}
+	if n <= 64 {
+		return 0
+	}
+	return n
+}
+
 // checkSnapshotFlags refuses -snapshot flags that cannot do what they say.
 func checkSnapshotFlags(c config) error {
 	switch {

@@ -59,6 +59,19 @@ func TestSnapshotFlags(t *testing.T) {
 	}
 }
 
+func TestPeriodicSnapshotsUseSmallShards(t *testing.T) {
+	c := config{memoryLimit: 3 << 30, maxValueSize: 1 << 20, snapshot: "s"}
+	assert.Zero(t, snapshotShards(c), "only periodic snapshots change the shard count")
+	c.snapshotInterval = time.Minute
+	assert.Equal(t, 512, snapshotShards(c), "3 GiB in shards of at most 8 MiB")
+	c.memoryLimit = 64 << 20
+	assert.Zero(t, snapshotShards(c), "a small store keeps the default")
+	c.memoryLimit, c.maxValueSize = 1<<30, 16<<20
+	assert.Equal(t, 0, snapshotShards(c), "every shard still holds the largest item twice")
+	_, err := cache.NewMemory(cache.Options{MemoryLimit: 3 << 30, Shards: 512})
+	require.NoError(t, err)
+}
+
 // TestLoadingServes503 checks what clients see while a snapshot loads:
 // /healthz is up, /readyz and the API answer 503 unavailable, and the
 // gate opens on the real router once the load has ended.
