@@ -90,31 +90,39 @@ p99() { sed -n 's/.*"p99":\([0-9.]*\).*/\1/p'; }
 rps() { sed -n 's/.*"requests_per_s":\([0-9.]*\).*/\1/p'; }
 cpu() { sed -n 's/.*"client_cpu_percent":\([0-9.]*\).*/\1/p'; }
 
-printf '| round | load avg | normal p99 µs | normal req/s | during snapshot p99 µs | during req/s | p99 ratio | snapshots written during the run | wrk CPU %% |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| round | load avg | normal p99 µs | normal req/s | during snapshot p99 µs | during req/s | p99 ratio | snapshot being written | snapshots completed | wrk CPU %% |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
+ratios=()
 for round in $(seq "$rounds"); do
 	a="$(run_wrk normal "$port_normal")"
-	# Count the periodic snapshots completed during the run: each one
-	# renames a new file, with a new inode, over b.snapshot.
+	# How much of the run a periodic snapshot was being written (its
+	# temporary file exists), sampled every 0.1 s, and how many completed
+	# (each renames a new file, with a new inode, over b.snapshot).
 	(
-		last="" n=0
+		last="" n=0 on=0 all=0
 		while :; do
 			ino="$(stat -c %i "$work/b.snapshot" 2>/dev/null || true)"
-			if [ -n "$last" ] && [ "$ino" != "$last" ]; then n=$((n + 1)); echo "$n" >"$work/count"; fi
+			if [ -n "$last" ] && [ "$ino" != "$last" ]; then n=$((n + 1)); fi
 			last="$ino"
+			all=$((all + 1))
+			[ -e "$work/b.snapshot.tmp" ] && on=$((on + 1))
+			echo "$n $((100 * on / all))" >"$work/count"
 			sleep 0.1
 		done
 	) &
 	watcher=$!
-	echo 0 >"$work/count"
+	echo "0 0" >"$work/count"
 	b="$(run_wrk periodic "$port_periodic")"
 	kill "$watcher" 2>/dev/null || true
 	wait "$watcher" 2>/dev/null || true
-	before=0 after="$(cat "$work/count")"
+	read -r done_n busy <"$work/count"
 	ratio="$(awk -v a="$(p99 <<<"$a")" -v b="$(p99 <<<"$b")" 'BEGIN { printf "%.2f", b / a }')"
-	printf '| %d | %s | %s | %s | %s | %s | %s | %d | %s / %s |\n' "$round" "$(cut -d' ' -f1 /proc/loadavg)" \
-		"$(p99 <<<"$a")" "$(rps <<<"$a")" "$(p99 <<<"$b")" "$(rps <<<"$b")" "$ratio" $((after - before)) "$(cpu <<<"$a")" "$(cpu <<<"$b")"
+	ratios+=("$ratio")
+	printf '| %d | %s | %s | %s | %s | %s | %s | %s %% of the run | %s | %s / %s |\n' "$round" "$(cut -d' ' -f1 /proc/loadavg)" \
+		"$(p99 <<<"$a")" "$(rps <<<"$a")" "$(p99 <<<"$b")" "$(rps <<<"$b")" "$ratio" "$busy" "$done_n" "$(cpu <<<"$a")" "$(cpu <<<"$b")"
 done
+printf '\nMedian p99 ratio (during a periodic snapshot / normal) over %d rounds: %s (target ≤ 2)\n' "$rounds" \
+	"$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 t0="$(date +%s.%N)"
 kill -TERM "${pids[0]}"
 wait "${pids[0]}" || true
