@@ -398,3 +398,17 @@ func (g *gatedStore) Ping(ctx context.Context) error {
 
 // Close leaves the store open: run closes it.
 func (g *gatedStore) Close() error { return nil }
+
+func (g *gatedStore) ListKeys(ctx context.Context, opts cache.ListOptions) (cache.KeyPage, error) {
+	if !g.loaded.Load() {
+		return cache.KeyPage{}, errLoading
+	}
+	return g.Memory.ListKeys(ctx, opts)
+}
+
+func (g *gatedStore) Namespaces(ctx context.Context, limit int) ([]cache.NamespaceInfo, bool, error) {
+	if !g.loaded.Load() {
+		return nil, false, errLoading
+	}
+	return g.Memory.Namespaces(ctx, limit)
+}
