@@ -105,7 +105,7 @@ func (s *snapshots) gated(store cache.Store) cache.Store {
 	if s == nil {
 		return store
 	}
-	return &gatedStore{Memory: s.m, loaded: &s.loaded}
+	return &gatedStore{m: s.m, loaded: &s.loaded}
 }
 
 // gate serves the loading handler until the load has ended, then serving.
@@ -293,107 +293,114 @@ func (loadingStore) Close() error                                 { return nil }
 
 // gatedStore is the embedded store that answers ErrUnavailable until the
 // snapshot is loaded, for faces that call the store directly.
+// It names every method rather than embedding the store, so a method the
+// Store contract gains cannot slip past the gate: the build fails instead.
 type gatedStore struct {
-	*cache.Memory
+	m      *cache.Memory
 	loaded *atomic.Bool
 }
+
+var (
+	_ cache.Store     = (*gatedStore)(nil)
+	_ cache.Monitored = (*gatedStore)(nil)
+)
 
 func (g *gatedStore) Get(ctx context.Context, k cache.Key, dst []byte) (cache.Item, error) {
 	if !g.loaded.Load() {
 		return cache.Item{}, errLoading
 	}
-	return g.Memory.Get(ctx, k, dst)
+	return g.m.Get(ctx, k, dst)
 }
 
 func (g *gatedStore) GetMulti(ctx context.Context, keys []cache.Key, maxBytes int) (map[cache.Key]cache.Item, error) {
 	if !g.loaded.Load() {
 		return nil, errLoading
 	}
-	return g.Memory.GetMulti(ctx, keys, maxBytes)
+	return g.m.GetMulti(ctx, keys, maxBytes)
 }
 
 func (g *gatedStore) Put(ctx context.Context, mode cache.Mode, e cache.Entry) (uint64, error) {
 	if !g.loaded.Load() {
 		return 0, errLoading
 	}
-	return g.Memory.Put(ctx, mode, e)
+	return g.m.Put(ctx, mode, e)
 }
 
 func (g *gatedStore) PutMulti(ctx context.Context, mode cache.Mode, entries []cache.Entry) ([]error, error) {
 	if !g.loaded.Load() {
 		return nil, errLoading
 	}
-	return g.Memory.PutMulti(ctx, mode, entries)
+	return g.m.PutMulti(ctx, mode, entries)
 }
 
 func (g *gatedStore) Delete(ctx context.Context, k cache.Key, seconds float64) error {
 	if !g.loaded.Load() {
 		return errLoading
 	}
-	return g.Memory.Delete(ctx, k, seconds)
+	return g.m.Delete(ctx, k, seconds)
 }
 
 func (g *gatedStore) DeleteMulti(ctx context.Context, keys []cache.Key, seconds float64) ([]error, error) {
 	if !g.loaded.Load() {
 		return nil, errLoading
 	}
-	return g.Memory.DeleteMulti(ctx, keys, seconds)
+	return g.m.DeleteMulti(ctx, keys, seconds)
 }
 
 func (g *gatedStore) Offset(ctx context.Context, k cache.Key, d cache.Delta, initial *uint64) (uint64, error) {
 	if !g.loaded.Load() {
 		return 0, errLoading
 	}
-	return g.Memory.Offset(ctx, k, d, initial)
+	return g.m.Offset(ctx, k, d, initial)
 }
 
 func (g *gatedStore) OffsetMulti(ctx context.Context, keys []cache.Key, deltas []cache.Delta, initial *uint64) ([]uint64, []error, error) {
 	if !g.loaded.Load() {
 		return nil, nil, errLoading
 	}
-	return g.Memory.OffsetMulti(ctx, keys, deltas, initial)
+	return g.m.OffsetMulti(ctx, keys, deltas, initial)
 }
 
 func (g *gatedStore) Fetch(ctx context.Context, k cache.Key, opts cache.FetchOptions, dst []byte) (cache.Fetched, error) {
 	if !g.loaded.Load() {
 		return cache.Fetched{}, errLoading
 	}
-	return g.Memory.Fetch(ctx, k, opts, dst)
+	return g.m.Fetch(ctx, k, opts, dst)
 }
 
 func (g *gatedStore) Concat(ctx context.Context, k cache.Key, value []byte, opts cache.ConcatOptions) (uint64, error) {
 	if !g.loaded.Load() {
 		return 0, errLoading
 	}
-	return g.Memory.Concat(ctx, k, value, opts)
+	return g.m.Concat(ctx, k, value, opts)
 }
 
 func (g *gatedStore) Invalidate(ctx context.Context, k cache.Key, opts cache.InvalidateOptions) (uint64, error) {
 	if !g.loaded.Load() {
 		return 0, errLoading
 	}
-	return g.Memory.Invalidate(ctx, k, opts)
+	return g.m.Invalidate(ctx, k, opts)
 }
 
 func (g *gatedStore) FlushAll(ctx context.Context) error {
 	if !g.loaded.Load() {
 		return errLoading
 	}
-	return g.Memory.FlushAll(ctx)
+	return g.m.FlushAll(ctx)
 }
 
 func (g *gatedStore) Stats(ctx context.Context) (cache.Stats, error) {
 	if !g.loaded.Load() {
 		return cache.Stats{}, errLoading
 	}
-	return g.Memory.Stats(ctx)
+	return g.m.Stats(ctx)
 }
 
 func (g *gatedStore) Ping(ctx context.Context) error {
 	if !g.loaded.Load() {
 		return errLoading
 	}
-	return g.Memory.Ping(ctx)
+	return g.m.Ping(ctx)
 }
 
 // Close leaves the store open: run closes it.
@@ -403,12 +410,38 @@ func (g *gatedStore) ListKeys(ctx context.Context, opts cache.ListOptions) (cach
 	if !g.loaded.Load() {
 		return cache.KeyPage{}, errLoading
 	}
-	return g.Memory.ListKeys(ctx, opts)
+	return g.m.ListKeys(ctx, opts)
 }
 
 func (g *gatedStore) Namespaces(ctx context.Context, limit int) ([]cache.NamespaceInfo, bool, error) {
 	if !g.loaded.Load() {
 		return nil, false, errLoading
 	}
-	return g.Memory.Namespaces(ctx, limit)
+	return g.m.Namespaces(ctx, limit)
+}
+
+func (g *gatedStore) Counts(ctx context.Context) (cache.Counts, error) {
+	if !g.loaded.Load() {
+		return cache.Counts{}, errLoading
+	}
+	return g.m.Counts(ctx)
+}
+
+// Counters are the engine's lifetime counters, which the load leaves at 0.
+func (g *gatedStore) Counters() cache.Counters { return g.m.Counters() }
+
+// ShardCount is 0 until the snapshot is loaded, so nothing walks a store
+// that is still loading (memcached's cachedump).
+func (g *gatedStore) ShardCount() int {
+	if !g.loaded.Load() {
+		return 0
+	}
+	return g.m.ShardCount()
+}
+
+// VisitShard is the store's, once loaded.
+func (g *gatedStore) VisitShard(i int, fn func(*cache.Record)) {
+	if g.loaded.Load() {
+		g.m.VisitShard(i, fn)
+	}
 }
