@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -132,6 +133,21 @@ func (m *Memory) restore(key Key, rec *Record, now int64) int {
 	sl.setExpires(rec.Expires)
 	sl.flags, sl.kind, sl.access = rec.Flags, rec.Kind, m.tick(rec.Access)
 	return evicted
+}
+
+// Reserve makes room for n more items or locks spread over the shards, as
+// far as the memory limit lets them in, so a restore does not grow slot
+// arrays and indexes step by step (each growth copies what is there).
+func (m *Memory) Reserve(n int) {
+	for _, s := range m.shards {
+		s.mu.Lock()
+		per := min(n/len(m.shards)*9/8+16, int(s.budget/ItemOverhead))
+		s.slots = slices.Grow(s.slots, per)
+		for (s.idx.n+per)*100 > len(s.idx.entries)*maxLoadPercent {
+			s.idx.grow()
+		}
+		s.mu.Unlock()
+	}
 }
 
 // ContinueCAS makes every CAS id handed out from now on larger than id, so

@@ -76,6 +76,11 @@ func load(ctx context.Context, m *cache.Memory, r io.ReaderAt, size int64) (st L
 			st.Items, st.Locks, st.Skipped, st.Evicted = 0, 0, 0, 0
 		}
 	}()
+	var records uint64
+	for _, s := range secs {
+		records += s.records
+	}
+	m.Reserve(int(min(records, 1<<31)))
 	maxCAS, err := l.restore(ctx, m, secs, &st)
 	if err != nil {
 		return st, err
