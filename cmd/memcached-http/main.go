@@ -256,7 +256,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer store.Close()
 	setSoftMemoryLimit(c, getenv, logger)
 
-	snaps := newSnapshots(c, store, logger)
+	snaps, err := newSnapshots(c, store, logger)
+	if err != nil {
+		return err
+	}
 	mc, err := startMemcached(c, snaps.gated(store), logger)
 	if err != nil {
 		return err

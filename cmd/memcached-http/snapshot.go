@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,14 +81,19 @@ type snapshots struct {
 }
 
 // newSnapshots returns the snapshots of -snapshot, or nil without it (whose
-// methods then do nothing).
-func newSnapshots(c config, store cache.Store, logger *slog.Logger) *snapshots {
+// methods then do nothing). The file's directory must exist, so a typo
+// fails the start rather than the snapshot at shutdown.
+func newSnapshots(c config, store cache.Store, logger *slog.Logger) (*snapshots, error) {
 	m, ok := store.(*cache.Memory)
 	if c.snapshot == "" || !ok {
-		return nil
+		return nil, nil
+	}
+	dir := filepath.Dir(c.snapshot)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("memcached-http: -snapshot %s: its directory %s does not exist; create it first", c.snapshot, dir)
 	}
 	return &snapshots{path: c.snapshot, interval: c.snapshotInterval, strict: c.snapshotStrict, m: m, logger: logger,
-		done: make(chan struct{}), stopped: make(chan struct{}), stop: func() {}}
+		done: make(chan struct{}), stopped: make(chan struct{}), stop: func() {}}, nil
 }
 
 // handler returns the HTTP handler to serve: until the snapshot is loaded

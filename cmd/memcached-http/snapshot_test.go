@@ -498,6 +498,10 @@ func TestDamagedSnapshotStartsEmptyOrStrictlyExits(t *testing.T) {
 	_, err = os.Stat(path)
 	assert.NoError(t, err, "strict mode leaves the file where it was")
 
+	out, err = exec.Command(binary(t), "-addr", "127.0.0.1:0", "-snapshot", filepath.Join(dir, "missing", "s")).CombinedOutput()
+	require.ErrorAs(t, err, &exit, "%s", out)
+	assert.Contains(t, string(out), "does not exist; create it first", "a snapshot that could never be written fails the start")
+
 	s := runBinary(t, "-snapshot", path)
 	s.waitReady(t)
 	line := s.waitLog(t, "snapshot: not a valid snapshot, starting empty")
