@@ -496,7 +496,7 @@ export class Client {
    * start with prefix (metadata only): pass nextCursor back as cursor until a
    * page has none. A page holds at most limit keys, possibly fewer; an item
    * live for the whole listing appears in exactly one page. Needs an admin
-   * token covering the namespace. It is not one of the seed's methods.
+   * token covering the namespace. It is not one of App Engine's methods.
    */
   async listKeys(options: ListKeysOptions = {}): Promise<KeyPage> {
     const ns = this.#wireNamespace("listKeys", options.namespace);
