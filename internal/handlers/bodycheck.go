@@ -334,9 +334,20 @@ type replayBody struct{ bytes.Reader }
 
 func (*replayBody) Close() error { return nil }
 
+// growTo returns b emptied if it holds n bytes, else an empty buffer that
+// does: for a body over maxPooledBuf, a large pooled one when it is big
+// enough.
 func growTo(b []byte, n int) []byte {
 	if cap(b) >= n {
-		return b
+		return b[:0]
+	}
+	if n > maxPooledBuf && n <= maxLargeBuf {
+		if p, ok := largePool.Get().(*[]byte); ok {
+			if cap(*p) >= n {
+				return (*p)[:0]
+			}
+			largePool.Put(p)
+		}
 	}
 	return make([]byte, 0, n)
 }

@@ -43,6 +43,30 @@ var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
+// largePool recycles the buffers of bodies from maxPooledBuf to
+// maxLargeBuf (raw values up to the default value limit and their JSON), so
+// a large write is read without an allocation of its size. It holds at most
+// the buffers of the large bodies served at once, which the request memory
+// bounds, and loses them within two garbage collections.
+var largePool sync.Pool
+
+// maxLargeBuf is the largest buffer largePool keeps: a 1 MiB value as
+// base64 JSON, with room to spare.
+const maxLargeBuf = 2 << 20
+
+// putBodyBuf is putBuf for a buffer a request body was read into: a large
+// one goes to largePool, where growTo finds it for the next large body.
+// Only bodies come back this way, so the pool never fills with buffers
+// that no body asks for (a GET of a large value drops its own).
+func putBodyBuf(b *[]byte) {
+	if c := cap(*b); c > maxPooledBuf && c <= maxLargeBuf {
+		*b = (*b)[:0]
+		largePool.Put(b)
+		return
+	}
+	putBuf(b)
+}
+
 func putBuf(b *[]byte) {
 	if cap(*b) > maxPooledBuf {
 		return

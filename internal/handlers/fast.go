@@ -105,7 +105,7 @@ func (s *service) batchGetFast(w http.ResponseWriter, r *http.Request, m *match)
 		return true
 	}
 	buf := getBuf()
-	defer putBuf(buf)
+	defer putBodyBuf(buf)
 	data, ok := readRaw(w, r, buf)
 	if !ok {
 		return true

@@ -271,7 +271,7 @@ func (s *service) serveKey(w http.ResponseWriter, r *http.Request, m *match) {
 			return
 		}
 		buf := getBuf()
-		defer putBuf(buf)
+		defer putBodyBuf(buf)
 		if r.Header.Get("Content-Type") == "application/json" {
 			if _, ok := readBody(w, r, buf, m.op); !ok {
 				return
@@ -323,7 +323,7 @@ func (s *service) serveBatch(w http.ResponseWriter, r *http.Request, m *match, d
 			return
 		}
 		buf := getBuf()
-		defer putBuf(buf)
+		defer putBodyBuf(buf)
 		if _, ok := readBody(w, r, buf, m.op); !ok {
 			return
 		}
