@@ -4,9 +4,11 @@ package handlers
 // when a request is plain enough, registered per operation in fastPaths.
 // Each reports false, having written nothing and read nothing, for any
 // request it does not take; that request then goes the generated way
-// (service.serveGenerated), which answers it the same (TestGetFastPath…,
-// TestBatchGetFastPath… compare the two). Each exists because a benchmark
-// shows the generated way costs more on the busiest requests:
+// (service.serveGenerated), which answers it the same
+// (TestGetFastPathAnswersAsTheGeneratedPath and
+// TestBatchGetAnswersPlainAndEscapedBodiesAlike compare the two). Each
+// exists because a benchmark shows the generated way costs more on the
+// busiest requests:
 //
 //   - get: a GET or HEAD without query and If-None-Match. No route context,
 //     no request copies, no strict-server round trip, and the value read

@@ -118,7 +118,7 @@ type match struct {
 	key string // the escaped key of single-key operations, without :incr/:decr
 }
 
-// keyPrefix and nsPrefix start the key and batch paths.
+// nsPrefix starts the key and batch paths.
 const nsPrefix = "/v1/ns/"
 
 // findRoute finds the row of a request from its method and escaped path. The
