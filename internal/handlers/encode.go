@@ -337,16 +337,18 @@ func (r batchGetResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
 // come near the budget (values escaping to several times their length)
 // gets nil, for GetMulti's exact, buffered check.
 func streamGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, names []string, keys []cache.Key, budget, room int) (gen.GetMultiResponseObject, error) {
-	values, bound := 0, len(batchGetOpen)+len(batchGetClose)
+	values, bound, largest := 0, len(batchGetOpen)+len(batchGetClose), 0
 	err := p.PeekMulti(ctx, keys, func(i int, it cache.Item, n int) {
 		values += n
 		// The name is written twice, each byte escaped to at most 6.
-		bound += itemOverhead + 12*len(names[i])
+		item := itemOverhead + 12*len(names[i])
 		if it.Kind == cache.KindBytes {
-			bound += (n + 2) / 3 * 4
+			item += (n + 2) / 3 * 4
 		} else {
-			bound += 6 * n
+			item += 6 * n
 		}
+		bound += item
+		largest = max(largest, item)
 	})
 	switch {
 	case err != nil:
@@ -356,7 +358,7 @@ func streamGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, name
 	case bound > budget:
 		return nil, nil
 	}
-	return streamedBatchGet{ctx: ctx, store: store, names: names, keys: keys}, nil
+	return streamedBatchGet{ctx: ctx, store: store, names: names, keys: keys, room: min(bound, streamFlush+largest)}, nil
 }
 
 // streamFlush is how many encoded bytes a streamed batchGet gathers
@@ -371,6 +373,7 @@ type streamedBatchGet struct {
 	store cache.Store
 	names []string
 	keys  []cache.Key
+	room  int // the most the buffer holds before a write: grown once, up front
 }
 
 func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
@@ -381,7 +384,7 @@ func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
 	out, val := getBuf(), getBuf()
 	defer putBuf(val)
 	defer putBuf(out)
-	b := append((*out)[:0], batchGetOpen...)
+	b := append(slices.Grow((*out)[:0], r.room), batchGetOpen...)
 	var seen map[cache.Key]struct{}
 	if len(r.keys) > 1 {
 		seen = make(map[cache.Key]struct{}, len(r.keys))
