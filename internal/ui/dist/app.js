@@ -403,7 +403,7 @@
         if (i === 5) td.className = "ttl";
         tr.append(td);
       });
-      tr.addEventListener("click", () => inspect(browser.ns, k.key));
+      tr.addEventListener("click", () => (k.key_base64 ? notAddressable(k) : inspect(browser.ns, k.key)));
       if (inspector.key === k.key && inspector.ns === browser.ns) tr.classList.add("selected");
       tbody.append(tr);
     }
@@ -535,6 +535,17 @@
     const p = $("insp-message");
     p.textContent = text;
     p.className = kind || "";
+  }
+
+  /** A key that is not UTF-8 (written through the memcached listener) has no HTTP path. */
+  function notAddressable(k) {
+    inspector.item = null;
+    $("inspector").hidden = false;
+    $("insp-key").textContent = k.key;
+    $("insp-meta").textContent = "";
+    $("insp-value").textContent = "";
+    $("insp-edit").value = "";
+    message(`This key is not UTF-8 (its bytes in base64: ${k.key_base64}); it was written through the memcached listener, and only a memcached client can read or change it.`, "error");
   }
 
   async function inspect(ns, key) {
