@@ -595,9 +595,6 @@ type Internal = Error
 // NotFound The one error shape of every endpoint.
 type NotFound = Error
 
-// OffsetReply defines model for OffsetReply.
-type OffsetReply = OffsetResult
-
 // PermissionDenied The one error shape of every endpoint.
 type PermissionDenied = Error
 
@@ -618,9 +615,6 @@ type Unavailable = Error
 
 // UnsupportedMediaType The one error shape of every endpoint.
 type UnsupportedMediaType = Error
-
-// OffsetBody defines model for OffsetBody.
-type OffsetBody = OffsetRequest
 
 // ListKeysParams defines parameters for ListKeys.
 type ListKeysParams struct {
@@ -645,7 +639,7 @@ type GetParams struct {
 	// ForCas Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned.
 	ForCas *ForCas `form:"for_cas,omitempty" json:"for_cas,omitempty"`
 
-	// IfNoneMatch ETags (or `*`) the client already holds; a match answers 304.
+	// IfNoneMatch ETags (or `*`) the client already holds, such as `"42"`; a match answers 304.
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
@@ -663,7 +657,7 @@ type SetParams struct {
 	// Cas CAS token for a raw body in `cas` mode.
 	Cas *string `form:"cas,omitempty" json:"cas,omitempty"`
 
-	// IfMatch `"<cas>"` for a cas write, or `*` for a replace.
+	// IfMatch `"<cas>"` (such as `"17"`) for a cas write, or `*` for a replace.
 	IfMatch *string `json:"If-Match,omitempty"`
 
 	// IfNoneMatch `*` for an add.
@@ -1174,7 +1168,7 @@ func (siw *ServerInterfaceWrapper) Set(w http.ResponseWriter, r *http.Request) {
 
 	// ------------- Optional query parameter "flags" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "flags", r.URL.Query(), &params.Flags, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint32"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "flags", r.URL.Query(), &params.Flags, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
 	if err != nil {
 		var requiredError *runtime.RequiredParameterError
 		if errors.As(err, &requiredError) {
@@ -1609,15 +1603,6 @@ type ConflictJSONResponse Error
 type InternalJSONResponse Error
 
 type NotFoundJSONResponse Error
-
-type OffsetReplyResponseHeaders struct {
-	CacheControl string
-}
-type OffsetReplyJSONResponse struct {
-	Body OffsetResult
-
-	Headers OffsetReplyResponseHeaders
-}
 
 type PermissionDeniedResponseHeaders struct {
 	XRequestId string
@@ -2573,7 +2558,14 @@ type DecrResponseObject interface {
 	VisitDecrResponse(w http.ResponseWriter) error
 }
 
-type Decr200JSONResponse struct{ OffsetReplyJSONResponse }
+type Decr200ResponseHeaders struct {
+	CacheControl string
+}
+
+type Decr200JSONResponse struct {
+	Body    OffsetResult
+	Headers Decr200ResponseHeaders
+}
 
 func (response Decr200JSONResponse) VisitDecrResponse(w http.ResponseWriter) error {
 
@@ -2745,7 +2737,14 @@ type IncrResponseObject interface {
 	VisitIncrResponse(w http.ResponseWriter) error
 }
 
-type Incr200JSONResponse struct{ OffsetReplyJSONResponse }
+type Incr200ResponseHeaders struct {
+	CacheControl string
+}
+
+type Incr200JSONResponse struct {
+	Body    OffsetResult
+	Headers Incr200ResponseHeaders
+}
 
 func (response Incr200JSONResponse) VisitIncrResponse(w http.ResponseWriter) error {
 

@@ -165,7 +165,7 @@ func (s *Server) Incr(ctx context.Context, req gen.IncrRequestObject) (gen.IncrR
 	if err != nil {
 		return nil, err
 	}
-	return gen.Incr200JSONResponse{OffsetReplyJSONResponse: offsetReply(v)}, nil
+	return gen.Incr200JSONResponse{Body: gen.OffsetResult{Value: v}, Headers: gen.Incr200ResponseHeaders{CacheControl: noStore}}, nil
 }
 
 // Decr implements App Engine's decr.
@@ -174,7 +174,7 @@ func (s *Server) Decr(ctx context.Context, req gen.DecrRequestObject) (gen.DecrR
 	if err != nil {
 		return nil, err
 	}
-	return gen.Decr200JSONResponse{OffsetReplyJSONResponse: offsetReply(v)}, nil
+	return gen.Decr200JSONResponse{Body: gen.OffsetResult{Value: v}, Headers: gen.Decr200ResponseHeaders{CacheControl: noStore}}, nil
 }
 
 func (s *Server) offset(ctx context.Context, ns, name string, body *gen.OffsetRequest, decrement bool) (uint64, error) {
@@ -195,10 +195,6 @@ func (s *Server) offset(ctx context.Context, ns, name string, body *gen.OffsetRe
 		return 0, fmt.Errorf("offset: %w", err)
 	}
 	return v, nil
-}
-
-func offsetReply(v uint64) gen.OffsetReplyJSONResponse {
-	return gen.OffsetReplyJSONResponse{Body: gen.OffsetResult{Value: v}, Headers: gen.OffsetReplyResponseHeaders{CacheControl: noStore}}
 }
 
 // batchKeys checks the batch limit and builds the cache keys of

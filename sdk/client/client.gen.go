@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for BatchSetRequestMode.
@@ -596,9 +597,6 @@ type Internal = Error
 // NotFound The one error shape of every endpoint.
 type NotFound = Error
 
-// OffsetReply defines model for OffsetReply.
-type OffsetReply = OffsetResult
-
 // PermissionDenied The one error shape of every endpoint.
 type PermissionDenied = Error
 
@@ -619,9 +617,6 @@ type Unavailable = Error
 
 // UnsupportedMediaType The one error shape of every endpoint.
 type UnsupportedMediaType = Error
-
-// OffsetBody defines model for OffsetBody.
-type OffsetBody = OffsetRequest
 
 // ListKeysParams defines parameters for ListKeys.
 type ListKeysParams struct {
@@ -646,7 +641,16 @@ type GetParams struct {
 	// ForCas Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned.
 	ForCas *ForCas `form:"for_cas,omitempty" json:"for_cas,omitempty"`
 
-	// IfNoneMatch ETags (or `*`) the client already holds; a match answers 304.
+	// IfNoneMatch ETags (or `*`) the client already holds, such as `"42"`; a match answers 304.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// HeadItemParams defines parameters for HeadItem.
+type HeadItemParams struct {
+	// ForCas Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned.
+	ForCas *ForCas `form:"for_cas,omitempty" json:"for_cas,omitempty"`
+
+	// IfNoneMatch As on `GET`: ETags (or `*`) the client already holds; a match answers 304.
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
@@ -664,7 +668,7 @@ type SetParams struct {
 	// Cas CAS token for a raw body in `cas` mode.
 	Cas *string `form:"cas,omitempty" json:"cas,omitempty"`
 
-	// IfMatch `"<cas>"` for a cas write, or `*` for a replace.
+	// IfMatch `"<cas>"` (such as `"17"`) for a cas write, or `*` for a replace.
 	IfMatch *string `json:"If-Match,omitempty"`
 
 	// IfNoneMatch `*` for an add.
@@ -859,6 +863,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/ns/{namespace}/keys/{key} (the `Get` operationId).
 	Get(ctx context.Context, namespace Namespace, key Key, params *GetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadItem The headers of one item, without its body
+	//
+	// `GET` without the body: the same status and headers (`ETag`,
+	// `Memcache-Flags`, `Cache-Control`), so a client can check that a key
+	// is live, or read its CAS token, without transferring the value. It
+	// counts as a hit or a miss like a `GET`. `HEAD` works this way wherever
+	// `GET` does.
+	//
+	// Corresponds with HEAD /v1/ns/{namespace}/keys/{key} (the `HeadItem` operationId).
+	HeadItem(ctx context.Context, namespace Namespace, key Key, params *HeadItemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetWithBody Store one item (App Engine memcache's set / add / replace / cas)
 	//
@@ -1172,6 +1187,27 @@ func (c *Client) Delete(ctx context.Context, namespace Namespace, key Key, param
 // Corresponds with GET /v1/ns/{namespace}/keys/{key} (the `Get` operationId).
 func (c *Client) Get(ctx context.Context, namespace Namespace, key Key, params *GetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRequest(c.Server, namespace, key, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadItem The headers of one item, without its body
+//
+// `GET` without the body: the same status and headers (`ETag`,
+// `Memcache-Flags`, `Cache-Control`), so a client can check that a key
+// is live, or read its CAS token, without transferring the value. It
+// counts as a hit or a miss like a `GET`. `HEAD` works this way wherever
+// `GET` does.
+//
+// Corresponds with HEAD /v1/ns/{namespace}/keys/{key} (the `HeadItem` operationId).
+func (c *Client) HeadItem(ctx context.Context, namespace Namespace, key Key, params *HeadItemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadItemRequest(c.Server, namespace, key, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1873,6 +1909,89 @@ func NewGetRequest(server string, namespace Namespace, key Key, params *GetParam
 	return req, nil
 }
 
+// NewHeadItemRequest constructs an http.Request for the HeadItem method
+func NewHeadItemRequest(server string, namespace Namespace, key Key, params *HeadItemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "namespace", namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/ns/%s/keys/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ForCas != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "for_cas", *params.ForCas, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewSetRequest calls the generic Set builder with application/json body
 func NewSetRequest(server string, namespace Namespace, key Key, params *SetParams, body SetJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1952,7 +2071,7 @@ func NewSetRequestWithBody(server string, namespace Namespace, key Key, params *
 
 		if params.Flags != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "flags", *params.Flags, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint32"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "flags", *params.Flags, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -2489,6 +2608,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/ns/{namespace}/keys/{key} (the `Get` operationId).
 	GetWithResponse(ctx context.Context, namespace Namespace, key Key, params *GetParams, reqEditors ...RequestEditorFn) (*GetResponse, error)
 
+	// HeadItemWithResponse The headers of one item, without its body
+	//
+	// `GET` without the body: the same status and headers (`ETag`,
+	// `Memcache-Flags`, `Cache-Control`), so a client can check that a key
+	// is live, or read its CAS token, without transferring the value. It
+	// counts as a hit or a miss like a `GET`. `HEAD` works this way wherever
+	// `GET` does.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /v1/ns/{namespace}/keys/{key} (the `HeadItem` operationId).
+	HeadItemWithResponse(ctx context.Context, namespace Namespace, key Key, params *HeadItemParams, reqEditors ...RequestEditorFn) (*HeadItemResponse, error)
+
 	// SetWithBodyWithResponse Store one item (App Engine memcache's set / add / replace / cas)
 	//
 	// `mode` picks the storage rule (default `set`). With a JSON body, `time`,
@@ -2743,11 +2875,11 @@ type GetContractResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *map[string]interface{}
+	YAML200 *openapi_types.File
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetContractResponse) GetYAML200() *map[string]interface{} {
+func (r GetContractResponse) GetYAML200() *openapi_types.File {
 	return r.YAML200
 }
 
@@ -3390,6 +3522,71 @@ func (r GetResponse) ContentType() string {
 	return ""
 }
 
+// HeadItemResponse200Headers the declared response headers of an HTTP 200 response for HeadItem
+type HeadItemResponse200Headers struct {
+	CacheControl  string
+	ETag          string
+	MemcacheFlags uint32
+}
+
+// HeadItemResponse304Headers the declared response headers of an HTTP 304 response for HeadItem
+type HeadItemResponse304Headers struct {
+	CacheControl string
+	ETag         string
+}
+
+// HeadItemResponse401Headers the declared response headers of an HTTP 401 response for HeadItem
+type HeadItemResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// HeadItemResponse429Headers the declared response headers of an HTTP 429 response for HeadItem
+type HeadItemResponse429Headers struct {
+	RetryAfter int
+}
+
+type HeadItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *HeadItemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *HeadItemResponse304Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HeadItemResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *HeadItemResponse429Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r HeadItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeadItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeadItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeadItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SetResponse200Headers the declared response headers of an HTTP 200 response for Set
 type SetResponse200Headers struct {
 	ETag string
@@ -3564,7 +3761,7 @@ type DecrResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *OffsetReply
+	JSON200 *OffsetResult
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -3596,7 +3793,7 @@ type DecrResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DecrResponse) GetJSON200() *OffsetReply {
+func (r DecrResponse) GetJSON200() *OffsetResult {
 	return r.JSON200
 }
 
@@ -3705,7 +3902,7 @@ type IncrResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *OffsetReply
+	JSON200 *OffsetResult
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -3737,7 +3934,7 @@ type IncrResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r IncrResponse) GetJSON200() *OffsetReply {
+func (r IncrResponse) GetJSON200() *OffsetResult {
 	return r.JSON200
 }
 
@@ -4580,6 +4777,25 @@ func (c *ClientWithResponses) GetWithResponse(ctx context.Context, namespace Nam
 	return ParseGetResponse(rsp)
 }
 
+// HeadItemWithResponse The headers of one item, without its body
+//
+// `GET` without the body: the same status and headers (`ETag`,
+// `Memcache-Flags`, `Cache-Control`), so a client can check that a key
+// is live, or read its CAS token, without transferring the value. It
+// counts as a hit or a miss like a `GET`. `HEAD` works this way wherever
+// `GET` does.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /v1/ns/{namespace}/keys/{key} (the `HeadItem` operationId).
+func (c *ClientWithResponses) HeadItemWithResponse(ctx context.Context, namespace Namespace, key Key, params *HeadItemParams, reqEditors ...RequestEditorFn) (*HeadItemResponse, error) {
+	rsp, err := c.HeadItem(ctx, namespace, key, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadItemResponse(rsp)
+}
+
 // SetWithBodyWithResponse Store one item (App Engine memcache's set / add / replace / cas)
 //
 // `mode` picks the storage rule (default `set`). With a JSON body, `time`,
@@ -4919,7 +5135,7 @@ func ParseGetContractResponse(rsp *http.Response) (*GetContractResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
+		var dest openapi_types.File
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5533,7 +5749,7 @@ func ParseGetResponse(rsp *http.Response) (*GetResponse, error) {
 		}
 		if values := rsp.Header.Values("Memcache-Flags"); len(values) > 0 {
 			var value uint32
-			if err := runtime.BindStyledParameterWithOptions("simple", "Memcache-Flags", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "uint32"}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Memcache-Flags", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.MemcacheFlags = value
@@ -5605,6 +5821,86 @@ func ParseGetResponse(rsp *http.Response) (*GetResponse, error) {
 				return nil, err
 			}
 			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHeadItemResponse parses an HTTP response from a HeadItemWithResponse call
+func ParseHeadItemResponse(rsp *http.Response) (*HeadItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeadItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers HeadItemResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		if values := rsp.Header.Values("Memcache-Flags"); len(values) > 0 {
+			var value uint32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Memcache-Flags", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.MemcacheFlags = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers HeadItemResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 401:
+		var headers HeadItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers HeadItemResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	}
@@ -5787,7 +6083,7 @@ func ParseDecrResponse(rsp *http.Response) (*DecrResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest OffsetReply
+		var dest OffsetResult
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5940,7 +6236,7 @@ func ParseIncrResponse(rsp *http.Response) (*IncrResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest OffsetReply
+		var dest OffsetResult
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -52,7 +52,15 @@ export interface paths {
          */
         delete: operations["delete"];
         options?: never;
-        head?: never;
+        /**
+         * The headers of one item, without its body
+         * @description `GET` without the body: the same status and headers (`ETag`,
+         *     `Memcache-Flags`, `Cache-Control`), so a client can check that a key
+         *     is live, or read its CAS token, without transferring the value. It
+         *     counts as a hit or a miss like a `GET`. `HEAD` works this way wherever
+         *     `GET` does.
+         */
+        head: operations["headItem"];
         patch?: never;
         trace?: never;
     };
@@ -447,7 +455,9 @@ export interface components {
          *       "name": "Ada"
          *     }
          */
-        Value: (Record<string, never> | null) | components["schemas"]["ValueElement"][] | string | number | boolean;
+        Value: ({
+            [key: string]: unknown;
+        } | null) | components["schemas"]["ValueElement"][] | string | number | boolean;
         /** @description An element of an array value: any JSON value, null included. OAS 3.0 gives a typeless schema no null, so null comes from the nullable object branch. The schema does not refer back to Value: the TypeScript types generated from it cannot express an array of itself, so elements of nested arrays are described as any array. */
         ValueElement: ({
             [key: string]: unknown;
@@ -463,7 +473,7 @@ export interface components {
          */
         Cas: string;
         /**
-         * Format: uint32
+         * Format: int64
          * @description Opaque to the server, returned unchanged.
          * @example 0
          */
@@ -515,19 +525,14 @@ export interface components {
         };
         OffsetRequest: {
             /**
-             * Format: uint64
              * @description Amount to add (incr) or subtract (decr).
              * @default 1
              */
             delta: number;
-            /**
-             * Format: uint64
-             * @description Creates a missing counter with this value before applying delta.
-             */
+            /** @description Creates a missing counter with this value before applying delta. */
             initial_value?: number | null;
         };
         OffsetResult: {
-            /** Format: uint64 */
             value: number;
         };
         BatchGetRequest: {
@@ -581,7 +586,6 @@ export interface components {
             offsets: {
                 [key: string]: number;
             };
-            /** Format: uint64 */
             initial_value?: number | null;
             /** @default  */
             key_prefix: string;
@@ -600,15 +604,10 @@ export interface components {
             ok: true;
         };
         Stats: {
-            /** Format: uint64 */
             hits: number;
-            /** Format: uint64 */
             misses: number;
-            /** Format: uint64 */
             byte_hits: number;
-            /** Format: uint64 */
             items: number;
-            /** Format: uint64 */
             bytes: number;
             /** Format: int64 */
             oldest_item_age: number;
@@ -718,21 +717,6 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
-            };
-        };
-        /** @description The counter's new value. */
-        OffsetReply: {
-            headers: {
-                "Cache-Control": components["headers"]["CacheControl"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "value": 8
-                 *     }
-                 */
-                "application/json": components["schemas"]["OffsetResult"];
             };
         };
         /** @description Malformed input (`invalid_argument`) or a key over 250 bytes (`key_too_long`). */
@@ -886,19 +870,7 @@ export interface components {
         /** @description Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned. */
         ForCas: boolean;
     };
-    requestBodies: {
-        OffsetBody: {
-            content: {
-                /**
-                 * @example {
-                 *       "delta": 1,
-                 *       "initial_value": 0
-                 *     }
-                 */
-                "application/json": components["schemas"]["OffsetRequest"];
-            };
-        };
-    };
+    requestBodies: never;
     headers: {
         /**
          * @description The request's id, as logged (see "Request ids").
@@ -926,10 +898,7 @@ export interface operations {
                 for_cas?: components["parameters"]["ForCas"];
             };
             header?: {
-                /**
-                 * @description ETags (or `*`) the client already holds; a match answers 304.
-                 * @example "42"
-                 */
+                /** @description ETags (or `*`) the client already holds, such as `"42"`; a match answers 304. */
                 "If-None-Match"?: string;
             };
             path: {
@@ -992,10 +961,7 @@ export interface operations {
                 cas?: string;
             };
             header?: {
-                /**
-                 * @description `"<cas>"` for a cas write, or `*` for a replace.
-                 * @example "17"
-                 */
+                /** @description `"<cas>"` (such as `"17"`) for a cas write, or `*` for a replace. */
                 "If-Match"?: string;
                 /** @description `*` for an add. */
                 "If-None-Match"?: "*";
@@ -1109,6 +1075,105 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    headItem: {
+        parameters: {
+            query?: {
+                /** @description Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned. */
+                for_cas?: components["parameters"]["ForCas"];
+            };
+            header?: {
+                /** @description As on `GET`: ETags (or `*`) the client already holds; a match answers 304. */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
+                namespace: components["parameters"]["Namespace"];
+                /**
+                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
+                 *     in paths"). At most 250 bytes once decoded.
+                 * @example user:42
+                 */
+                key: components["parameters"]["Key"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The item is live; its headers, no body. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    /** @description The item's flags. */
+                    "Memcache-Flags": number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The client's copy (If-None-Match) is current. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed input (`invalid_argument`) or a key over 250 bytes (`key_too_long`); no body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No bearer token, or one the server does not know; no body. */
+            401: {
+                headers: {
+                    /** @description The bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The token's role or namespaces do not cover this call; no body. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No live item under the key (missing, expired or delete-locked); no body. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Over the request rate limit; no body. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A server bug; no body. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The cache backend could not be reached; no body. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     incr: {
         parameters: {
             query?: never;
@@ -1125,9 +1190,33 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: components["requestBodies"]["OffsetBody"];
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "delta": 1,
+                 *       "initial_value": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["OffsetRequest"];
+            };
+        };
         responses: {
-            200: components["responses"]["OffsetReply"];
+            /** @description The counter's new value. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "value": 8
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OffsetResult"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
@@ -1156,9 +1245,33 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: components["requestBodies"]["OffsetBody"];
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "delta": 1,
+                 *       "initial_value": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["OffsetRequest"];
+            };
+        };
         responses: {
-            200: components["responses"]["OffsetReply"];
+            /** @description The counter's new value. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "value": 8
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OffsetResult"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
@@ -1600,7 +1713,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": Record<string, never>;
+                    "application/yaml": string;
                 };
             };
         };
