@@ -1,5 +1,6 @@
 import createClient from "openapi-fetch";
 
+import { counterText, parseCounters, type Counter } from "./counters.js";
 import { fromAnswer, fromFailure, InvalidArgumentError } from "./errors.js";
 import { keyName, storedKey, type Key } from "./keys.js";
 import type { components, paths } from "./schema.gen.js";
@@ -137,14 +138,14 @@ export interface DeleteMultiOptions extends MultiOptions {
 
 /** Options of incr and decr. */
 export interface OffsetOptions extends NamespaceOptions {
-  /** Create a missing counter with this value before applying the delta. */
-  initialValue?: number;
+  /** Create a missing counter with this value (0 … 2^64 - 1) before applying the delta. */
+  initialValue?: Counter;
 }
 
 /** Options of offsetMulti. */
 export interface OffsetMultiOptions extends MultiOptions {
   /** As in OffsetOptions, for every missing key. */
-  initialValue?: number;
+  initialValue?: Counter;
 }
 
 type Mode = "set" | "add" | "replace" | "cas";
@@ -414,32 +415,41 @@ export class Client {
   /**
    * incr adds delta (≥ 0) to the counter under key and returns the new value;
    * undefined when the key is missing (and no initialValue is given) or holds
-   * no unsigned decimal integer. It wraps modulo 2^64 on the server, but
-   * JavaScript numbers are exact only up to 2^53 - 1.
+   * no unsigned decimal integer. It wraps modulo 2^64 on the server. Counters
+   * are exact up to 2^64 - 1: the value is a number up to 2^53 - 1 and a
+   * bigint above (see Counter); delta and initialValue may be either.
    */
-  incr(key: Key, delta = 1, options: OffsetOptions = {}): Promise<number | undefined> {
+  incr(key: Key, delta: Counter = 1, options: OffsetOptions = {}): Promise<Counter | undefined> {
     return this.#offset("incr", key, delta, options);
   }
 
   /** decr subtracts delta (≥ 0), flooring at 0; otherwise as incr. */
-  decr(key: Key, delta = 1, options: OffsetOptions = {}): Promise<number | undefined> {
+  decr(key: Key, delta: Counter = 1, options: OffsetOptions = {}): Promise<Counter | undefined> {
     return this.#offset("decr", key, delta, options);
   }
 
-  async #offset(method: "incr" | "decr", key: Key, delta: number, options: OffsetOptions): Promise<number | undefined> {
+  async #offset(method: "incr" | "decr", key: Key, delta: Counter, options: OffsetOptions): Promise<Counter | undefined> {
     const ns = this.#wireNamespace(method, options.namespace);
-    const body: components["schemas"]["OffsetRequest"] = { delta: integer(method, "delta", delta, false) };
+    // JSON.stringify cannot write a bigint, nor JSON.parse read one: the body
+    // is written and the answer read here (counters.ts).
+    let text = `{"delta":${counterText(method, "delta", delta, false)}`;
     if (options.initialValue !== undefined) {
-      body.initial_value = integer(method, "initialValue", options.initialValue, false);
+      text += `,"initial_value":${counterText(method, "initialValue", options.initialValue, false)}`;
     }
-    const init = { params: { path: { namespace: ns, key: storedKey("", keyName(key)) } }, body };
+    const init = {
+      params: { path: { namespace: ns, key: storedKey("", keyName(key)) } },
+      // The typed body is a stand-in: bodySerializer sends the text.
+      body: {} as components["schemas"]["OffsetRequest"],
+      bodySerializer: () => `${text}}`,
+      parseAs: "text" as const,
+    };
     const { data, error, response } = await this.#call(method, () =>
       method === "incr"
         ? this.#api.POST("/v1/ns/{namespace}/keys/{key}:incr", init)
         : this.#api.POST("/v1/ns/{namespace}/keys/{key}:decr", init),
     );
-    if (data) {
-      return data.value;
+    if (data !== undefined) {
+      return (parseCounters(data as unknown as string) as { value: Counter }).value;
     }
     if (response.status === 404 || (response.status === 409 && errorCode(error) === "not_a_number")) {
       return undefined;
@@ -448,29 +458,36 @@ export class Client {
   }
 
   /**
-   * offsetMulti applies a signed delta to each key; each result is the new
-   * value, or null when the key is missing or not a counter.
+   * offsetMulti applies a signed delta (a safe integer or a bigint, 64-bit)
+   * to each key; each result is the new value, exact as in incr, or null
+   * when the key is missing or not a counter.
    */
-  async offsetMulti(mapping: Mapping<number>, options: OffsetMultiOptions = {}): Promise<Record<string, number | null>> {
+  async offsetMulti(mapping: Mapping<Counter>, options: OffsetMultiOptions = {}): Promise<Record<string, Counter | null>> {
     const ns = this.#wireNamespace("offsetMulti", options.namespace);
     const pairs = entries(mapping);
     const names = callerKeys(options.keyPrefix, pairs.map(([name]) => name));
-    const body: components["schemas"]["BatchOffsetRequest"] = {
-      offsets: Object.fromEntries(
-        pairs.map(([name, delta]) => [storedKey(options.keyPrefix ?? "", name), integer("offsetMulti", `offsets.${name}`, delta, true)]),
-      ),
-      key_prefix: "",
-    };
+    // Written and read as text, as in #offset.
+    const offsets = pairs
+      .map(([name, delta]) => `${JSON.stringify(storedKey(options.keyPrefix ?? "", name))}:${counterText("offsetMulti", `offsets.${name}`, delta, true)}`)
+      .join(",");
+    let text = `{"offsets":{${offsets}},"key_prefix":""`;
     if (options.initialValue !== undefined) {
-      body.initial_value = integer("offsetMulti", "initialValue", options.initialValue, false);
+      text += `,"initial_value":${counterText("offsetMulti", "initialValue", options.initialValue, false)}`;
     }
     const { data, error, response } = await this.#call("offsetMulti", () =>
-      this.#api.POST("/v1/ns/{namespace}/keys:batchOffset", { params: { path: { namespace: ns } }, body }),
+      this.#api.POST("/v1/ns/{namespace}/keys:batchOffset", {
+        params: { path: { namespace: ns } },
+        // The typed body is a stand-in: bodySerializer sends the text.
+        body: {} as components["schemas"]["BatchOffsetRequest"],
+        bodySerializer: () => `${text}}`,
+        parseAs: "text",
+      }),
     );
-    if (!data) {
+    if (data === undefined) {
       throw fromAnswer("offsetMulti", response, error);
     }
-    return Object.fromEntries(Object.entries(data.values).map(([stored, value]) => [names.get(stored) ?? stored, value]));
+    const { values } = parseCounters(data as unknown as string) as { values: Record<string, Counter | null> };
+    return Object.fromEntries(Object.entries(values).map(([stored, value]) => [names.get(stored) ?? stored, value]));
   }
 
   /** flushAll removes every item in every namespace and every delete lock, and resets the stats. */
@@ -584,15 +601,6 @@ function wireNamespace(method: string, namespace: string): string {
 function seconds(method: string, name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) {
     throw new InvalidArgumentError(`memcached-http: ${method}: ${name} must be a finite number ≥ 0, got ${value}`, name);
-  }
-  return value;
-}
-
-// integer checks a delta or initial value here, for the same reason as seconds.
-function integer(method: string, name: string, value: number, signed: boolean): number {
-  if (!Number.isSafeInteger(value) || (!signed && value < 0)) {
-    const want = signed ? "a safe integer" : "a safe integer ≥ 0";
-    throw new InvalidArgumentError(`memcached-http: ${method}: ${name} must be ${want}, got ${value}`, name);
   }
   return value;
 }

@@ -28,6 +28,7 @@ export {
   type StoreMultiOptions,
   type StoreOptions,
 } from "./client.js";
+export type { Counter } from "./counters.js";
 export { InvalidArgumentError, MemcacheError, type ErrorCode } from "./errors.js";
 export { VERSION } from "./version.js";
 export type { Key } from "./keys.js";

@@ -305,6 +305,59 @@ describe("delete and counters", () => {
   });
 });
 
+describe("counters beyond 2^53", () => {
+  const max = 2n ** 64n - 1n;
+  // The oracle: the stored value's decimal text, read raw (no JSON.parse).
+  async function raw(namespace, key) {
+    const res = await fetch(`${server.baseUrl}/v1/ns/${namespace}/keys/${key}`, { headers: { Accept: "application/octet-stream" } });
+    return res.text();
+  }
+
+  test("incr and decr are exact up to 2^64 - 1, and incr wraps to 0", async () => {
+    const namespace = freshNamespace();
+    assert.equal(await mc.incr("c", 1n, { namespace, initialValue: max - 1n }), max);
+    assert.equal(await raw(namespace, "c"), "18446744073709551615");
+    assert.equal(await mc.decr("c", 2n ** 63n, { namespace }), 2n ** 63n - 1n);
+    assert.equal(await mc.incr("c", 2n ** 63n + 1n, { namespace }), 0, "wraps modulo 2^64");
+  });
+
+  test("a value is a number up to 2^53 - 1 and a bigint above", async () => {
+    const namespace = freshNamespace();
+    const safe = Number.MAX_SAFE_INTEGER;
+    assert.equal(await mc.incr("c", 0, { namespace, initialValue: safe }), safe);
+    assert.equal(await mc.incr("c", 1, { namespace }), 2n ** 53n);
+    assert.equal(await mc.decr("c", 1n, { namespace }), safe);
+  });
+
+  test("offsetMulti is exact too, with signed 64-bit deltas", async () => {
+    const namespace = freshNamespace();
+    assert.deepEqual(await mc.offsetMulti({ big: 2n ** 63n - 1n, small: -1n, none: 1 }, { namespace, initialValue: max - (2n ** 63n - 1n) }), {
+      big: max,
+      small: max - (2n ** 63n - 1n) - 1n,
+      none: max - (2n ** 63n - 1n) + 1n,
+    });
+    assert.deepEqual(await mc.offsetMulti({ big: 1, missing: 1 }, { namespace: freshNamespace() }), { big: null, missing: null });
+    assert.equal(await raw(namespace, "big"), "18446744073709551615");
+  });
+
+  const outOfRange = [
+    ["a delta of 2^64", (c) => c.incr("k", 2n ** 64n)],
+    ["a negative bigint delta", (c) => c.decr("k", -1n)],
+    ["an initial value of 2^64", (c) => c.incr("k", 1, { initialValue: 2n ** 64n })],
+    ["an unsafe number delta", (c) => c.incr("k", 2 ** 60)],
+    ["a batch offset below -2^63", (c) => c.offsetMulti({ k: -(2n ** 63n) - 1n })],
+    ["a batch offset of 2^63", (c) => c.offsetMulti({ k: 2n ** 63n })],
+  ];
+  for (const [name, call] of outOfRange) {
+    test(`${name} is refused before any request`, async () => {
+      let requests = 0;
+      const counting = new Client({ baseUrl: server.baseUrl, fetch: (request) => (requests++, fetch(request)) });
+      await assert.rejects(call(counting), InvalidArgumentError);
+      assert.equal(requests, 0);
+    });
+  }
+});
+
 describe("whole cache", () => {
   test("getStats counts lookups, and flushAll empties the cache and resets them", async () => {
     assert.equal(await mc.flushAll(), true);
