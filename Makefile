@@ -5,7 +5,7 @@ REDOCLY := npx --no-install redocly
 
 .PHONY: run test vet fmt-check generate generate-check lint spec-lint redis-check memcached-check go-test py-test fuzz fuzz-ci bench bench-cache bench-cache-scale \
 	ts-deps ts-generate ts-test e2e-deps e2e-test chromium \
-	release release-check docker-check sdk-install-check readme-deps
+	release release-check docker-check sdk-install-check readme-deps sdk-matrix sdk-matrix-deps perl-openapi-client
 
 ## run: start the server on 127.0.0.1:8080 (flags: make run ARGS='-addr :9000')
 run:
@@ -13,7 +13,7 @@ run:
 
 ## test: everything CI checks
 test: vet fmt-check generate-check spec-lint redis-check memcached-check readme-deps go-test py-test fuzz-ci ts-test e2e-test \
-	sdk-install-check release-check docker-check ui-check
+	sdk-install-check release-check docker-check ui-check sdk-matrix
 
 # The Go SDK is its own module (sdk/go.mod), which ./... at the root leaves out.
 vet:
@@ -145,6 +145,25 @@ chromium:
 ## e2e-test: /docs, the dashboard at /ui, CORS and the TypeScript SDK in headless Chromium
 e2e-test: e2e-deps chromium
 	@$(NODE_OK); cd e2e && npm test
+
+sdk-matrix-deps:
+	@$(NODE_OK); cd sdk-matrix && npm ci --no-audit --no-fund --loglevel=error
+
+# The Perl generator is Debian's OpenAPI::Client. As root with apt-get it is
+# installed here; otherwise the run stops and says what to install.
+perl-openapi-client:
+	@if ! perl -MOpenAPI::Client -e 1 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "sdk-matrix: installing Debian's libopenapi-client-perl"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenapi-client-perl >/dev/null || exit 1; \
+		else \
+			echo "sdk-matrix: Perl's OpenAPI::Client not found; install it: sudo apt-get install -y libopenapi-client-perl (Debian/Ubuntu)"; exit 1; \
+		fi; \
+	fi
+
+## sdk-matrix: seven third-party generators each make a client from the spec, compile it and run one scenario against the binary
+sdk-matrix: sdk-matrix-deps perl-openapi-client
+	@$(NODE_OK); cd sdk-matrix && node --test --test-concurrency=1 run.mjs
 
 ## bench: HTTP load (wrk + memcached-bench) against our server, over Redis, the net/http ceiling and Webdis, then the memcached listener against memcached 1.6 with memcaslap; writes BENCHMARKS.md (about 7 min)
 bench:

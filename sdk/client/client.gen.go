@@ -778,6 +778,8 @@ type ClientInterface interface {
 
 	// Health Liveness probe
 	//
+	// Answers 200 while the process serves HTTP; it never touches the cache store (see `/readyz`).
+	//
 	// Corresponds with GET /healthz (the `Health` operationId).
 	Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -795,6 +797,8 @@ type ClientInterface interface {
 
 	// GetContract This document, as the server embeds it
 	//
+	// The OpenAPI document this server was built from, as YAML text (what Swagger UI at `/docs` shows and what client generators read).
+	//
 	// Corresponds with GET /openapi.yaml (the `GetContract` operationId).
 	GetContract(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -806,6 +810,8 @@ type ClientInterface interface {
 	Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
+	//
+	// Removes every item and every delete lock in every namespace and resets the counters of `/v1/stats`. With authentication on, it needs an admin token covering `*`.
 	//
 	// Corresponds with POST /v1/flush (the `FlushAll` operationId).
 	FlushAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -943,12 +949,16 @@ type ClientInterface interface {
 
 	// DeleteMultiWithBody Delete many items (App Engine memcache's delete_multi)
 	//
+	// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
 	DeleteMultiWithBody(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteMulti Delete many items (App Engine memcache's delete_multi)
+	//
+	// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1015,11 +1025,15 @@ type ClientInterface interface {
 
 	// GetStats Cache counters (App Engine memcache's get_stats)
 	//
+	// App Engine memcache's get_stats counters, across every namespace: hits, misses, bytes served by hits, live items, their bytes, and the seconds since the least recently accessed live item was accessed. With authentication on, it needs an admin token covering `*`.
+	//
 	// Corresponds with GET /v1/stats (the `GetStats` operationId).
 	GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // Health Liveness probe
+//
+// Answers 200 while the process serves HTTP; it never touches the cache store (see `/readyz`).
 //
 // Corresponds with GET /healthz (the `Health` operationId).
 func (c *Client) Health(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1058,6 +1072,8 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // GetContract This document, as the server embeds it
 //
+// The OpenAPI document this server was built from, as YAML text (what Swagger UI at `/docs` shows and what client generators read).
+//
 // Corresponds with GET /openapi.yaml (the `GetContract` operationId).
 func (c *Client) GetContract(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetContractRequest(c.Server)
@@ -1089,6 +1105,8 @@ func (c *Client) Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 }
 
 // FlushAll Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
+//
+// Removes every item and every delete lock in every namespace and resets the counters of `/v1/stats`. With authentication on, it needs an admin token covering `*`.
 //
 // Corresponds with POST /v1/flush (the `FlushAll` operationId).
 func (c *Client) FlushAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1346,6 +1364,8 @@ func (c *Client) Incr(ctx context.Context, namespace Namespace, key Key, body In
 
 // DeleteMultiWithBody Delete many items (App Engine memcache's delete_multi)
 //
+// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
@@ -1362,6 +1382,8 @@ func (c *Client) DeleteMultiWithBody(ctx context.Context, namespace Namespace, c
 }
 
 // DeleteMulti Delete many items (App Engine memcache's delete_multi)
+//
+// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1497,6 +1519,8 @@ func (c *Client) SetMulti(ctx context.Context, namespace Namespace, body SetMult
 }
 
 // GetStats Cache counters (App Engine memcache's get_stats)
+//
+// App Engine memcache's get_stats counters, across every namespace: hits, misses, bytes served by hits, live items, their bytes, and the seconds since the least recently accessed live item was accessed. With authentication on, it needs an admin token covering `*`.
 //
 // Corresponds with GET /v1/stats (the `GetStats` operationId).
 func (c *Client) GetStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2504,6 +2528,8 @@ type ClientWithResponsesInterface interface {
 
 	// HealthWithResponse Liveness probe
 	//
+	// Answers 200 while the process serves HTTP; it never touches the cache store (see `/readyz`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `Health` operationId).
@@ -2525,6 +2551,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetContractWithResponse This document, as the server embeds it
 	//
+	// The OpenAPI document this server was built from, as YAML text (what Swagger UI at `/docs` shows and what client generators read).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /openapi.yaml (the `GetContract` operationId).
@@ -2540,6 +2568,8 @@ type ClientWithResponsesInterface interface {
 	ReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyResponse, error)
 
 	// FlushAllWithResponse Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
+	//
+	// Removes every item and every delete lock in every namespace and resets the counters of `/v1/stats`. With authentication on, it needs an admin token covering `*`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2689,12 +2719,16 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteMultiWithBodyWithResponse Delete many items (App Engine memcache's delete_multi)
 	//
+	// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
 	DeleteMultiWithBodyWithResponse(ctx context.Context, namespace Namespace, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMultiResponse, error)
 
 	// DeleteMultiWithResponse Delete many items (App Engine memcache's delete_multi)
+	//
+	// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2760,6 +2794,8 @@ type ClientWithResponsesInterface interface {
 	SetMultiWithResponse(ctx context.Context, namespace Namespace, body SetMultiJSONRequestBody, reqEditors ...RequestEditorFn) (*SetMultiResponse, error)
 
 	// GetStatsWithResponse Cache counters (App Engine memcache's get_stats)
+	//
+	// App Engine memcache's get_stats counters, across every namespace: hits, misses, bytes served by hits, live items, their bytes, and the seconds since the least recently accessed live item was accessed. With authentication on, it needs an admin token covering `*`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4619,6 +4655,8 @@ func (r GetStatsResponse) ContentType() string {
 
 // HealthWithResponse Liveness probe
 //
+// Answers 200 while the process serves HTTP; it never touches the cache store (see `/readyz`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /healthz (the `Health` operationId).
@@ -4652,6 +4690,8 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 
 // GetContractWithResponse This document, as the server embeds it
 //
+// The OpenAPI document this server was built from, as YAML text (what Swagger UI at `/docs` shows and what client generators read).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /openapi.yaml (the `GetContract` operationId).
@@ -4679,6 +4719,8 @@ func (c *ClientWithResponses) ReadyWithResponse(ctx context.Context, reqEditors 
 }
 
 // FlushAllWithResponse Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
+//
+// Removes every item and every delete lock in every namespace and resets the counters of `/v1/stats`. With authentication on, it needs an admin token covering `*`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4900,6 +4942,8 @@ func (c *ClientWithResponses) IncrWithResponse(ctx context.Context, namespace Na
 
 // DeleteMultiWithBodyWithResponse Delete many items (App Engine memcache's delete_multi)
 //
+// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/ns/{namespace}/keys:batchDelete (the `DeleteMulti` operationId).
@@ -4912,6 +4956,8 @@ func (c *ClientWithResponses) DeleteMultiWithBodyWithResponse(ctx context.Contex
 }
 
 // DeleteMultiWithResponse Delete many items (App Engine memcache's delete_multi)
+//
+// One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5019,6 +5065,8 @@ func (c *ClientWithResponses) SetMultiWithResponse(ctx context.Context, namespac
 }
 
 // GetStatsWithResponse Cache counters (App Engine memcache's get_stats)
+//
+// App Engine memcache's get_stats counters, across every namespace: hits, misses, bytes served by hits, live items, their bytes, and the seconds since the least recently accessed live item was accessed. With authentication on, it needs an admin token covering `*`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

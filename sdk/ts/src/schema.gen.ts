@@ -182,7 +182,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Delete many items (App Engine memcache's delete_multi) */
+        /**
+         * Delete many items (App Engine memcache's delete_multi)
+         * @description One status per key, as `delete` would give it: `DELETE_SUCCESSFUL` for a live item (or a lock) removed, `DELETE_ITEM_MISSING` otherwise. `seconds` locks every removed key, as on `delete`.
+         */
         post: operations["deleteMulti"];
         delete?: never;
         options?: never;
@@ -256,7 +259,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Remove every item in every namespace and reset stats (App Engine memcache's flush_all) */
+        /**
+         * Remove every item in every namespace and reset stats (App Engine memcache's flush_all)
+         * @description Removes every item and every delete lock in every namespace and resets the counters of `/v1/stats`. With authentication on, it needs an admin token covering `*`.
+         */
         post: operations["flushAll"];
         delete?: never;
         options?: never;
@@ -271,7 +277,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cache counters (App Engine memcache's get_stats) */
+        /**
+         * Cache counters (App Engine memcache's get_stats)
+         * @description App Engine memcache's get_stats counters, across every namespace: hits, misses, bytes served by hits, live items, their bytes, and the seconds since the least recently accessed live item was accessed. With authentication on, it needs an admin token covering `*`.
+         */
         get: operations["getStats"];
         put?: never;
         post?: never;
@@ -311,7 +320,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness probe */
+        /**
+         * Liveness probe
+         * @description Answers 200 while the process serves HTTP; it never touches the cache store (see `/readyz`).
+         */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -328,7 +340,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This document, as the server embeds it */
+        /**
+         * This document, as the server embeds it
+         * @description The OpenAPI document this server was built from, as YAML text (what Swagger UI at `/docs` shows and what client generators read).
+         */
         get: operations["getContract"];
         put?: never;
         post?: never;
