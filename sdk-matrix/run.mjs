@@ -16,8 +16,8 @@ const spec = join(here, "..", "api", "openapi.yaml");
 const gen = join(here, ".gen");
 const goDir = join(here, "go");
 const bin = join(gen, "memcached-http");
-// The scenario's namespace; App Engine's empty one is "~" on the wire.
-const namespace = process.env.MATRIX_NS || "matrix";
+// The scenario's namespace: by default App Engine's empty one, "~" on the wire.
+const namespace = process.env.MATRIX_NS || "~";
 
 // run runs a command, failing with its output when it exits non-zero.
 function run(cmd, args, { cwd = here, env = {} } = {}) {
