@@ -97,6 +97,49 @@ describe("Swagger UI at /docs", () => {
   });
 });
 
+describe("Swagger UI's defaults", () => {
+  let server;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  // executeWithDefaults opens one operation, presses "Try it out" and then
+  // Execute without changing anything, and returns the status shown.
+  async function executeWithDefaults(tag, operationId) {
+    const { page, console } = await openPage();
+    try {
+      await page.goto(`${server.baseUrl}/docs#/${tag}/${operationId}`);
+      const op = page.locator(`#operations-${tag}-${operationId}`);
+      await op.locator("button.try-out__btn").click();
+      await op.locator("button.execute").click();
+      const status = op.locator(".live-responses-table tr.response .response-col_status");
+      await status.waitFor();
+      return (await status.textContent()).trim();
+    } catch (err) {
+      err.message += `\nbrowser console:\n${console.join("\n")}`;
+      throw err;
+    } finally {
+      await page.close();
+    }
+  }
+
+  // In this order: PUT stores the example item that GET then reads.
+  const cases = [
+    ["keys", "set", ["200"]],
+    ["keys", "get", ["200"]],
+    ["keys", "incr", ["200"]],
+    ["batch", "getMulti", ["200"]],
+  ];
+  for (const [tag, operationId, want] of cases) {
+    test(`Execute on ${operationId} with the defaults shown answers ${want.join(" or ")}`, async () => {
+      assert.ok(want.includes(await executeWithDefaults(tag, operationId)));
+    });
+  }
+});
+
 describe("the TypeScript SDK on another origin", () => {
   let site; // the static server of the page, SDK and its dependency
   let siteOrigin;

@@ -574,6 +574,9 @@ type Value = json.RawMessage
 // ValueElement An element of an array value: any JSON value, null included. OAS 3.0 gives a typeless schema no null, so null comes from the nullable object branch. The schema does not refer back to Value: the TypeScript types generated from it cannot express an array of itself, so elements of nested arrays are described as any array.
 type ValueElement = json.RawMessage
 
+// CounterKey defines model for CounterKey.
+type CounterKey = string
+
 // ForCas defines model for ForCas.
 type ForCas = bool
 
@@ -722,10 +725,10 @@ type ServerInterface interface {
 	Set(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key, params SetParams)
 	// Decr Decrement a counter (App Engine memcache's decr)
 	// (POST /v1/ns/{namespace}/keys/{key}:decr)
-	Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key)
+	Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key CounterKey)
 	// Incr Increment a counter (App Engine memcache's incr)
 	// (POST /v1/ns/{namespace}/keys/{key}:incr)
-	Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key)
+	Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key CounterKey)
 	// DeleteMulti Delete many items (App Engine memcache's delete_multi)
 	// (POST /v1/ns/{namespace}/keys:batchDelete)
 	DeleteMulti(w http.ResponseWriter, r *http.Request, namespace Namespace)
@@ -803,13 +806,13 @@ func (_ Unimplemented) Set(w http.ResponseWriter, r *http.Request, namespace Nam
 
 // Decr Decrement a counter (App Engine memcache's decr)
 // (POST /v1/ns/{namespace}/keys/{key}:decr)
-func (_ Unimplemented) Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key) {
+func (_ Unimplemented) Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key CounterKey) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // Incr Increment a counter (App Engine memcache's incr)
 // (POST /v1/ns/{namespace}/keys/{key}:incr)
-func (_ Unimplemented) Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key) {
+func (_ Unimplemented) Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key CounterKey) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1259,7 +1262,7 @@ func (siw *ServerInterfaceWrapper) Decr(w http.ResponseWriter, r *http.Request) 
 	}
 
 	// ------------- Path parameter "key" -------------
-	var key Key
+	var key CounterKey
 
 	err = runtime.BindStyledParameterWithOptions("simple", "key", chi.URLParam(r, "key"), &key, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -1294,7 +1297,7 @@ func (siw *ServerInterfaceWrapper) Incr(w http.ResponseWriter, r *http.Request) 
 	}
 
 	// ------------- Path parameter "key" -------------
-	var key Key
+	var key CounterKey
 
 	err = runtime.BindStyledParameterWithOptions("simple", "key", chi.URLParam(r, "key"), &key, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -2549,8 +2552,8 @@ func (response Set503JSONResponse) VisitSetResponse(w http.ResponseWriter) error
 }
 
 type DecrRequestObject struct {
-	Namespace Namespace `json:"namespace"`
-	Key       Key       `json:"key"`
+	Namespace Namespace  `json:"namespace"`
+	Key       CounterKey `json:"key"`
 	Body      *DecrJSONRequestBody
 }
 
@@ -2728,8 +2731,8 @@ func (response Decr503JSONResponse) VisitDecrResponse(w http.ResponseWriter) err
 }
 
 type IncrRequestObject struct {
-	Namespace Namespace `json:"namespace"`
-	Key       Key       `json:"key"`
+	Namespace Namespace  `json:"namespace"`
+	Key       CounterKey `json:"key"`
 	Body      *IncrJSONRequestBody
 }
 
@@ -3930,7 +3933,7 @@ func (sh *strictHandler) Set(w http.ResponseWriter, r *http.Request, namespace N
 }
 
 // Decr operation middleware
-func (sh *strictHandler) Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key) {
+func (sh *strictHandler) Decr(w http.ResponseWriter, r *http.Request, namespace Namespace, key CounterKey) {
 	var request DecrRequestObject
 
 	request.Namespace = namespace
@@ -3967,7 +3970,7 @@ func (sh *strictHandler) Decr(w http.ResponseWriter, r *http.Request, namespace 
 }
 
 // Incr operation middleware
-func (sh *strictHandler) Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key Key) {
+func (sh *strictHandler) Incr(w http.ResponseWriter, r *http.Request, namespace Namespace, key CounterKey) {
 	var request IncrRequestObject
 
 	request.Namespace = namespace

@@ -21,6 +21,10 @@ func TestRoutesMatchSpec(t *testing.T) {
 	public := map[string]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
+			if method == http.MethodHead && item.Get != nil {
+				// Declared for generators; served as the GET without its body.
+				continue
+			}
 			inSpec = append(inSpec, row{method, path, o.OperationID})
 			public[o.OperationID] = o.Security != nil && len(*o.Security) == 0
 		}

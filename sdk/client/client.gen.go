@@ -576,6 +576,9 @@ type Value = json.RawMessage
 // ValueElement An element of an array value: any JSON value, null included. OAS 3.0 gives a typeless schema no null, so null comes from the nullable object branch. The schema does not refer back to Value: the TypeScript types generated from it cannot express an array of itself, so elements of nested arrays are described as any array.
 type ValueElement = json.RawMessage
 
+// CounterKey defines model for CounterKey.
+type CounterKey = string
+
 // ForCas defines model for ForCas.
 type ForCas = bool
 
@@ -918,7 +921,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-	DecrWithBody(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DecrWithBody(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Decr Decrement a counter (App Engine memcache's decr)
 	//
@@ -927,7 +930,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-	Decr(ctx context.Context, namespace Namespace, key Key, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Decr(ctx context.Context, namespace Namespace, key CounterKey, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// IncrWithBody Increment a counter (App Engine memcache's incr)
 	//
@@ -936,7 +939,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-	IncrWithBody(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	IncrWithBody(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Incr Increment a counter (App Engine memcache's incr)
 	//
@@ -945,7 +948,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-	Incr(ctx context.Context, namespace Namespace, key Key, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Incr(ctx context.Context, namespace Namespace, key CounterKey, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteMultiWithBody Delete many items (App Engine memcache's delete_multi)
 	//
@@ -1293,7 +1296,7 @@ func (c *Client) Set(ctx context.Context, namespace Namespace, key Key, params *
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-func (c *Client) DecrWithBody(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) DecrWithBody(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDecrRequestWithBody(c.Server, namespace, key, contentType, body)
 	if err != nil {
 		return nil, err
@@ -1312,7 +1315,7 @@ func (c *Client) DecrWithBody(ctx context.Context, namespace Namespace, key Key,
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-func (c *Client) Decr(ctx context.Context, namespace Namespace, key Key, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) Decr(ctx context.Context, namespace Namespace, key CounterKey, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDecrRequest(c.Server, namespace, key, body)
 	if err != nil {
 		return nil, err
@@ -1331,7 +1334,7 @@ func (c *Client) Decr(ctx context.Context, namespace Namespace, key Key, body De
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-func (c *Client) IncrWithBody(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) IncrWithBody(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewIncrRequestWithBody(c.Server, namespace, key, contentType, body)
 	if err != nil {
 		return nil, err
@@ -1350,7 +1353,7 @@ func (c *Client) IncrWithBody(ctx context.Context, namespace Namespace, key Key,
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-func (c *Client) Incr(ctx context.Context, namespace Namespace, key Key, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) Incr(ctx context.Context, namespace Namespace, key CounterKey, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewIncrRequest(c.Server, namespace, key, body)
 	if err != nil {
 		return nil, err
@@ -2160,7 +2163,7 @@ func NewSetRequestWithBody(server string, namespace Namespace, key Key, params *
 }
 
 // NewDecrRequest calls the generic Decr builder with application/json body
-func NewDecrRequest(server string, namespace Namespace, key Key, body DecrJSONRequestBody) (*http.Request, error) {
+func NewDecrRequest(server string, namespace Namespace, key CounterKey, body DecrJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
@@ -2171,7 +2174,7 @@ func NewDecrRequest(server string, namespace Namespace, key Key, body DecrJSONRe
 }
 
 // NewDecrRequestWithBody constructs an http.Request for the Decr method, with any body, and a specified content type
-func NewDecrRequestWithBody(server string, namespace Namespace, key Key, contentType string, body io.Reader) (*http.Request, error) {
+func NewDecrRequestWithBody(server string, namespace Namespace, key CounterKey, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2214,7 +2217,7 @@ func NewDecrRequestWithBody(server string, namespace Namespace, key Key, content
 }
 
 // NewIncrRequest calls the generic Incr builder with application/json body
-func NewIncrRequest(server string, namespace Namespace, key Key, body IncrJSONRequestBody) (*http.Request, error) {
+func NewIncrRequest(server string, namespace Namespace, key CounterKey, body IncrJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
@@ -2225,7 +2228,7 @@ func NewIncrRequest(server string, namespace Namespace, key Key, body IncrJSONRe
 }
 
 // NewIncrRequestWithBody constructs an http.Request for the Incr method, with any body, and a specified content type
-func NewIncrRequestWithBody(server string, namespace Namespace, key Key, contentType string, body io.Reader) (*http.Request, error) {
+func NewIncrRequestWithBody(server string, namespace Namespace, key CounterKey, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2688,7 +2691,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-	DecrWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecrResponse, error)
+	DecrWithBodyWithResponse(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecrResponse, error)
 
 	// DecrWithResponse Decrement a counter (App Engine memcache's decr)
 	//
@@ -2697,7 +2700,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-	DecrWithResponse(ctx context.Context, namespace Namespace, key Key, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*DecrResponse, error)
+	DecrWithResponse(ctx context.Context, namespace Namespace, key CounterKey, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*DecrResponse, error)
 
 	// IncrWithBodyWithResponse Increment a counter (App Engine memcache's incr)
 	//
@@ -2706,7 +2709,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-	IncrWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IncrResponse, error)
+	IncrWithBodyWithResponse(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IncrResponse, error)
 
 	// IncrWithResponse Increment a counter (App Engine memcache's incr)
 	//
@@ -2715,7 +2718,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-	IncrWithResponse(ctx context.Context, namespace Namespace, key Key, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*IncrResponse, error)
+	IncrWithResponse(ctx context.Context, namespace Namespace, key CounterKey, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*IncrResponse, error)
 
 	// DeleteMultiWithBodyWithResponse Delete many items (App Engine memcache's delete_multi)
 	//
@@ -4887,7 +4890,7 @@ func (c *ClientWithResponses) SetWithResponse(ctx context.Context, namespace Nam
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-func (c *ClientWithResponses) DecrWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecrResponse, error) {
+func (c *ClientWithResponses) DecrWithBodyWithResponse(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecrResponse, error) {
 	rsp, err := c.DecrWithBody(ctx, namespace, key, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -4902,7 +4905,7 @@ func (c *ClientWithResponses) DecrWithBodyWithResponse(ctx context.Context, name
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:decr (the `Decr` operationId).
-func (c *ClientWithResponses) DecrWithResponse(ctx context.Context, namespace Namespace, key Key, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*DecrResponse, error) {
+func (c *ClientWithResponses) DecrWithResponse(ctx context.Context, namespace Namespace, key CounterKey, body DecrJSONRequestBody, reqEditors ...RequestEditorFn) (*DecrResponse, error) {
 	rsp, err := c.Decr(ctx, namespace, key, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -4917,7 +4920,7 @@ func (c *ClientWithResponses) DecrWithResponse(ctx context.Context, namespace Na
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-func (c *ClientWithResponses) IncrWithBodyWithResponse(ctx context.Context, namespace Namespace, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IncrResponse, error) {
+func (c *ClientWithResponses) IncrWithBodyWithResponse(ctx context.Context, namespace Namespace, key CounterKey, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IncrResponse, error) {
 	rsp, err := c.IncrWithBody(ctx, namespace, key, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -4932,7 +4935,7 @@ func (c *ClientWithResponses) IncrWithBodyWithResponse(ctx context.Context, name
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/ns/{namespace}/keys/{key}:incr (the `Incr` operationId).
-func (c *ClientWithResponses) IncrWithResponse(ctx context.Context, namespace Namespace, key Key, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*IncrResponse, error) {
+func (c *ClientWithResponses) IncrWithResponse(ctx context.Context, namespace Namespace, key CounterKey, body IncrJSONRequestBody, reqEditors ...RequestEditorFn) (*IncrResponse, error) {
 	rsp, err := c.Incr(ctx, namespace, key, body, reqEditors...)
 	if err != nil {
 		return nil, err

@@ -12,8 +12,10 @@ export interface paths {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
+                 * @description The key, at most 250 bytes of UTF-8. It is the rest of the path after
+                 *     `keys/`, percent-encoded (see "Keys in paths"): a client that encodes
+                 *     path parameters as RFC 3986 asks (`encodeURIComponent`) sends any key
+                 *     as it is.
                  * @example user:42
                  */
                 key: components["parameters"]["Key"];
@@ -72,11 +74,12 @@ export interface paths {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
-                 * @example user:42
+                 * @description The counter's key, as `key` on the item (see "Keys in paths"). The
+                 *     example is a key of its own, so that Swagger UI's defaults create a
+                 *     counter rather than meet the example item of `set`.
+                 * @example hits
                  */
-                key: components["parameters"]["Key"];
+                key: components["parameters"]["CounterKey"];
             };
             cookie?: never;
         };
@@ -101,11 +104,12 @@ export interface paths {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
-                 * @example user:42
+                 * @description The counter's key, as `key` on the item (see "Keys in paths"). The
+                 *     example is a key of its own, so that Swagger UI's defaults create a
+                 *     counter rather than meet the example item of `set`.
+                 * @example hits
                  */
-                key: components["parameters"]["Key"];
+                key: components["parameters"]["CounterKey"];
             };
             cookie?: never;
         };
@@ -877,11 +881,20 @@ export interface components {
         /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
         Namespace: string;
         /**
-         * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-         *     in paths"). At most 250 bytes once decoded.
+         * @description The key, at most 250 bytes of UTF-8. It is the rest of the path after
+         *     `keys/`, percent-encoded (see "Keys in paths"): a client that encodes
+         *     path parameters as RFC 3986 asks (`encodeURIComponent`) sends any key
+         *     as it is.
          * @example user:42
          */
         Key: string;
+        /**
+         * @description The counter's key, as `key` on the item (see "Keys in paths"). The
+         *     example is a key of its own, so that Swagger UI's defaults create a
+         *     counter rather than meet the example item of `set`.
+         * @example hits
+         */
+        CounterKey: string;
         /** @description Accepted for compatibility with App Engine memcache's gets; the CAS token is always returned. */
         ForCas: boolean;
     };
@@ -920,8 +933,10 @@ export interface operations {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
+                 * @description The key, at most 250 bytes of UTF-8. It is the rest of the path after
+                 *     `keys/`, percent-encoded (see "Keys in paths"): a client that encodes
+                 *     path parameters as RFC 3986 asks (`encodeURIComponent`) sends any key
+                 *     as it is.
                  * @example user:42
                  */
                 key: components["parameters"]["Key"];
@@ -985,8 +1000,10 @@ export interface operations {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
+                 * @description The key, at most 250 bytes of UTF-8. It is the rest of the path after
+                 *     `keys/`, percent-encoded (see "Keys in paths"): a client that encodes
+                 *     path parameters as RFC 3986 asks (`encodeURIComponent`) sends any key
+                 *     as it is.
                  * @example user:42
                  */
                 key: components["parameters"]["Key"];
@@ -1040,8 +1057,10 @@ export interface operations {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
+                 * @description The key, at most 250 bytes of UTF-8. It is the rest of the path after
+                 *     `keys/`, percent-encoded (see "Keys in paths"): a client that encodes
+                 *     path parameters as RFC 3986 asks (`encodeURIComponent`) sends any key
+                 *     as it is.
                  * @example user:42
                  */
                 key: components["parameters"]["Key"];
@@ -1104,8 +1123,10 @@ export interface operations {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
+                 * @description The key, at most 250 bytes of UTF-8. It is the rest of the path after
+                 *     `keys/`, percent-encoded (see "Keys in paths"): a client that encodes
+                 *     path parameters as RFC 3986 asks (`encodeURIComponent`) sends any key
+                 *     as it is.
                  * @example user:42
                  */
                 key: components["parameters"]["Key"];
@@ -1197,11 +1218,12 @@ export interface operations {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
-                 * @example user:42
+                 * @description The counter's key, as `key` on the item (see "Keys in paths"). The
+                 *     example is a key of its own, so that Swagger UI's defaults create a
+                 *     counter rather than meet the example item of `set`.
+                 * @example hits
                  */
-                key: components["parameters"]["Key"];
+                key: components["parameters"]["CounterKey"];
             };
             cookie?: never;
         };
@@ -1252,11 +1274,12 @@ export interface operations {
                 /** @description The namespace: `~` for App Engine's empty (default) namespace, or a name of 1-100 characters of `[0-9A-Za-z._-]`. `default` is an ordinary name, a namespace apart from `~`. */
                 namespace: components["parameters"]["Namespace"];
                 /**
-                 * @description The percent-encoded key: the rest of the path after `keys/` (see "Keys
-                 *     in paths"). At most 250 bytes once decoded.
-                 * @example user:42
+                 * @description The counter's key, as `key` on the item (see "Keys in paths"). The
+                 *     example is a key of its own, so that Swagger UI's defaults create a
+                 *     counter rather than meet the example item of `set`.
+                 * @example hits
                  */
-                key: components["parameters"]["Key"];
+                key: components["parameters"]["CounterKey"];
             };
             cookie?: never;
         };
