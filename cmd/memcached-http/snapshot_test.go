@@ -219,8 +219,9 @@ func (s *server) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// waitReady polls /readyz until it answers 200.
-func (s *server) waitReady(t *testing.T) {
+// waitReady polls /readyz until it answers 200 and reports whether it
+// answered 503 first. While it is 503, the API must be 503 too.
+func (s *server) waitReady(t *testing.T) (waited bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -228,9 +229,16 @@ func (s *server) waitReady(t *testing.T) {
 		require.NoError(t, err)
 		_ = resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
-			return
+			return waited
 		}
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		if !waited {
+			status, body := s.call(t, http.MethodGet, "/v1/ns/default/keys/k0", "")
+			if status != http.StatusOK { // the load may just have ended
+				assert.Equal(t, http.StatusServiceUnavailable, status, "the API is unavailable while the snapshot loads: %v", body)
+			}
+		}
+		waited = true
 		require.True(t, time.Now().Before(deadline), "never ready")
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -388,7 +396,10 @@ func TestSnapshotRoundTripThroughSIGTERM(t *testing.T) {
 	assert.InDelta(t, float64(n/5), line["locks"], 0)
 
 	s = runBinary(t, args...)
-	s.waitReady(t)
+	waited := s.waitReady(t)
+	if n >= 500_000 {
+		assert.True(t, waited, "/readyz is 503 while %d entries load", n)
+	}
 	line = s.waitLog(t, "snapshot loaded")
 	assert.InDelta(t, float64(n-n/5), line["items"], 0)
 	t.Logf("loaded %v items and %v locks from %v bytes in %v s", line["items"], line["locks"], line["bytes"], line["seconds"])
