@@ -60,7 +60,7 @@ func decodeRedisCursor(s string) (redisCursor, error) {
 		return c, cache.BadCursor()
 	}
 	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.Node < 0 || len(c.Pending) > cache.MaxListLimit {
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Node < 0 || len(c.Pending) > 16*cache.MaxListLimit { // a SCAN step returns about COUNT (≤ the limit) keys; this bounds what a cursor can make a page hold
 		return redisCursor{}, cache.BadCursor()
 	}
 	return c, nil
@@ -172,6 +172,15 @@ func (s *Store) ListKeys(ctx context.Context, opts cache.ListOptions) (cache.Key
 	if err != nil {
 		return cache.KeyPage{}, fmt.Errorf("redisstore: list keys: %w", err)
 	}
+	// Keys waiting in a cursor come from the client: keep only those of this
+	// namespace and prefix, so no cursor lists another namespace's keys.
+	kept := cur.Pending[:0]
+	for _, k := range cur.Pending {
+		if _, ns, name, ok := s.splitItemKey(k); ok && ns == opts.Namespace && strings.HasPrefix(name, opts.Prefix) {
+			kept = append(kept, k)
+		}
+	}
+	cur.Pending = kept
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
 	nodes := s.nodes()
