@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,54 @@ func (c *framedConn) Read(p []byte) (int, error) {
 	c.f.feed(p[:n])
 	return n, err
 }
+
+// closeWriter is what net/http looks for to half-close a connection before
+// closing it, so a client still sending gets the answer before a reset.
+type closeWriter interface{ CloseWrite() error }
+
+// CloseWrite half-closes the connection where the one inside can.
+func (c *framedConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// ReadFrom keeps net/http's sendfile path (docs assets) on plain TCP.
+func (c *framedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite half-closes the TCP connection.
+func (c *cappedConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// ReadFrom keeps the sendfile path.
+func (c *cappedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(closeWriter); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// lingerClose closes a connection whose request was refused with its body
+// still arriving: half-closed first, so the client reads the answer, and
+// closed a moment later (net/http's own delay), when a reset can no longer
+// overtake the answer.
+func lingerClose(c net.Conn) {
+	if closeWrite(c) != nil {
+		_ = c.Close()
+		return
+	}
+	time.AfterFunc(lingerDelay, func() { _ = c.Close() })
+}
+
+// lingerDelay is how long a refused connection stays half-closed.
+const lingerDelay = 500 * time.Millisecond
 
 // connKey finds a request's framedConn in its context.
 type connKey struct{}

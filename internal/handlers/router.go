@@ -167,7 +167,7 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		if rc.Flush() == nil {
 			if conn, _, err := rc.Hijack(); err == nil {
-				_ = conn.Close()
+				lingerClose(conn)
 			}
 		}
 	}
