@@ -17,11 +17,11 @@
 //	footer   16 bytes: trailer offset u64, CRC of those 8 bytes and the
 //	         header's CRC u32, magic "MCH!"
 //
-// A record is a 36-byte head (kind u8, marks u8: bit 0 a delete lock, bit 1
-// read since written, bit 2 stale, bit 3 recache lease handed out; namespace length u8, key
-// length u8, value length u32, flags u32, CAS id u64, expiry i64 Unix
-// seconds with 0 for never, last access i64 Unix seconds) followed by the
-// namespace, key and value bytes. A section holds one shard's records in
+// A record is a 36-byte head (kind u8; marks u8: bit 0 a delete lock, bit
+// 1 read since written, bit 2 stale, bit 3 recache lease handed out;
+// namespace length u8, key length u8, value length u32, flags u32, CAS id
+// u64, expiry i64 Unix seconds with 0 for never, last access i64 Unix
+// seconds) followed by the namespace, key and value bytes. A section holds one shard's records in
 // ascending access order, so a loader that merges the sections restores the
 // least recently used first and, when the memory limit is smaller than the
 // snapshot, the engine drops those first.
