@@ -85,7 +85,8 @@ func (m *Memory) Restore(rec *Record, now int64) (stored bool, evicted int, err 
 		Namespace: unsafe.String(unsafe.SliceData(rec.Namespace), len(rec.Namespace)),
 		Name:      unsafe.String(unsafe.SliceData(rec.Name), len(rec.Name)),
 	}
-	if _, err := NewKey(key.Namespace, key.Name); err != nil || len(key.Namespace) == 0 {
+	// Binary: names the memcached listener stored need not be UTF-8.
+	if k, err := NewBinaryKey(key.Namespace, key.Name); err != nil || len(key.Namespace) == 0 || k.Namespace != key.Namespace {
 		return false, 0, fmt.Errorf("%w: restore: key %q in namespace %q", ErrInvalidArgument, rec.Name, rec.Namespace)
 	}
 	switch {

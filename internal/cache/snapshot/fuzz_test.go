@@ -69,7 +69,7 @@ func FuzzLoad(f *testing.F) {
 					continue
 				}
 				ns, name, _ := cut(k)
-				key, err := cache.NewKey(ns, name)
+				key, err := cache.NewBinaryKey(ns, name)
 				require.NoError(t, err, "a loaded key is a valid key")
 				it, err := m.Get(t.Context(), key, nil)
 				require.NoError(t, err)

@@ -156,6 +156,31 @@ func TestRoundTripKeepsEveryItemAndLock(t *testing.T) {
 	assert.Zero(t, st.Misses)
 }
 
+func TestBinaryKeysAndTheEmptyNamespaceRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	clock := cachetest.NewClock()
+	before := newStore(t, clock, 1<<26)
+	bin, err := cache.NewBinaryKey("", "\xff\xfe not UTF-8")
+	require.NoError(t, err)
+	text, err := cache.NewKey("", "text")
+	require.NoError(t, err)
+	for _, k := range []cache.Key{bin, text} {
+		_, err := before.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("v"), Kind: cache.KindBytes})
+		require.NoError(t, err)
+	}
+	path := filepath.Join(t.TempDir(), "s")
+	_, err = snapshot.Write(ctx, before, path, snapshot.WriteOptions{Final: true})
+	require.NoError(t, err)
+	after := newStore(t, clock, 1<<26)
+	_, err = snapshot.Load(ctx, after, path)
+	require.NoError(t, err, "a key the memcached listener stored as bytes loads")
+	assert.Equal(t, dump(before), dump(after))
+	for _, k := range []cache.Key{bin, text} {
+		_, err := after.Get(ctx, k, nil)
+		assert.NoError(t, err, "%q", k.Name)
+	}
+}
+
 func TestCASConflictsStillDetectedAcrossRestart(t *testing.T) {
 	for _, final := range []bool{true, false} {
 		t.Run(fmt.Sprintf("final=%v", final), func(t *testing.T) {
