@@ -170,7 +170,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*result, error) {
 		// every connection is busy queue here and are measured from their
 		// due time once sent.
 		tickets = make(chan uint64, min(planned, 1<<20))
-		pacer.Go(func() { pace(sched, planned, &stop, runCtx.Done(), tickets) })
+		pacer.Go(func() { pace(wallClock{}, sched, planned, &stop, runCtx.Done(), tickets) })
 	}
 	for _, w := range workers {
 		wg.Go(func() {
@@ -294,14 +294,27 @@ func (w *worker) runClosed(stop *atomic.Bool) {
 	}
 }
 
+// clock is the time the pacer reads and waits on; tests substitute a fake.
+type clock interface {
+	now() time.Time
+	sleep(d time.Duration)
+}
+
+// wallClock is real time with preciseSleep's resolution.
+type wallClock struct{}
+
+func (wallClock) now() time.Time        { return time.Now() }
+func (wallClock) sleep(d time.Duration) { preciseSleep(d) }
+
 // pace hands out request numbers at their due times until all planned
 // requests are out or the run stops, then closes tickets. done ends it even
 // when tickets is full and no worker is left to take one.
-func pace(sched schedule, planned uint64, stop *atomic.Bool, done <-chan struct{}, tickets chan<- uint64) {
+func pace(clk clock, sched schedule, planned uint64, stop *atomic.Bool, done <-chan struct{}, tickets chan<- uint64) {
 	defer close(tickets)
 	for i := uint64(0); i < planned && !stop.Load(); i++ {
-		if wait := time.Until(sched.due(i)); wait > 0 {
-			preciseSleep(wait)
+		// A loop, not one sleep: a wake-up a little early must not send early.
+		for wait := sched.due(i).Sub(clk.now()); wait > 0; wait = sched.due(i).Sub(clk.now()) {
+			clk.sleep(wait)
 		}
 		select {
 		case tickets <- i:
