@@ -61,7 +61,7 @@ func TestScheduleCountsRequestsDueWithinTheRun(t *testing.T) {
 // request the test answers by moving time on, so the test sees the pacer's
 // sleeps and tickets in the order they happen, with no real waiting.
 type steppedClock struct {
-	t      time.Time   // read by the pacer only while the test waits on it
+	t      time.Time // read by the pacer only while the test waits on it
 	sleeps chan time.Duration
 	woke   chan struct{}
 }
