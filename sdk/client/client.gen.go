@@ -256,7 +256,7 @@ func (e SetParamsIfNoneMatch) Valid() bool {
 	}
 }
 
-// BatchDeleteRequest defines model for BatchDeleteRequest.
+// BatchDeleteRequest The keys to delete, with an optional lock period and prefix.
 type BatchDeleteRequest struct {
 	KeyPrefix *string `json:"key_prefix,omitempty"`
 
@@ -271,24 +271,24 @@ type BatchDeleteRequest struct {
 	Seconds *Time `json:"seconds,omitempty"`
 }
 
-// BatchDeleteResult defines model for BatchDeleteResult.
+// BatchDeleteResult A delete status per key.
 type BatchDeleteResult struct {
 	Statuses map[string]DeleteStatus `json:"statuses"`
 }
 
-// BatchGetRequest defines model for BatchGetRequest.
+// BatchGetRequest The keys to read, with an optional common prefix.
 type BatchGetRequest struct {
 	ForCas    *bool    `json:"for_cas,omitempty"`
 	KeyPrefix *string  `json:"key_prefix,omitempty"`
 	Keys      []string `json:"keys" validate:"required"`
 }
 
-// BatchGetResult defines model for BatchGetResult.
+// BatchGetResult The live items among the keys, keyed by the caller's keys.
 type BatchGetResult struct {
 	Items map[string]Item `json:"items"`
 }
 
-// BatchOffsetRequest defines model for BatchOffsetRequest.
+// BatchOffsetRequest Signed deltas per key, with an optional initial value and prefix.
 type BatchOffsetRequest struct {
 	InitialValue *uint64 `json:"initial_value,omitempty"`
 	KeyPrefix    *string `json:"key_prefix,omitempty"`
@@ -297,12 +297,12 @@ type BatchOffsetRequest struct {
 	Offsets map[string]int64 `json:"offsets" validate:"required"`
 }
 
-// BatchOffsetResult defines model for BatchOffsetResult.
+// BatchOffsetResult Each counter's new value, or null.
 type BatchOffsetResult struct {
 	Values map[string]*uint64 `json:"values"`
 }
 
-// BatchSetItem defines model for BatchSetItem.
+// BatchSetItem One item of a batchSet.
 type BatchSetItem struct {
 	// Cas CAS token, an unsigned 64-bit decimal.
 	//
@@ -326,7 +326,7 @@ type BatchSetItem struct {
 	Value Value `json:"value" validate:"required"`
 }
 
-// BatchSetRequest defines model for BatchSetRequest.
+// BatchSetRequest Items to store under one storage rule and expiration.
 type BatchSetRequest struct {
 	Items     []BatchSetItem       `json:"items" validate:"required,dive"`
 	KeyPrefix *string              `json:"key_prefix,omitempty"`
@@ -343,7 +343,7 @@ type BatchSetRequest struct {
 // BatchSetRequestMode defines model for BatchSetRequest.Mode.
 type BatchSetRequestMode string
 
-// BatchSetResult defines model for BatchSetResult.
+// BatchSetResult The keys the storage rule kept from being stored.
 type BatchSetResult struct {
 	NotStored []string `json:"not_stored"`
 }
@@ -353,18 +353,22 @@ type BatchSetResult struct {
 // Example: 17
 type Cas = string
 
-// DeleteMissing defines model for DeleteMissing.
+// DeleteMissing The 404 of a delete: no live item, with the error detail.
 type DeleteMissing struct {
-	Error  ErrorDetail  `json:"error"`
+	// Error What went wrong: a stable code, a sentence for people, and the field at fault.
+	Error ErrorDetail `json:"error"`
+
+	// Status App Engine memcache's delete results.
 	Status DeleteStatus `json:"status"`
 }
 
-// DeleteResult defines model for DeleteResult.
+// DeleteResult The outcome of a delete that removed a live item (or a lock).
 type DeleteResult struct {
+	// Status App Engine memcache's delete results.
 	Status DeleteStatus `json:"status"`
 }
 
-// DeleteStatus defines model for DeleteStatus.
+// DeleteStatus App Engine memcache's delete results.
 type DeleteStatus string
 
 // Encoding How `value` carries the data; absent or `json` for a JSON value.
@@ -372,10 +376,11 @@ type Encoding string
 
 // Error The one error shape of every endpoint.
 type Error struct {
+	// Error What went wrong: a stable code, a sentence for people, and the field at fault.
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail defines model for ErrorDetail.
+// ErrorDetail What went wrong: a stable code, a sentence for people, and the field at fault.
 type ErrorDetail struct {
 	Code ErrorDetailCode `json:"code"`
 
@@ -394,7 +399,7 @@ type ErrorDetailCode string
 // Example: 0
 type Flags = uint32
 
-// FlushResult defines model for FlushResult.
+// FlushResult The cache was flushed.
 type FlushResult struct {
 	Ok FlushResultOk `json:"ok"`
 }
@@ -402,7 +407,7 @@ type FlushResult struct {
 // FlushResultOk defines model for FlushResult.Ok.
 type FlushResultOk bool
 
-// Health defines model for Health.
+// Health The probe passed.
 type Health struct {
 	Ok HealthOk `json:"ok"`
 }
@@ -410,7 +415,7 @@ type Health struct {
 // HealthOk defines model for Health.Ok.
 type HealthOk bool
 
-// Item defines model for Item.
+// Item One live item: its key, value, flags, CAS token and expiry.
 type Item struct {
 	// Cas CAS token, an unsigned 64-bit decimal.
 	//
@@ -440,7 +445,7 @@ type Item struct {
 // ItemEncoding Present (`base64`) for byte values only.
 type ItemEncoding string
 
-// KeyInfo defines model for KeyInfo.
+// KeyInfo One key as the key listing shows it: size, kind, flags, CAS token and expiry, not the value.
 type KeyInfo struct {
 	// Cas CAS token, an unsigned 64-bit decimal.
 	//
@@ -471,7 +476,7 @@ type KeyInfo struct {
 // KeyInfoKind How the value was written, and so how a get returns it (`bytes` as base64).
 type KeyInfoKind string
 
-// KeyList defines model for KeyList.
+// KeyList One page of a namespace's keys.
 type KeyList struct {
 	Keys []KeyInfo `json:"keys"`
 
@@ -482,7 +487,7 @@ type KeyList struct {
 	Now int64 `json:"now"`
 }
 
-// NamespaceInfo defines model for NamespaceInfo.
+// NamespaceInfo A namespace and how many live items it holds.
 type NamespaceInfo struct {
 	Items uint64 `json:"items"`
 
@@ -490,7 +495,7 @@ type NamespaceInfo struct {
 	Namespace string `json:"namespace"`
 }
 
-// NamespaceList defines model for NamespaceList.
+// NamespaceList The namespaces that hold live items.
 type NamespaceList struct {
 	Namespaces []NamespaceInfo `json:"namespaces"`
 
@@ -498,7 +503,7 @@ type NamespaceList struct {
 	Truncated bool `json:"truncated"`
 }
 
-// OffsetRequest defines model for OffsetRequest.
+// OffsetRequest The body of `:incr` and `:decr`; absent members take their defaults.
 type OffsetRequest struct {
 	// Delta Amount to add (incr) or subtract (decr).
 	Delta *uint64 `json:"delta,omitempty"`
@@ -507,12 +512,12 @@ type OffsetRequest struct {
 	InitialValue *uint64 `json:"initial_value,omitempty"`
 }
 
-// OffsetResult defines model for OffsetResult.
+// OffsetResult A counter's new value.
 type OffsetResult struct {
 	Value uint64 `json:"value"`
 }
 
-// Stats defines model for Stats.
+// Stats The cache's counters, across every namespace.
 type Stats struct {
 	ByteHits      uint64 `json:"byte_hits"`
 	Bytes         uint64 `json:"bytes"`
@@ -522,7 +527,7 @@ type Stats struct {
 	OldestItemAge int64  `json:"oldest_item_age"`
 }
 
-// StoreRequest defines model for StoreRequest.
+// StoreRequest The body of a JSON `PUT`: the value and how to store it.
 type StoreRequest struct {
 	// Cas CAS token, an unsigned 64-bit decimal.
 	//
@@ -550,7 +555,7 @@ type StoreRequest struct {
 	Value Value `json:"value" validate:"required"`
 }
 
-// StoreResult defines model for StoreResult.
+// StoreResult A stored item's new CAS token.
 type StoreResult struct {
 	// Cas CAS token, an unsigned 64-bit decimal.
 	//

@@ -460,6 +460,7 @@ export interface components {
         Error: {
             error: components["schemas"]["ErrorDetail"];
         };
+        /** @description What went wrong: a stable code, a sentence for people, and the field at fault. */
         ErrorDetail: {
             /** @enum {string} */
             code: "invalid_argument" | "key_too_long" | "unauthenticated" | "permission_denied" | "not_found" | "method_not_allowed" | "exists" | "not_a_number" | "cas_mismatch" | "precondition_failed" | "value_too_large" | "batch_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "unavailable";
@@ -504,6 +505,7 @@ export interface components {
          * @example 3600
          */
         Time: number;
+        /** @description One live item: its key, value, flags, CAS token and expiry. */
         Item: {
             /** @description The caller's key (without key_prefix in batch results). */
             key: string;
@@ -521,6 +523,7 @@ export interface components {
              */
             expires: number | null;
         };
+        /** @description The body of a JSON `PUT`: the value and how to store it. */
         StoreRequest: {
             value: components["schemas"]["Value"];
             encoding?: components["schemas"]["Encoding"];
@@ -528,20 +531,27 @@ export interface components {
             flags?: components["schemas"]["Flags"];
             cas?: components["schemas"]["Cas"];
         };
+        /** @description A stored item's new CAS token. */
         StoreResult: {
             /** @enum {boolean} */
             stored: true;
             cas: components["schemas"]["Cas"];
         };
-        /** @enum {string} */
+        /**
+         * @description App Engine memcache's delete results.
+         * @enum {string}
+         */
         DeleteStatus: "DELETE_SUCCESSFUL" | "DELETE_ITEM_MISSING";
+        /** @description The outcome of a delete that removed a live item (or a lock). */
         DeleteResult: {
             status: components["schemas"]["DeleteStatus"];
         };
+        /** @description The 404 of a delete: no live item, with the error detail. */
         DeleteMissing: {
             status: components["schemas"]["DeleteStatus"];
             error: components["schemas"]["ErrorDetail"];
         };
+        /** @description The body of `:incr` and `:decr`; absent members take their defaults. */
         OffsetRequest: {
             /**
              * @description Amount to add (incr) or subtract (decr).
@@ -551,9 +561,11 @@ export interface components {
             /** @description Creates a missing counter with this value before applying delta. */
             initial_value?: number | null;
         };
+        /** @description A counter's new value. */
         OffsetResult: {
             value: number;
         };
+        /** @description The keys to read, with an optional common prefix. */
         BatchGetRequest: {
             keys: string[];
             /** @default  */
@@ -561,11 +573,13 @@ export interface components {
             /** @default false */
             for_cas: boolean;
         };
+        /** @description The live items among the keys, keyed by the caller's keys. */
         BatchGetResult: {
             items: {
                 [key: string]: components["schemas"]["Item"];
             };
         };
+        /** @description One item of a batchSet. */
         BatchSetItem: {
             /** @description Unique within the request; a key listed twice answers 400. */
             key: string;
@@ -574,6 +588,7 @@ export interface components {
             flags?: components["schemas"]["Flags"];
             cas?: components["schemas"]["Cas"];
         };
+        /** @description Items to store under one storage rule and expiration. */
         BatchSetRequest: {
             /**
              * @default set
@@ -585,9 +600,11 @@ export interface components {
             /** @default  */
             key_prefix: string;
         };
+        /** @description The keys the storage rule kept from being stored. */
         BatchSetResult: {
             not_stored: string[];
         };
+        /** @description The keys to delete, with an optional lock period and prefix. */
         BatchDeleteRequest: {
             /** @description A key listed twice is deleted once, with one status. */
             keys: string[];
@@ -595,11 +612,13 @@ export interface components {
             /** @default  */
             key_prefix: string;
         };
+        /** @description A delete status per key. */
         BatchDeleteResult: {
             statuses: {
                 [key: string]: components["schemas"]["DeleteStatus"];
             };
         };
+        /** @description Signed deltas per key, with an optional initial value and prefix. */
         BatchOffsetRequest: {
             /** @description Signed delta per key. */
             offsets: {
@@ -609,19 +628,23 @@ export interface components {
             /** @default  */
             key_prefix: string;
         };
+        /** @description Each counter's new value, or null. */
         BatchOffsetResult: {
             values: {
                 [key: string]: number | null;
             };
         };
+        /** @description The cache was flushed. */
         FlushResult: {
             /** @enum {boolean} */
             ok: true;
         };
+        /** @description The probe passed. */
         Health: {
             /** @enum {boolean} */
             ok: true;
         };
+        /** @description The cache's counters, across every namespace. */
         Stats: {
             hits: number;
             misses: number;
@@ -631,6 +654,7 @@ export interface components {
             /** Format: int64 */
             oldest_item_age: number;
         };
+        /** @description One key as the key listing shows it: size, kind, flags, CAS token and expiry, not the value. */
         KeyInfo: {
             /** @description The key (with any key_prefix it was written with). A key written through the memcached listener that is not UTF-8 shows its invalid bytes as U+FFFD here, and its bytes in `key_base64`. */
             key: string;
@@ -654,6 +678,7 @@ export interface components {
              */
             expires: number | null;
         };
+        /** @description One page of a namespace's keys. */
         KeyList: {
             keys: components["schemas"]["KeyInfo"][];
             /** @description The `cursor` of the next page; absent once the listing is complete. */
@@ -664,12 +689,14 @@ export interface components {
              */
             now: number;
         };
+        /** @description A namespace and how many live items it holds. */
         NamespaceInfo: {
             /** @description As spelled in paths; `~` for the empty namespace. */
             namespace: string;
             /** Format: uint64 */
             items: number;
         };
+        /** @description The namespaces that hold live items. */
         NamespaceList: {
             namespaces: components["schemas"]["NamespaceInfo"][];
             /** @description True when more namespaces hold items than were returned. */
@@ -1010,6 +1037,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description A JSON value (with `time`, `flags` and `cas`), or the raw bytes of the value. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["StoreRequest"];
@@ -1227,6 +1255,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The delta (default 1) and an optional initial value; may be omitted. */
         requestBody?: {
             content: {
                 /**
@@ -1283,6 +1312,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The delta (default 1) and an optional initial value; may be omitted. */
         requestBody?: {
             content: {
                 /**
@@ -1332,6 +1362,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The keys to read. */
         requestBody: {
             content: {
                 /**
@@ -1392,6 +1423,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The items to store. */
         requestBody: {
             content: {
                 /**
@@ -1455,6 +1487,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The keys to delete. */
         requestBody: {
             content: {
                 /**
@@ -1508,6 +1541,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The deltas to apply. */
         requestBody: {
             content: {
                 /**
