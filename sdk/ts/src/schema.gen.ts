@@ -693,7 +693,6 @@ export interface components {
         NamespaceInfo: {
             /** @description As spelled in paths; `~` for the empty namespace. */
             namespace: string;
-            /** Format: uint64 */
             items: number;
         };
         /** @description The namespaces that hold live items. */
