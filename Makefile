@@ -153,8 +153,10 @@ chromium:
 e2e-test: e2e-deps chromium
 	@$(NODE_OK); cd e2e && npm test
 
+# npm ci only when node_modules is older than the lockfile (npm writes
+# node_modules/.package-lock.json on every install): the generators are many.
 sdk-matrix-deps:
-	@$(NODE_OK); cd sdk-matrix && npm ci --no-audit --no-fund --loglevel=error
+	@$(NODE_OK); cd sdk-matrix && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # The Perl generator is Debian's OpenAPI::Client. As root with apt-get it is
 # installed here; otherwise the run stops and says what to install.
