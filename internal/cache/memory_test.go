@@ -598,8 +598,11 @@ func TestShardsHandOutCASIdsFromDisjointBlocks(t *testing.T) {
 	a, b := m.shards[0], m.shards[1]
 	seen := map[uint64]bool{}
 	last := map[*shard]uint64{}
+	// The background sweeper runs too: the *Locked calls hold the shard's lock.
 	take := func(s *shard, step int) {
+		s.mu.Lock()
 		id := s.nextCASLocked(m)
+		s.mu.Unlock()
 		require.False(t, seen[id], "step %d: id %d handed out twice", step, id)
 		require.Greater(t, id, last[s], "step %d: a shard's ids increase", step)
 		seen[id], last[s] = true, id
@@ -611,7 +614,9 @@ func TestShardsHandOutCASIdsFromDisjointBlocks(t *testing.T) {
 			take(b, step)
 		}
 	}
+	a.mu.Lock()
 	a.resetLocked()
+	a.mu.Unlock()
 	take(a, -1)
 	assert.NotContains(t, seen, uint64(0), "0 is never an id")
 	assert.Len(t, seen, 4*casBlock+1)
