@@ -123,6 +123,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary the snapshot tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
 // binary builds the server once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
