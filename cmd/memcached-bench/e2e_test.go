@@ -288,10 +288,14 @@ func TestOpenModelCountsTheRequestsAStallHeldBack(t *testing.T) {
 	assert.Greater(t, open.Latency.P50, 0.0)
 
 	// The closed model waits out the stall and sends nothing meanwhile: one
-	// slow request among hundreds leaves its p99 fast. This is the blind spot
-	// the open model exists to avoid.
+	// slow request among hundreds leaves its p99 below the open model's.
+	// This is the blind spot the open model exists to avoid. (Not an absolute
+	// bound: on a busy machine the scheduler alone delays a few closed-model
+	// requests by tens of milliseconds; the open model suffers those delays
+	// too, and counts each one many times.)
 	closed := bench(t, "-url", stallingServer(t), "-target", "fixed", "-conns", "1", "-duration", "500ms")
 	assert.Greater(t, closed.Requests, uint64(200))
-	assert.Less(t, closed.Latency.P99, 50_000.0, "closed model p99 in µs")
+	assert.Less(t, closed.Latency.P99, open.Latency.P99, "closed model p99 in µs, against the open model's")
 	assert.GreaterOrEqual(t, closed.Latency.Max, 100_000.0, "the stall itself is still the maximum")
+	t.Logf("p99: open model %.0f µs, closed model %.0f µs", open.Latency.P99, closed.Latency.P99)
 }
