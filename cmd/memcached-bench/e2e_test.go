@@ -70,7 +70,11 @@ func TestClosedModelAgainstTheCeiling(t *testing.T) {
 	assert.Zero(t, res.Errors)
 	assert.Greater(t, res.Requests, uint64(100), "four loopback connections manage far more than 100 requests in 300 ms")
 	assert.Equal(t, res.Requests, res.Keys)
-	assert.InDelta(t, 0.3, res.DurationS, 0.2, "the run stops by itself after -duration")
+	// Never before -duration; after it, each connection finishes the request
+	// it has in flight, which a busy machine can stretch by a good fraction of
+	// a second, but far less than the 5 s request timeout.
+	assert.GreaterOrEqual(t, res.DurationS, 0.3, "the run lasts -duration")
+	assert.Less(t, res.DurationS, 3.0, "the run stops by itself after -duration")
 	assert.InEpsilon(t, float64(res.Requests)/res.DurationS, res.RequestsPS, 1e-9)
 	assertLatencyOrdered(t, res.Latency)
 	assert.Positive(t, res.ClientCPU, "the generator reports its own CPU use")
