@@ -110,7 +110,7 @@ const argv = (globalThis as unknown as { process: { argv: string[] } }).process.
 const mc = new Client({ baseUrl: argv[2] ?? "" });
 const stored: boolean = await mc.set("ts-install", { name: "Ada" });
 const got = await mc.get("ts-install");
-const hits: number | undefined = await mc.incr("ts-install-hits", 1, { initialValue: 41 });
+const hits = await mc.incr("ts-install-hits", 1, { initialValue: 41 });
 // @ts-expect-error: the package is typed; a key is a string, not a number
 void (() => mc.get(42));
 let refused = "";
