@@ -81,36 +81,118 @@ func (m *Memory) VisitShard(i int, fn func(*Record)) {
 // and counters stay as they were: what Restore drops was never served. A
 // record no store could hold is refused with ErrInvalidArgument.
 func (m *Memory) Restore(rec *Record, now int64) (stored bool, evicted int, err error) {
+	key, ok, err := m.checkRecord(rec, now)
+	if err != nil || !ok {
+		return false, 0, err
+	}
+	h := m.hash(key)
+	s := m.shardOf(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counters := s.counters
+	s.restoreLocked(m, h, key, rec, now, false)
+	evicted = int(s.counters.Evictions - counters.Evictions)
+	s.counters = counters
+	return true, evicted, nil
+}
+
+// RestoreCounts says what RestoreShard did with a batch of records.
+type RestoreCounts struct {
+	Items, Locks int // stored
+	Skipped      int // expired by the store's clock, or over the value limit
+	Evicted      int // restored ones dropped to make room, least recently restored first
+}
+
+// RestoreShard is Restore of a batch of records, all of shard i (see
+// ShardIndex) and in ascending Access order, under one acquisition of that
+// shard's lock: a load's bulk path. Slot array and index are sized for the
+// whole batch first, and the memory limit is checked once for the batch;
+// only a batch that does not fit evicts, record by record, what was
+// restored longest ago. A record of another shard, or one Restore would
+// refuse, fails the batch with ErrInvalidArgument; the records before it
+// stay stored.
+func (m *Memory) RestoreShard(i int, recs []Record, now int64) (c RestoreCounts, err error) {
+	s := m.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Pre-size, within what the budget can hold, so the batch grows
+	// nothing step by step.
+	room := max(0, min(len(recs), int(s.budget/ItemOverhead)-len(s.slots)))
+	s.slots = slices.Grow(s.slots, room)
+	for (s.idx.n+room)*100 > len(s.idx.entries)*maxLoadPercent {
+		s.idx.grow()
+	}
+	var need int64
+	for j := range recs {
+		need += chargeOf(len(recs[j].Namespace) + len(recs[j].Name) + len(recs[j].Value))
+	}
+	fits := s.used+need <= s.budget
+	counters := s.counters
+	defer func() {
+		c.Evicted = int(s.counters.Evictions - counters.Evictions)
+		s.counters = counters
+	}()
+	for j := range recs {
+		rec := &recs[j]
+		key, ok, err := m.checkRecord(rec, now)
+		if err != nil {
+			return c, err
+		}
+		if !ok {
+			c.Skipped++
+			continue
+		}
+		h := m.hash(key)
+		if int(h>>m.shift) != i {
+			return c, fmt.Errorf("%w: restore: key %q of namespace %q is not of shard %d", ErrInvalidArgument, rec.Name, rec.Namespace, i)
+		}
+		s.restoreLocked(m, h, key, rec, now, fits)
+		if rec.Lock {
+			c.Locks++
+		} else {
+			c.Items++
+		}
+	}
+	return c, nil
+}
+
+// checkRecord validates rec and returns its key, aliasing rec's bytes, and
+// whether it is to be stored: false for one expired by now or over the
+// value limit.
+func (m *Memory) checkRecord(rec *Record, now int64) (Key, bool, error) {
 	key := Key{
 		Namespace: unsafe.String(unsafe.SliceData(rec.Namespace), len(rec.Namespace)),
 		Name:      unsafe.String(unsafe.SliceData(rec.Name), len(rec.Name)),
 	}
 	// Binary: names the memcached listener stored need not be UTF-8.
 	if k, err := NewBinaryKey(key.Namespace, key.Name); err != nil || len(key.Namespace) == 0 || k.Namespace != key.Namespace {
-		return false, 0, fmt.Errorf("%w: restore: key %q in namespace %q", ErrInvalidArgument, rec.Name, rec.Namespace)
+		return key, false, fmt.Errorf("%w: restore: key %q in namespace %q", ErrInvalidArgument, rec.Name, rec.Namespace)
 	}
 	switch {
 	case rec.Kind > KindBytes:
-		return false, 0, fmt.Errorf("%w: restore: key %q: unknown kind %d", ErrInvalidArgument, rec.Name, rec.Kind)
+		return key, false, fmt.Errorf("%w: restore: key %q: unknown kind %d", ErrInvalidArgument, rec.Name, rec.Kind)
 	case rec.Lock && (len(rec.Value) > 0 || rec.Expires == 0 || rec.Fetched || rec.Stale || rec.Lease):
-		return false, 0, fmt.Errorf("%w: restore: key %q: a delete lock with a value, an item mark or no end", ErrInvalidArgument, rec.Name)
+		return key, false, fmt.Errorf("%w: restore: key %q: a delete lock with a value, an item mark or no end", ErrInvalidArgument, rec.Name)
 	case rec.Expires < 0 || rec.Expires > maxAbsoluteSeconds:
-		return false, 0, fmt.Errorf("%w: restore: key %q: expiry %d out of range", ErrInvalidArgument, rec.Name, rec.Expires)
+		return key, false, fmt.Errorf("%w: restore: key %q: expiry %d out of range", ErrInvalidArgument, rec.Name, rec.Expires)
 	case rec.Expires != 0 && rec.Expires <= now, len(rec.Value) > m.maxValue:
-		return false, 0, nil
+		return key, false, nil
 	}
-	return true, m.restore(key, rec, now), nil
+	return key, true, nil
 }
 
-func (m *Memory) restore(key Key, rec *Record, now int64) int {
-	h := m.hash(key)
-	s := m.shardOf(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// restoreLocked stores rec under key, hashing to h, replacing an earlier
+// record of the key and evicting what was restored longest ago while it
+// does not fit, unless fits says the caller checked that it does. The
+// caller keeps the shard's counters.
+func (s *shard) restoreLocked(m *Memory, h uint64, key Key, rec *Record, now int64, fits bool) {
 	if i := s.lookupLocked(h, key.Namespace, key.Name); i != nilSlot {
 		s.removeLocked(i, h)
 	}
-	counters := s.counters
+	if !fits {
+		r := reading{sec: now, exact: true}
+		s.makeRoomLocked(m, chargeOf(len(key.Namespace)+len(key.Name)+len(rec.Value)), &r)
+	}
 	state := stateItem
 	switch {
 	case rec.Lock:
@@ -124,16 +206,11 @@ func (m *Memory) restore(key Key, rec *Record, now int64) int {
 	if rec.Lease {
 		state |= leaseBit
 	}
-	r := reading{sec: now, exact: true}
-	s.makeRoomLocked(m, chargeOf(len(key.Namespace)+len(key.Name)+len(rec.Value)), &r)
 	i := s.insertLocked(m, h, key.Namespace, key.Name, rec.Value, state)
-	evicted := int(s.counters.Evictions - counters.Evictions)
-	s.counters = counters
 	sl := &s.slots[i]
 	sl.setCAS(rec.CAS)
 	sl.setExpires(rec.Expires)
 	sl.flags, sl.kind, sl.access = rec.Flags, rec.Kind, m.tick(rec.Access)
-	return evicted
 }
 
 // Reserve makes room for n more items or locks spread over the shards, as
