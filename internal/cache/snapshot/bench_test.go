@@ -18,10 +18,11 @@ import (
 
 // BenchmarkSnapshot1GiB writes and loads a snapshot of 1 GiB of values
 // (SNAPSHOT_BENCH_BYTES overrides the size), of 100-byte and of 10 KB
-// values, in interleaved rounds with two baselines from the same run: a
+// values, in interleaved rounds with three baselines from the same run: a
 // plain write and fsync of as many bytes to the same directory (the disk's
 // speed), and Put of the same items into an empty store (the engine's
-// insert speed, which a load cannot beat). Run it with -benchtime 1x:
+// insert speed), and the load restoring record by record through Restore
+// (the path before RestoreShard). Run it with -benchtime 1x:
 //
 //	go test -run '^$' -bench Snapshot1GiB -benchtime 1x -timeout 60m ./internal/cache/snapshot/
 func BenchmarkSnapshot1GiB(b *testing.B) {
@@ -80,7 +81,7 @@ func benchSnapshot(b *testing.B, dir string, total int64, size int) {
 	path := filepath.Join(dir, "bench.snapshot")
 	defer os.Remove(path)
 	defer os.Remove(path + ".raw")
-	var write, load, raw, put, hold, writeCPU, loadCPU time.Duration
+	var write, load, raw, put, hold, writeCPU, loadCPU, perItem, perItemCPU time.Duration
 	var fileBytes int64
 	b.ResetTimer()
 	for r := range rounds {
@@ -98,20 +99,31 @@ func benchSnapshot(b *testing.B, dir string, total int64, size int) {
 		hold = max(hold, st.MaxHold)
 		fileBytes = st.Bytes
 
-		dst := newStore()
-		c0 = cpuTime()
-		lst, err := snapshot.Load(context.Background(), dst, path)
-		if err != nil {
-			b.Fatal(err)
+		// The bulk load, then the per-item one before it as the baseline.
+		for _, one := range []bool{false, true} {
+			snapshot.SetPerItem(one)
+			dst := newStore()
+			c0 = cpuTime()
+			lst, err := snapshot.Load(context.Background(), dst, path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu := cpuTime() - c0
+			if int(lst.Items) != n || lst.Evicted != 0 {
+				b.Fatalf("loaded %d items, evicted %d, want %d", lst.Items, lst.Evicted, n)
+			}
+			if one {
+				perItem += lst.Duration
+				perItemCPU += cpu
+			} else {
+				load += lst.Duration
+				loadCPU += cpu
+			}
+			_ = dst.Close()
+			dst = nil
+			runtime.GC()
 		}
-		loadCPU += cpuTime() - c0
-		if int(lst.Items) != n || lst.Evicted != 0 {
-			b.Fatalf("loaded %d items, evicted %d, want %d", lst.Items, lst.Evicted, n)
-		}
-		load += lst.Duration
-		_ = dst.Close()
-		dst = nil
-		runtime.GC()
+		snapshot.SetPerItem(false)
 
 		base := newStore()
 		put += fill(base)
@@ -127,6 +139,8 @@ func benchSnapshot(b *testing.B, dir string, total int64, size int) {
 	b.ReportMetric(mb/(write.Seconds()/rounds), "write_MB/s")
 	b.ReportMetric(mb/(raw.Seconds()/(rounds-1)), "rawwrite_MB/s")
 	b.ReportMetric(load.Seconds()/rounds, "load_s")
+	b.ReportMetric(perItem.Seconds()/rounds, "load_peritem_s")
+	b.ReportMetric(perItemCPU.Seconds()/rounds, "load_peritem_cpu_s")
 	b.ReportMetric(put.Seconds()/rounds, "put_s")
 	b.ReportMetric(writeCPU.Seconds()/rounds, "write_cpu_s")
 	b.ReportMetric(loadCPU.Seconds()/rounds, "load_cpu_s")

@@ -39,3 +39,7 @@ func Frame(payload []byte, records uint64) []byte {
 
 // AppendRecord is appendRecord, for building fuzz seeds.
 func AppendRecord(b []byte, r *cache.Record) []byte { return appendRecord(b, r) }
+
+// SetPerItem makes Load restore record by record (the path before the bulk
+// one) while on is true: the benchmark's baseline.
+func SetPerItem(on bool) { perItem = on }

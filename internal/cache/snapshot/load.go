@@ -172,32 +172,165 @@ func (l *loader) frame() (header, []section, error) {
 }
 
 // restore restores every record of the sections into m and returns the
-// largest CAS id. Each of up to one worker per core merges all sections by
-// access time and restores the records of its own shards of m, so every
-// shard still receives its records in ascending access order, and a load
-// uses every core. Every worker decodes and checks every block.
+// largest CAS id. This goroutine merges the sections by access time, once,
+// and gathers each shard's records, copied, into batches; up to one worker
+// per core restores the batches of its own shards (shard mod workers), each
+// in one RestoreShard call, so every shard still receives its records in
+// ascending access order under one lock acquisition per batch.
 func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, st *LoadStats) (uint64, error) {
-	workers := min(runtime.GOMAXPROCS(0), m.ShardCount(), maxWorkers)
-	if workers <= 1 {
-		return l.merge(ctx, m, secs, st, func(*cache.Record) bool { return true })
+	if perItem {
+		return l.restorePerItem(ctx, m, secs, st)
 	}
+	now := m.NowUnix()
+	workers := min(runtime.GOMAXPROCS(0), m.ShardCount(), maxWorkers)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	size := min(max(batchMemory/m.ShardCount(), minBatch), maxBatch)
+	free := sync.Pool{New: func() any { return &batch{buf: make([]byte, 0, size)} }}
+	chans := make([]chan *batch, workers)
+	counts := make([]cache.RestoreCounts, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		chans[w] = make(chan *batch, 4)
+		wg.Go(func() {
+			for b := range chans[w] {
+				if errs[w] == nil {
+					c, err := m.RestoreShard(b.shard, b.recs, now)
+					counts[w].Items += c.Items
+					counts[w].Locks += c.Locks
+					counts[w].Skipped += c.Skipped
+					counts[w].Evicted += c.Evicted
+					if err != nil {
+						errs[w] = fmt.Errorf("%w: %w", ErrCorrupt, err)
+						cancel()
+					}
+				}
+				b.recs, b.buf = b.recs[:0], b.buf[:0]
+				free.Put(b)
+			}
+		})
+	}
+	pending := make([]*batch, m.ShardCount())
+	send := func(b *batch) { chans[b.shard%workers] <- b }
+	maxCAS, err := l.merge(ctx, secs, func(r *cache.Record) {
+		i := m.ShardIndex(r.Namespace, r.Name)
+		b := pending[i]
+		n := len(r.Namespace) + len(r.Name) + len(r.Value)
+		if b != nil && len(b.buf)+n > cap(b.buf) {
+			send(b)
+			b = nil
+		}
+		if b == nil {
+			b = free.Get().(*batch)
+			b.shard = i
+			if n > cap(b.buf) {
+				b.buf = make([]byte, 0, n)
+			}
+			pending[i] = b
+		}
+		// Appends within the buffer's capacity: earlier records' slices
+		// stay valid.
+		rec := *r
+		at := len(b.buf)
+		b.buf = append(append(append(b.buf, r.Namespace...), r.Name...), r.Value...)
+		rec.Namespace = b.buf[at : at+len(r.Namespace)]
+		at += len(r.Namespace)
+		rec.Name = b.buf[at : at+len(r.Name)]
+		at += len(r.Name)
+		rec.Value = b.buf[at : at+len(r.Value)]
+		b.recs = append(b.recs, rec)
+	})
+	if err == nil {
+		for _, b := range pending {
+			if b != nil {
+				send(b)
+			}
+		}
+	}
+	for _, ch := range chans {
+		close(ch)
+	}
+	wg.Wait()
+	// A worker's error cancels the merge: report the worker's.
+	for _, werr := range errs {
+		if werr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+			return 0, werr
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range counts {
+		st.Items += uint64(c.Items)
+		st.Locks += uint64(c.Locks)
+		st.Skipped += uint64(c.Skipped)
+		st.Evicted += uint64(c.Evicted)
+	}
+	return maxCAS, nil
+}
+
+// batch is records of one shard on their way to RestoreShard, their bytes
+// copied into buf.
+type batch struct {
+	shard int
+	recs  []cache.Record
+	buf   []byte
+}
+
+const (
+	// batchMemory bounds the batch buffers waiting, one per shard; each is
+	// minBatch to maxBatch bytes.
+	batchMemory        = 32 << 20
+	minBatch, maxBatch = 16 << 10, 256 << 10
+	// maxWorkers bounds the goroutines of one load.
+	maxWorkers = 4
+)
+
+// perItem makes Load restore record by record through Restore, the path
+// before RestoreShard: the benchmark's baseline.
+var perItem bool
+
+// restorePerItem is restore through Restore, one record at a time: each of
+// up to one worker per core merges all sections and restores the records of
+// its own shards.
+func (l *loader) restorePerItem(ctx context.Context, m *cache.Memory, secs []section, st *LoadStats) (uint64, error) {
+	workers := min(runtime.GOMAXPROCS(0), m.ShardCount(), maxWorkers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stats := make([]LoadStats, workers)
 	cas := make([]uint64, workers)
 	errs := make([]error, workers)
+	now := m.NowUnix()
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			mine := func(r *cache.Record) bool { return m.ShardIndex(r.Namespace, r.Name)%workers == w }
-			cas[w], errs[w] = l.merge(ctx, m, secs, &stats[w], mine)
+			cas[w], errs[w] = l.merge(ctx, secs, func(r *cache.Record) {
+				if m.ShardIndex(r.Namespace, r.Name)%workers != w || errs[w] != nil {
+					return
+				}
+				stored, evicted, err := m.Restore(r, now)
+				if err != nil {
+					errs[w] = fmt.Errorf("%w: %w", ErrCorrupt, err)
+					cancel()
+					return
+				}
+				stats[w].Evicted += uint64(evicted)
+				switch {
+				case !stored:
+					stats[w].Skipped++
+				case r.Lock:
+					stats[w].Locks++
+				default:
+					stats[w].Items++
+				}
+			})
 			if errs[w] != nil {
 				cancel()
 			}
 		})
 	}
 	wg.Wait()
-	// The first worker to fail cancelled the others: report its error.
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return 0, err
@@ -217,13 +350,10 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 	return maxCAS, nil
 }
 
-// maxWorkers bounds the goroutines of one load.
-const maxWorkers = 4
-
-// merge restores the records for which mine is true, merging the sections
-// by access time, and returns the largest CAS id among them.
-func (l *loader) merge(ctx context.Context, m *cache.Memory, secs []section, st *LoadStats, mine func(*cache.Record) bool) (uint64, error) {
-	now := m.NowUnix()
+// merge calls fn with every record of the sections, merged by access time,
+// and returns the largest CAS id. The record passed aliases a block buffer
+// and is valid only during fn.
+func (l *loader) merge(ctx context.Context, secs []section, fn func(*cache.Record)) (uint64, error) {
 	var q queue
 	for i, s := range secs {
 		c := &cursor{l: l, sec: uint32(i), off: int64(s.first), end: int64(s.first + s.bytes), left: s.records}
@@ -244,22 +374,8 @@ func (l *loader) merge(ctx context.Context, m *cache.Memory, secs []section, st 
 			}
 		}
 		c := q[0]
-		if mine(&c.rec) {
-			stored, evicted, err := m.Restore(&c.rec, now)
-			if err != nil {
-				return 0, fmt.Errorf("%w: section %d: %w", ErrCorrupt, c.sec, err)
-			}
-			st.Evicted += uint64(evicted)
-			switch {
-			case !stored:
-				st.Skipped++
-			case c.rec.Lock:
-				st.Locks++
-			default:
-				st.Items++
-			}
-			maxCAS = max(maxCAS, c.rec.CAS)
-		}
+		fn(&c.rec)
+		maxCAS = max(maxCAS, c.rec.CAS)
 		ok, err := c.next()
 		if err != nil {
 			return 0, err
