@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -81,7 +82,7 @@ func (m *Memory) VisitShard(i int, fn func(*Record)) {
 // and counters stay as they were: what Restore drops was never served. A
 // record no store could hold is refused with ErrInvalidArgument.
 func (m *Memory) Restore(rec *Record, now int64) (stored bool, evicted int, err error) {
-	key, ok, err := m.checkRecord(rec, now)
+	key, ok, err := m.checkRecord(rec, now, false)
 	if err != nil || !ok {
 		return false, 0, err
 	}
@@ -132,40 +133,82 @@ func (m *Memory) RestoreShard(i int, recs []Record, now int64) (c RestoreCounts,
 		c.Evicted = int(s.counters.Evictions - counters.Evictions)
 		s.counters = counters
 	}()
-	for j := range recs {
-		rec := &recs[j]
-		key, ok, err := m.checkRecord(rec, now)
-		if err != nil {
-			return c, err
+	var hs [prefetchBatch]uint64
+	var valid []byte // the namespace of the last record that passed its checks
+	for start := 0; start < len(recs); start += prefetchBatch {
+		chunk := recs[start:min(start+prefetchBatch, len(recs))]
+		for j := range chunk {
+			hs[j] = m.hash(recordKey(&chunk[j]))
 		}
-		if !ok {
-			c.Skipped++
-			continue
-		}
-		h := m.hash(key)
-		if int(h>>m.shift) != i {
-			return c, fmt.Errorf("%w: restore: key %q of namespace %q is not of shard %d", ErrInvalidArgument, rec.Name, rec.Namespace, i)
-		}
-		s.restoreLocked(m, h, key, rec, now, fits)
-		if rec.Lock {
-			c.Locks++
-		} else {
-			c.Items++
+		s.prefetchLocked(hs[:len(chunk)])
+		for j := range chunk {
+			rec := &chunk[j]
+			key, ok, err := m.checkRecord(rec, now, valid != nil && string(rec.Namespace) == string(valid))
+			if err != nil {
+				return c, err
+			}
+			valid = rec.Namespace
+			if !ok {
+				c.Skipped++
+				continue
+			}
+			if int(hs[j]>>m.shift) != i {
+				return c, fmt.Errorf("%w: restore: key %q of namespace %q is not of shard %d", ErrInvalidArgument, rec.Name, rec.Namespace, i)
+			}
+			s.restoreLocked(m, hs[j], key, rec, now, fits)
+			if rec.Lock {
+				c.Locks++
+			} else {
+				c.Items++
+			}
 		}
 	}
 	return c, nil
 }
 
-// checkRecord validates rec and returns its key, aliasing rec's bytes, and
-// whether it is to be stored: false for one expired by now or over the
-// value limit.
-func (m *Memory) checkRecord(rec *Record, now int64) (Key, bool, error) {
-	key := Key{
+// prefetchBatch is how many index positions RestoreShard loads ahead.
+const prefetchBatch = 64
+
+// prefetchSink keeps the loads of prefetchLocked from being optimised away.
+var prefetchSink atomic.Uint64
+
+// prefetchLocked loads the index positions where the keys hashing to hs
+// start their probes. The loads are independent, so the CPU overlaps their
+// cache misses, where lookup and insert one key at a time wait for each in
+// turn: in a large index nearly every restored key misses the caches.
+func (s *shard) prefetchLocked(hs []uint64) {
+	x := &s.idx
+	if len(x.entries) == 0 {
+		return
+	}
+	var sum uint64
+	for _, h := range hs {
+		p := x.home(uint32(h))
+		sum += x.entries[p] + uint64(x.offs[p])
+	}
+	prefetchSink.Add(sum)
+}
+
+// recordKey is the key of rec, aliasing its bytes.
+func recordKey(rec *Record) Key {
+	return Key{
 		Namespace: unsafe.String(unsafe.SliceData(rec.Namespace), len(rec.Namespace)),
 		Name:      unsafe.String(unsafe.SliceData(rec.Name), len(rec.Name)),
 	}
-	// Binary: names the memcached listener stored need not be UTF-8.
-	if k, err := NewBinaryKey(key.Namespace, key.Name); err != nil || len(key.Namespace) == 0 || k.Namespace != key.Namespace {
+}
+
+// checkRecord validates rec and returns its key, aliasing rec's bytes, and
+// whether it is to be stored: false for one expired by now or over the
+// value limit. nsValid says rec's namespace already passed (a batch's
+// records mostly share one), so only the name is checked.
+func (m *Memory) checkRecord(rec *Record, now int64, nsValid bool) (Key, bool, error) {
+	key := recordKey(rec)
+	if nsValid {
+		if len(key.Name) == 0 || len(key.Name) > MaxKeyBytes {
+			return key, false, fmt.Errorf("%w: restore: key %q in namespace %q", ErrInvalidArgument, rec.Name, rec.Namespace)
+		}
+	} else if k, err := NewBinaryKey(key.Namespace, key.Name); err != nil || len(key.Namespace) == 0 || k.Namespace != key.Namespace {
+		// Binary: names the memcached listener stored need not be UTF-8.
 		return key, false, fmt.Errorf("%w: restore: key %q in namespace %q", ErrInvalidArgument, rec.Name, rec.Namespace)
 	}
 	switch {

@@ -19,7 +19,7 @@ func restoreRecords(now int64, n int) []Record {
 			name = i / 2
 		}
 		r := Record{
-			Namespace: []byte("default"),
+			Namespace: []byte([]string{"default", "default", "team-a.b_c"}[i%3]),
 			Name:      fmt.Appendf(nil, "key:%d", name),
 			Value:     make([]byte, []int{10, 100, 3000}[i%3]),
 			Kind:      KindBytes,
@@ -123,5 +123,12 @@ func TestRestoreShardRefusesARecordOfAnotherShard(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidArgument)
 	_, err = m.RestoreShard(other, []Record{{Namespace: []byte("default"), Name: nil}}, m.NowUnix())
 	require.ErrorIs(t, err, ErrInvalidArgument, "an invalid key")
+	// A name too long after a valid record of the same namespace.
+	long := r
+	long.Name = make([]byte, MaxKeyBytes+1)
+	c, err := m.RestoreShard(m.ShardIndex(r.Namespace, r.Name), []Record{r, long}, m.NowUnix())
+	require.ErrorIs(t, err, ErrInvalidArgument, "a key too long")
+	assert.Equal(t, 1, c.Items, "the record before it stays stored")
+	_ = m.FlushAll(t.Context())
 	assert.Empty(t, contents(m))
 }
