@@ -174,8 +174,28 @@ func TestStress(t *testing.T) {
 	status, body = s.call(http.MethodPost, "/v1/ns/stress/keys/counter:incr", `{"delta": 0, "initial_value": 0}`)
 	require.Equal(t, http.StatusOK, status, "body: %s", body)
 
-	ctx, cancel := context.WithTimeout(context.Background(), duration)
+	// The load runs for duration and then, on a machine too busy to have
+	// overflowed the cache by then, until it has evicted (bounded), so the
+	// eviction check below tests the engine rather than the machine's speed.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	go func() {
+		defer cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(duration):
+		}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for store.Counters().Evictions == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Go(func() { s.run(ctx, uint64(i)) })
@@ -200,7 +220,7 @@ func TestStress(t *testing.T) {
 	wg.Wait()
 
 	assert.Empty(t, s.failures)
-	t.Logf("%d operations by %d clients in %s; %d increments, %d cas wins, peak %d bytes charged of %d",
+	t.Logf("%d operations by %d clients in at least %s; %d increments, %d cas wins, peak %d bytes charged of %d",
 		s.ops.Load(), clients, duration, s.incrs.Load(), s.casWins.Load(), peak, limit)
 	assert.Greater(t, s.ops.Load(), int64(clients), "every client got through")
 
