@@ -186,7 +186,9 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	size := min(max(batchMemory/m.ShardCount(), minBatch), maxBatch)
-	free := sync.Pool{New: func() any { return &batch{buf: make([]byte, 0, size)} }}
+	free := sync.Pool{New: func() any {
+		return &batch{buf: make([]byte, 0, size), recs: make([]cache.Record, 0, size/64)}
+	}}
 	chans := make([]chan *batch, workers)
 	counts := make([]cache.RestoreCounts, workers)
 	errs := make([]error, workers)
@@ -230,16 +232,16 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 			pending[i] = b
 		}
 		// Appends within the buffer's capacity: earlier records' slices
-		// stay valid.
-		rec := *r
+		// stay valid. The record is copied once, into its place.
 		at := len(b.buf)
 		b.buf = append(append(append(b.buf, r.Namespace...), r.Name...), r.Value...)
+		b.recs = append(b.recs, *r)
+		rec := &b.recs[len(b.recs)-1]
 		rec.Namespace = b.buf[at : at+len(r.Namespace)]
 		at += len(r.Namespace)
 		rec.Name = b.buf[at : at+len(r.Name)]
 		at += len(r.Name)
 		rec.Value = b.buf[at : at+len(r.Value)]
-		b.recs = append(b.recs, rec)
 	})
 	if err == nil {
 		for _, b := range pending {
