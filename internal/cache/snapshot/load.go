@@ -186,15 +186,24 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	size := min(max(batchMemory/m.ShardCount(), minBatch), maxBatch)
-	free := sync.Pool{New: func() any {
-		return &batch{buf: make([]byte, 0, size), recs: make([]cache.Record, 0, size/64)}
-	}}
+	// Spent batches come back for reuse: as many as can be pending or in
+	// flight, so a load allocates its buffers once (a sync.Pool would drop
+	// them at every garbage collection).
+	free := make(chan *batch, m.ShardCount()+workers*(queueDepth+1))
+	get := func() *batch {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return &batch{buf: make([]byte, 0, size), recs: make([]cache.Record, 0, size/64)}
+		}
+	}
 	chans := make([]chan *batch, workers)
 	counts := make([]cache.RestoreCounts, workers)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		chans[w] = make(chan *batch, 4)
+		chans[w] = make(chan *batch, queueDepth)
 		wg.Go(func() {
 			for b := range chans[w] {
 				if errs[w] == nil {
@@ -209,7 +218,10 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 					}
 				}
 				b.recs, b.buf = b.recs[:0], b.buf[:0]
-				free.Put(b)
+				select {
+				case free <- b:
+				default:
+				}
 			}
 		})
 	}
@@ -224,7 +236,7 @@ func (l *loader) restore(ctx context.Context, m *cache.Memory, secs []section, s
 			b = nil
 		}
 		if b == nil {
-			b = free.Get().(*batch)
+			b = get()
 			b.shard = i
 			if n > cap(b.buf) {
 				b.buf = make([]byte, 0, n)
@@ -287,6 +299,8 @@ const (
 	minBatch, maxBatch = 16 << 10, 256 << 10
 	// maxWorkers bounds the goroutines of one load.
 	maxWorkers = 4
+	// queueDepth is the batches waiting for each worker.
+	queueDepth = 4
 )
 
 // perItem makes Load restore record by record through Restore, the path
