@@ -82,7 +82,8 @@ wait_port() {
 		fi
 		sleep 0.1
 	done
-	log "nothing listens on 127.0.0.1:$1"
+	log "nothing listens on 127.0.0.1:$1${2:+ ($2 did not start; its log follows)}"
+	[ -n "${2:-}" ] && [ -f "$2" ] && cat "$2" >&2
 	return 1
 }
 
@@ -138,12 +139,12 @@ bench=("${load_pin[@]}" "$work/memcached-bench")
 ours_port="$(free_port)"
 "${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_port" -log-level warn 2>"$work/memcached-http.log" &
 pids+=($!)
-wait_port "$ours_port"
+wait_port "$ours_port" "$work/memcached-http.log"
 
 ceiling_port="$(free_port)"
 "${server_pin[@]}" "$work/memcached-bench" -serve-fixed -addr "127.0.0.1:$ceiling_port" -value-size "$value_size" >"$work/ceiling.log" 2>&1 &
 pids+=($!)
-wait_port "$ceiling_port"
+wait_port "$ceiling_port" "$work/ceiling.log"
 
 webdis_port=""
 redis_port=""
@@ -153,7 +154,7 @@ if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1;
 	"${server_pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
 		--daemonize no --logfile "$work/redis.log" &
 	pids+=($!)
-	wait_port "$redis_port"
+	wait_port "$redis_port" "$work/redis.log"
 	webdis_port="$(free_port)"
 	# One Webdis thread per server core: more would only contend with Redis.
 	cat >"$work/webdis.json" <<JSON
@@ -167,12 +168,12 @@ if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1;
 JSON
 	"${server_pin[@]}" webdis "$work/webdis.json" &
 	pids+=($!)
-	wait_port "$webdis_port"
+	wait_port "$webdis_port" "$work/webdis.log"
 	ours_redis_port="$(free_port)"
 	"${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_redis_port" -log-level warn \
 		-store "redis://127.0.0.1:$redis_port/0" 2>"$work/memcached-http-redis.log" &
 	pids+=($!)
-	wait_port "$ours_redis_port"
+	wait_port "$ours_redis_port" "$work/memcached-http-redis.log"
 	webdis_note="Webdis $(dpkg-query -W -f='${Version}' webdis 2>/dev/null || echo '?') and \`memcached-http -store redis://…\` over one Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), all on the server cores."
 else
 	webdis_note="Webdis and over-Redis rows skipped: webdis or redis-server is not installed and could not be (BENCH_INSTALL=0, not root, or apt-get failed)."
