@@ -60,11 +60,14 @@ trap 'exit 130' INT TERM
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
-# free_port prints a loopback TCP port nobody listens on.
+# free_port prints a loopback TCP port nobody listens on, below the kernel's
+# ephemeral range, where an outgoing connection may hold a port without
+# listening on it (and bind would then fail).
 free_port() {
-	local port
+	local port lo
+	lo="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 	for _ in $(seq 100); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % (lo > 21000 ? lo - 20000 : 1000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
