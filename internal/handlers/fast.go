@@ -151,21 +151,8 @@ func readAll(dst []byte, src io.Reader) ([]byte, error) {
 // encoding/json would decode. The keys share one string of the body.
 func parseBatchGet(data []byte, body *gen.BatchGetRequest) bool {
 	p := plainParser{data: data, text: string(data)}
-	if !p.skip('{') {
-		return false
-	}
 	var seenKeys, seenPrefix, seenForCas bool
-	for first := true; ; first = false {
-		if p.skip('}') {
-			break
-		}
-		if !first && !p.skip(',') {
-			return false
-		}
-		name, ok := p.str()
-		if !ok || !p.skip(':') {
-			return false
-		}
+	if !p.object(func(name string) (ok bool) {
 		switch {
 		case name == "keys" && !seenKeys:
 			seenKeys = true
@@ -189,6 +176,9 @@ func parseBatchGet(data []byte, body *gen.BatchGetRequest) bool {
 		default:
 			return false
 		}
+		return true
+	}) {
+		return false
 	}
 	p.ws()
 	return p.i == len(data)
@@ -241,6 +231,26 @@ func (p *plainParser) str() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// object reads a JSON object, handing each member's name to member, which
+// reads the member's value and reports whether it was plain.
+func (p *plainParser) object(member func(name string) bool) bool {
+	if !p.skip('{') {
+		return false
+	}
+	for first := true; ; first = false {
+		if p.skip('}') {
+			return true
+		}
+		if !first && !p.skip(',') {
+			return false
+		}
+		name, ok := p.str()
+		if !ok || !p.skip(':') || !member(name) {
+			return false
+		}
+	}
 }
 
 // strs reads an array of plain strings.
