@@ -59,7 +59,10 @@ func (s *Store) Fetch(ctx context.Context, key cache.Key, opts cache.FetchOption
 	c := s.itemCall(key, ms, sec,
 		strconv.Itoa(len(key.Name)), s.idleTTL,
 		touchExp, touchTTL, vivExp, vivTTL, recache, flag(opts.NoBump),
-		strconv.Itoa(s.lay.buckets), strconv.Itoa(s.lay.bucket(key)))
+		strconv.Itoa(s.lay.buckets), strconv.Itoa(s.lay.bucket(key)),
+		// A plain read's access waits in the process until the sync; the
+		// idle time counts from it all the same.
+		strconv.FormatInt(s.pendingAccess(s.lay.bucket(key), itemName(key)), 10))
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
 	f, err := decodeFetched(s.eval(ctx, fetchLua, []call{c})[0], dst, opts.NoValue)

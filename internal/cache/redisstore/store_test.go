@@ -407,7 +407,8 @@ func TestKeysNotBuiltWithNewKeyAreRejected(t *testing.T) {
 func TestOnlyItemKeysCarryATTLSoEvictionSparesTheBookkeeping(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
-	s := openStore(t, srv.url(), Options{Clock: cachetest.NewClock().Now, IdleTTL: time.Hour})
+	clock := cachetest.NewClock()
+	s := openStore(t, srv.url(), Options{Clock: clock.Now, IdleTTL: time.Hour})
 	raw := rawClient(t, srv.addr())
 	pttl := func(k string) int64 {
 		t.Helper()
@@ -433,12 +434,25 @@ func TestOnlyItemKeysCarryATTLSoEvictionSparesTheBookkeeping(t *testing.T) {
 		assert.Equal(t, int64(-1), pttl(k), "bookkeeping key %s has no TTL", k)
 	}
 
-	// Reading an item renews its idle TTL.
+	// Reading an item renews its idle TTL once an eighth of it has passed
+	// since it was set, at the next sync. Shortening the TTL behind the
+	// store's back shows which reads renewed it.
 	item := s.lay.itemPrefix(0) + itemName(forever)
 	require.NoError(t, raw.Do(ctx, raw.B().Pexpire().Key(item).Milliseconds(60_000).Build()).Error())
 	_, err = s.Get(ctx, forever, nil)
 	require.NoError(t, err)
-	assert.InDelta(t, hour, pttl(item), 2000, "get renews the idle TTL")
+	require.NoError(t, s.Sync(ctx))
+	assert.InDelta(t, 60_000, pttl(item), 2000, "a read soon after the write leaves the TTL")
+	clock.Advance(time.Hour/8 + time.Second)
+	_, err = s.Get(ctx, forever, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Sync(ctx))
+	assert.InDelta(t, hour, pttl(item), 2000, "a read an eighth of the TTL later renews it")
+	require.NoError(t, raw.Do(ctx, raw.B().Pexpire().Key(item).Milliseconds(60_000).Build()).Error())
+	_, err = s.Get(ctx, forever, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Sync(ctx))
+	assert.InDelta(t, 60_000, pttl(item), 2000, "the renewal restarted the count")
 }
 
 func TestLayoutKeepsTheStoresKeysApart(t *testing.T) {

@@ -1,0 +1,281 @@
+package redisstore
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/internal/cache"
+	"github.com/memcached-http/memcached-http/internal/cache/cachetest"
+)
+
+// syncedStore is a store whose sync loop runs only when the test ticks it.
+type syncedStore struct {
+	*Store
+	tick   chan time.Time
+	synced chan struct{}
+}
+
+// openSynced opens a store on url with the given clock and prefix whose
+// loop syncs on tickAndWait only.
+func openSynced(t *testing.T, url, prefix string, clock *cachetest.Clock) syncedStore {
+	t.Helper()
+	ss := syncedStore{tick: make(chan time.Time), synced: make(chan struct{})}
+	ss.Store = openStore(t, url, Options{
+		Clock: clock.Now, KeyPrefix: prefix,
+		syncTick: ss.tick, synced: func() { ss.synced <- struct{}{} },
+	})
+	return ss
+}
+
+// tickAndWait runs one sync of the loop, as SyncInterval would, and waits
+// for it to end.
+func (ss syncedStore) tickAndWait(t *testing.T) {
+	t.Helper()
+	select {
+	case ss.tick <- time.Time{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sync loop took no tick")
+	}
+	select {
+	case <-ss.synced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sync did not end")
+	}
+}
+
+// metaCounters reads a bucket's counters behind the store's back.
+func metaCounters(t *testing.T, url string, s *Store) map[string]int64 {
+	t.Helper()
+	copt, err := rueidis.ParseURL(url)
+	require.NoError(t, err)
+	raw := rawClient(t, copt.InitAddress...)
+	m, err := raw.Do(context.Background(), raw.B().Hgetall().Key(s.lay.bookkeeping(0)[0]).Build()).AsIntMap()
+	require.NoError(t, err)
+	return m
+}
+
+func TestReadBookkeepingIsBatchedAndSyncedBeforeStats(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	k := key(t, "", "k")
+	put(t, s, k, "12345", cache.KindBytes)
+	for range 3 {
+		_, err := s.Get(ctx, k, nil)
+		require.NoError(t, err)
+	}
+	_, err := s.Get(ctx, key(t, "", "nope"), nil)
+	require.ErrorIs(t, err, cache.ErrNotFound)
+
+	m := metaCounters(t, srv.url(), s.Store)
+	assert.Zero(t, m["hits"]+m["misses"]+m["bh"], "plain reads leave Redis' counters alone until a sync: %v", m)
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Hits: 3, Misses: 1, ByteHits: 3 * (1 + 5), Items: 1, Bytes: 6}, st, "stats sync this process first")
+	m = metaCounters(t, srv.url(), s.Store)
+	assert.Equal(t, int64(3), m["hits"], "synced once, not twice")
+	c, err := s.Counts(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Counts{Hits: 3, Misses: 1, ByteHits: 18, Items: 1, Bytes: 6}, c)
+}
+
+func TestCountsOfTwoStoresConvergeWithinTheSyncInterval(t *testing.T) {
+	ctx := context.Background()
+	url, prefix := sharedServer(t).url(), uniquePrefix()
+	clock := cachetest.NewClock()
+	a := openSynced(t, url, prefix, clock)
+	b := openSynced(t, url, prefix, clock)
+	old, young := key(t, "", "old"), key(t, "", "young")
+	put(t, b, old, "1", cache.KindBytes)
+	put(t, b, young, "1", cache.KindBytes)
+	clock.Advance(10 * time.Second)
+	put(t, b, young, "2", cache.KindBytes) // an overwrite: its access time waits for b's sync
+	clock.Advance(5 * time.Second)
+	for range 2 {
+		_, err := a.Get(ctx, old, nil)
+		require.NoError(t, err)
+	}
+	_, err := a.Get(ctx, key(t, "", "nope"), nil)
+	require.ErrorIs(t, err, cache.ErrNotFound)
+
+	m := metaCounters(t, url, a.Store)
+	assert.Zero(t, m["hits"]+m["misses"], "a's reads wait in a: %v", m)
+	st, err := a.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Hits: 2, Misses: 1, ByteHits: 2 * 4, Items: 2, Bytes: 10, OldestItemAge: 15}, st,
+		"a syncs itself first; b's overwrite of young still waits in b")
+	st, err = b.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Hits: 2, Misses: 1, ByteHits: 2 * 4, Items: 2, Bytes: 10, OldestItemAge: 5}, st,
+		"b syncs the overwrite's access time")
+
+	clock.Advance(time.Second)
+	_, err = a.Get(ctx, old, nil)
+	require.NoError(t, err)
+	st, err = b.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), st.Hits, "a's new read is not in b's stats before a syncs")
+	a.tickAndWait(t)
+	st, err = b.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Hits: 3, Misses: 1, ByteHits: 3 * 4, Items: 2, Bytes: 10, OldestItemAge: 6}, st, "one interval later b sees all of a's reads")
+
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+}
+
+func TestCloseSyncsWhatIsPending(t *testing.T) {
+	ctx := context.Background()
+	url, prefix := sharedServer(t).url(), uniquePrefix()
+	clock := cachetest.NewClock()
+	a := openSynced(t, url, prefix, clock)
+	b := openSynced(t, url, prefix, clock)
+	k := key(t, "", "k")
+	put(t, a, k, "1", cache.KindBytes)
+	_, err := a.Get(ctx, k, nil)
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
+	st, err := b.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.Hits)
+}
+
+func TestAFlushVoidsReadsCountedBeforeIt(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	url, prefix := srv.url(), uniquePrefix()
+	clock := cachetest.NewClock()
+	a := openSynced(t, url, prefix, clock)
+	b := openSynced(t, url, prefix, clock)
+	raw := rawClient(t, srv.addr())
+	k := key(t, "", "k")
+	put(t, a, k, "1", cache.KindBytes)
+	_, err := a.Get(ctx, k, nil)
+	require.NoError(t, err)
+
+	require.NoError(t, b.FlushAll(ctx))
+	a.tickAndWait(t)
+	st, err := b.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{}, st, "the hit a counted before another node's flush is void")
+
+	put(t, a, k, "1", cache.KindBytes)
+	_, err = a.Get(ctx, k, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.FlushAll(ctx))
+	_, err = a.Get(ctx, k, nil)
+	require.ErrorIs(t, err, cache.ErrNotFound, "a plain read sees another node's flush at once")
+	a.tickAndWait(t)
+	st, err = b.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Misses: 1}, st, "the hit before the flush is void, the miss after it counts")
+
+	// An item key left over from before the flush (the reap had not reached
+	// it yet) is invisible to a plain read.
+	item := a.lay.itemPrefix(0) + itemName(k)
+	require.NoError(t, raw.Do(ctx, raw.B().Hset().Key(item).FieldValue().
+		FieldValue("g", "0").FieldValue("v", "old").FieldValue("k", "1").FieldValue("f", "0").
+		FieldValue("c", "1").FieldValue("e", "0").Build()).Error())
+	_, err = a.Get(ctx, k, nil)
+	require.ErrorIs(t, err, cache.ErrNotFound, "an item of an older generation")
+	items, err := a.GetMulti(ctx, []cache.Key{k}, 0)
+	require.NoError(t, err)
+	assert.Empty(t, items)
+}
+
+func TestLateAccessTimesNeitherResurrectNorAgeItems(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	raw := rawClient(t, srv.addr())
+	gone, rewritten := key(t, "", "gone"), key(t, "", "rewritten")
+	put(t, s, gone, "1", cache.KindBytes)
+	put(t, s, rewritten, "1", cache.KindBytes)
+	clock.Advance(5 * time.Second)
+	for _, k := range []cache.Key{gone, rewritten} {
+		_, err := s.Get(ctx, k, nil) // access at +5, pending
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Delete(ctx, gone, 0))
+	clock.Advance(5 * time.Second)
+	_, err := s.Offset(ctx, rewritten, cache.Delta{Amount: 1}, nil) // a script's access at +10
+	require.NoError(t, err)
+	s.tickAndWait(t)
+
+	lru := s.lay.bookkeeping(0)[1]
+	err = raw.Do(ctx, raw.B().Zscore().Key(lru).Member(itemName(gone)).Build()).Error()
+	assert.True(t, rueidis.IsRedisNil(err), "a deleted item stays out of the lru zset: %v", err)
+	score, err := raw.Do(ctx, raw.B().Zscore().Key(lru).Member(itemName(rewritten)).Build()).AsFloat64()
+	require.NoError(t, err)
+	assert.Equal(t, float64(cachetest.Start.Unix()+10), score, "the later access time stays")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Hits: 2, ByteHits: 5 + 10, Items: 1, Bytes: 10}, st)
+}
+
+func TestExpiredItemsAreSweptByTheSync(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	raw := rawClient(t, srv.addr())
+	k, kept := key(t, "", "k"), key(t, "", "kept")
+	_, err := s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("1"), Kind: cache.KindBytes, Time: 5})
+	require.NoError(t, err)
+	put(t, s, kept, "1", cache.KindBytes)
+	clock.Advance(7 * time.Second)
+	_, err = s.Get(ctx, k, nil)
+	require.ErrorIs(t, err, cache.ErrNotFound, "expired by the injected clock")
+	s.tickAndWait(t)
+
+	n, err := raw.Do(ctx, raw.B().Exists().Key(s.lay.itemPrefix(0)+itemName(k)).Build()).AsInt64()
+	require.NoError(t, err)
+	assert.Zero(t, n, "the sync unlinked the expired item, with no Stats call")
+	m := metaCounters(t, srv.url(), s.Store)
+	assert.Equal(t, map[string]int64{"items": 1, "bytes": 5, "misses": 1}, map[string]int64{"items": m["items"], "bytes": m["bytes"], "misses": m["misses"]})
+	assert.Zero(t, m["hits"], "an expired item is no hit")
+}
+
+func TestTheHitBeforeMarkIsExactAfterAPlainRead(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	url, prefix := srv.url(), uniquePrefix()
+	clock := cachetest.NewClock()
+	a := openSynced(t, url, prefix, clock)
+	b := openSynced(t, url, prefix, clock)
+	k := key(t, "", "k")
+	put(t, a, k, "v", cache.KindBytes)
+	clock.Advance(5 * time.Second)
+	_, err := a.Get(ctx, k, nil)
+	require.NoError(t, err)
+	clock.Advance(2 * time.Second)
+
+	f, err := a.Fetch(ctx, k, cache.FetchOptions{NoBump: true}, nil)
+	require.NoError(t, err)
+	assert.True(t, f.HitBefore, "the same node")
+	assert.Equal(t, int64(2), f.Idle, "the idle time counts from the read still waiting for the sync")
+	f, err = b.Fetch(ctx, k, cache.FetchOptions{NoBump: true}, nil)
+	require.NoError(t, err)
+	assert.True(t, f.HitBefore, "another node, before any sync")
+
+	// The mark goes to the version read and no other.
+	raw := rawClient(t, srv.addr())
+	it, err := a.Get(ctx, k, nil)
+	require.NoError(t, err)
+	put(t, a, k, "w", cache.KindBytes)
+	item := a.lay.itemPrefix(0) + itemName(k)
+	require.NoError(t, a.eval(ctx, markLua, []call{{keys: []string{item}, args: []string{strconv.FormatUint(it.CAS, 10)}}})[0].Error())
+	err = raw.Do(ctx, raw.B().Hget().Key(item).Field("h").Build()).Error()
+	assert.True(t, rueidis.IsRedisNil(err), "a rewritten value is not marked by a read of the one before: %v", err)
+	f, err = b.Fetch(ctx, k, cache.FetchOptions{}, nil)
+	require.NoError(t, err)
+	assert.False(t, f.HitBefore)
+}
