@@ -71,7 +71,13 @@ type result struct {
 	FirstError string        `json:"first_error,omitempty"`
 	// ClientCPU is the generator's own CPU use in percent of one core: near
 	// 100 × its cores means the client, not the server, set the pace.
-	ClientCPU   float64 `json:"client_cpu_percent"`
+	ClientCPU float64 `json:"client_cpu_percent"`
+	// ServerCPU is the CPU time the serving processes (the server, and for
+	// Webdis or the Redis store the redis-server too) spent per request
+	// answered, in microseconds; 0 when not measured. run.sh adds it to wrk's
+	// rows from /proc/PID/stat. Unlike requests/s it does not fall when other
+	// work takes the server core from the server.
+	ServerCPU   float64 `json:"server_cpu_us_per_request,omitempty"`
 	hist        *histogram
 	elapsedTime time.Duration
 }

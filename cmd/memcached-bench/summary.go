@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 )
@@ -69,6 +70,7 @@ type rowSummary struct {
 	runs                     []result // in file order, so the i-th runs of two rows are one round
 	rps, kps, p50, p99, p999 float64  // latencies in microseconds
 	cpu                      float64  // client CPU, percent of one core
+	serverCPU                float64  // server CPU per request, µs; 0 = not measured
 	errors, dropped          uint64
 	target, mix, model, dist string
 	conns, batch             int
@@ -107,14 +109,15 @@ func summarize(results []result) []rowSummary {
 		}
 		row := rowSummary{
 			label: label, generator: gen, runs: runs,
-			rps:    pick(func(r result) float64 { return r.RequestsPS }),
-			kps:    pick(func(r result) float64 { return r.KeysPS }),
-			p50:    pick(func(r result) float64 { return r.Latency.P50 }),
-			p99:    pick(func(r result) float64 { return r.Latency.P99 }),
-			p999:   pick(func(r result) float64 { return r.Latency.P999 }),
-			cpu:    pick(func(r result) float64 { return r.ClientCPU }),
-			rate:   pick(func(r result) float64 { return r.Rate }),
-			target: string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model, dist: runs[0].Dist,
+			rps:       pick(func(r result) float64 { return r.RequestsPS }),
+			kps:       pick(func(r result) float64 { return r.KeysPS }),
+			p50:       pick(func(r result) float64 { return r.Latency.P50 }),
+			p99:       pick(func(r result) float64 { return r.Latency.P99 }),
+			p999:      pick(func(r result) float64 { return r.Latency.P999 }),
+			cpu:       pick(func(r result) float64 { return r.ClientCPU }),
+			serverCPU: pick(func(r result) float64 { return r.ServerCPU }),
+			rate:      pick(func(r result) float64 { return r.Rate }),
+			target:    string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model, dist: runs[0].Dist,
 			conns: runs[0].Conns, batch: runs[0].Batch, raw: runs[0].Raw,
 		}
 		for _, r := range runs {
@@ -148,7 +151,18 @@ type ratio struct {
 	met      func(v float64) bool // nil: no target
 }
 
-func rps(r result) float64   { return r.RequestsPS }
+func rps(r result) float64 { return r.RequestsPS }
+
+// perServerCPU is requests answered per second of server CPU (NaN when the
+// run did not measure it): when the server core is the bottleneck the
+// requests/s ratio of two servers is this figure's ratio, but this one does
+// not move when other work on the machine takes the core for a while.
+func perServerCPU(r result) float64 {
+	if r.ServerCPU <= 0 {
+		return math.NaN()
+	}
+	return 1e6 / r.ServerCPU
+}
 func kps(r result) float64   { return r.KeysPS }
 func p99ms(r result) float64 { return r.Latency.P99 / 1e3 }
 
@@ -182,14 +196,21 @@ func (q ratio) value(rows map[string]rowSummary) (v, lo, hi float64, why string)
 	}
 	if len(n.runs) == len(d.runs) {
 		xs := make([]float64, 0, len(n.runs))
+		unmeasured := false
 		for i := range n.runs {
-			if den := q.figure(d.runs[i]); den != 0 {
-				xs = append(xs, q.figure(n.runs[i])/den)
+			num, den := q.figure(n.runs[i]), q.figure(d.runs[i])
+			if math.IsNaN(num) || math.IsNaN(den) {
+				unmeasured = true
+			} else if den != 0 {
+				xs = append(xs, num/den)
 			}
 		}
 		if len(xs) > 0 {
 			v = median(xs)
 			return v, slices.Min(xs), slices.Max(xs), ""
+		}
+		if unmeasured {
+			return 0, 0, 0, "not measured"
 		}
 		return 0, 0, 0, "not run"
 	}
@@ -200,6 +221,9 @@ func (q ratio) value(rows map[string]rowSummary) (v, lo, hi float64, why string)
 	den := make([]float64, len(d.runs))
 	for i, r := range d.runs {
 		den[i] = q.figure(r)
+	}
+	if math.IsNaN(median(num)) || math.IsNaN(median(den)) {
+		return 0, 0, 0, "not measured"
 	}
 	if median(den) == 0 {
 		return 0, 0, 0, "not run"
@@ -232,6 +256,21 @@ var ratios = []ratio{
 		format: "%.2f×", target: "≥ 1.0×", met: atLeast(1.0)},
 	{name: "batchGet keys/s ÷ single-GET keys/s", num: labelOursBatchGet, den: labelOursGet, figure: kps,
 		format: "%.1f×", target: "≥ 20×", met: atLeast(20)},
+	// The same comparisons by server CPU per request: not verdicts, but the
+	// figure the verdicts above follow when the server core is saturated,
+	// and one that other work on the machine moves less.
+	{name: "GET hit ÷ ceiling (requests per server CPU-second)", num: labelOursGet, den: labelCeilingGet, figure: perServerCPU,
+		format: "%.2f×", target: "—"},
+	{name: "GET hit ÷ Webdis GET (requests per server CPU-second)", num: labelOursGet, den: labelWebdisGet, figure: perServerCPU,
+		format: "%.2f×", target: "—"},
+	{name: "PUT set ÷ Webdis SET (requests per server CPU-second)", num: labelOursSet, den: labelWebdisSet, figure: perServerCPU,
+		format: "%.2f×", target: "—"},
+	{name: "incr ÷ Webdis INCR (requests per server CPU-second)", num: labelOursIncr, den: labelWebdisIncr, figure: perServerCPU,
+		format: "%.2f×", target: "—"},
+	{name: "over Redis: GET hit ÷ Webdis GET (requests per server CPU-second)", num: labelOursRedisGet, den: labelWebdisGet, figure: perServerCPU,
+		format: "%.2f×", target: "—"},
+	{name: "over Redis: PUT set ÷ Webdis SET (requests per server CPU-second)", num: labelOursRedisSet, den: labelWebdisSet, figure: perServerCPU,
+		format: "%.2f×", target: "—"},
 	{name: "GET p99 at half of peak (open model)", num: labelOursGetHalf, figure: p99ms,
 		format: "%.2f ms", target: "≤ 1.5 ms", met: atMost(1.5)},
 }
@@ -241,8 +280,8 @@ func writeMarkdown(w io.Writer, results []result) error {
 	rows := summarize(results)
 	byLabel := make(map[string]rowSummary, len(rows))
 	var sb strings.Builder
-	sb.WriteString("| row | generator | target | load | runs | requests/s | keys/s | p50 ms | p99 ms | p99.9 ms | errors | client CPU |\n")
-	sb.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	sb.WriteString("| row | generator | target | load | runs | requests/s | keys/s | p50 ms | p99 ms | p99.9 ms | errors | client CPU | server CPU µs/request |\n")
+	sb.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		byLabel[r.label] = r
 		load := fmt.Sprintf("%s, %d conns", r.mix, r.conns)
@@ -266,8 +305,12 @@ func writeMarkdown(w io.Writer, results []result) error {
 		if r.clientBound() {
 			cpu += " **client-bound**"
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %s | %s |\n",
-			r.label, r.generator, r.target, load, len(r.runs), r.rps, r.kps, r.p50/1e3, r.p99/1e3, r.p999/1e3, errs, cpu)
+		serverCPU := "—"
+		if r.serverCPU > 0 {
+			serverCPU = fmt.Sprintf("%.1f", r.serverCPU)
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %s | %s | %s |\n",
+			r.label, r.generator, r.target, load, len(r.runs), r.rps, r.kps, r.p50/1e3, r.p99/1e3, r.p999/1e3, errs, cpu, serverCPU)
 	}
 	sb.WriteString("\n| ratio | value | per round | target | met |\n|---|---:|---|---|---|\n")
 	for _, q := range ratios {

@@ -127,3 +127,28 @@ func TestReadResultsNamesTheBadLine(t *testing.T) {
 	_, err := readResults(strings.NewReader("{}\nnot json\n"))
 	assert.ErrorContains(t, err, "line 2")
 }
+
+func TestServerCPURatiosAreTheInverseOfCPUPerRequest(t *testing.T) {
+	ours := run3(labelOursGet, targetMemcached, "get:1", []float64{20_000, 10_000, 21_000}, 1, []float64{900, 900, 900})
+	ceiling := run3(labelCeilingGet, targetFixed, "get:1", []float64{30_000, 30_000, 30_000}, 1, []float64{500, 500, 500})
+	webdis := run3(labelWebdisGet, targetWebdis, "get:1", []float64{25_000, 25_000, 25_000}, 1, []float64{900, 900, 900})
+	// Round 2 lost half its throughput to other work on the core, not its CPU per request.
+	for i, us := range []float64{30, 31, 28} {
+		ours[i].ServerCPU = us
+		ceiling[i].ServerCPU = 20
+	}
+	var runs []result
+	runs = append(append(append(runs, ours...), ceiling...), webdis...)
+	results, err := readResults(strings.NewReader(jsonLines(t, runs...)))
+	require.NoError(t, err)
+
+	var out bytes.Buffer
+	require.NoError(t, writeMarkdown(&out, results))
+	md := out.String()
+	assert.Contains(t, md, "| 0 | 41 % | 30.0 |", "the ours-get row shows its median server CPU per request")
+	assert.Contains(t, md, "| webdis-get | memcached-bench | webdis | get:1, 64 conns | 3 | 25000 | 25000 | 0.225 | 0.900 | 1.800 | 0 | 41 % | — |")
+	// Per round: 20/30, 20/31, 20/28.
+	assert.Contains(t, md, "| GET hit ÷ ceiling (requests per server CPU-second) | 0.67× | 0.65× – 0.71× | — | — |")
+	assert.Contains(t, md, "| GET hit ÷ ceiling (requests/s) | 0.67× | 0.33× – 0.70× | ≥ 0.85× | no |")
+	assert.Contains(t, md, "| GET hit ÷ Webdis GET (requests per server CPU-second) | not measured |  | — | — |")
+}

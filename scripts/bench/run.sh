@@ -139,14 +139,20 @@ go build -o "$work/memcached-http" ./cmd/memcached-http
 go build -o "$work/memcached-bench" ./cmd/memcached-bench
 bench=("${load_pin[@]}" "$work/memcached-bench")
 
+# serving[PORT] lists the processes that serve a row's requests, whose CPU
+# per request each wrk row reports (Webdis and the Redis store count their
+# redis-server too).
+declare -A serving
 ours_port="$(free_port)"
 "${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_port" -log-level warn 2>"$work/memcached-http.log" &
 pids+=($!)
+serving[$ours_port]=$!
 wait_port "$ours_port" "$work/memcached-http.log"
 
 ceiling_port="$(free_port)"
 "${server_pin[@]}" "$work/memcached-bench" -serve-fixed -addr "127.0.0.1:$ceiling_port" -value-size "$value_size" >"$work/ceiling.log" 2>&1 &
 pids+=($!)
+serving[$ceiling_port]=$!
 wait_port "$ceiling_port" "$work/ceiling.log"
 
 webdis_port=""
@@ -157,6 +163,7 @@ if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1;
 	"${server_pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
 		--daemonize no --logfile "$work/redis.log" &
 	pids+=($!)
+	redis_pid=$!
 	wait_port "$redis_port" "$work/redis.log"
 	webdis_port="$(free_port)"
 	# One Webdis thread per server core: more would only contend with Redis.
@@ -171,11 +178,13 @@ if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1;
 JSON
 	"${server_pin[@]}" webdis "$work/webdis.json" &
 	pids+=($!)
+	serving[$webdis_port]="$! $redis_pid"
 	wait_port "$webdis_port" "$work/webdis.log"
 	ours_redis_port="$(free_port)"
 	"${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_redis_port" -log-level warn \
 		-store "redis://127.0.0.1:$redis_port/0" 2>"$work/memcached-http-redis.log" &
 	pids+=($!)
+	serving[$ours_redis_port]="$! $redis_pid"
 	wait_port "$ours_redis_port" "$work/memcached-http-redis.log"
 	webdis_note="Webdis $(dpkg-query -W -f='${Version}' webdis 2>/dev/null || echo '?') and \`memcached-http -store redis://…\` over one Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), all on the server cores."
 else
@@ -203,13 +212,29 @@ preload() {
 	"${bench[@]}" -url "$url" -mix get -duration 200ms -conns "$conns" -keys "$keys" -value-size "$value_size" "$@" >/dev/null
 }
 
+# cpu_ticks PID… prints the user + system clock ticks the processes have used
+# (every thread), from /proc/PID/stat.
+cpu_ticks() {
+	local pid total=0 rest
+	for pid in "$@"; do
+		# Fields after the command name, which is in parentheses; utime and
+		# stime are the 12th and 13th of them.
+		rest="$(sed 's/^.*) //' "/proc/$pid/stat")"
+		total=$((total + $(awk '{ print $12 + $13 }' <<<"$rest")))
+	done
+	echo "$total"
+}
+
 # wrk_row LABEL TARGET OP PORT [raw] runs wrk once (one thread per load core,
-# $conns connections) and appends the JSON line scripts/bench/wrk.lua prints.
+# $conns connections) and appends the JSON line scripts/bench/wrk.lua prints,
+# with the CPU the row's serving processes used per request added.
 wrk_row() {
 	local label="$1" target="$2" op="$3" port="$4" raw=0
 	[ "${5:-}" = raw ] && raw=1
 	log "$label: wrk $target $op"
-	local out
+	local out before after line requests
+	# shellcheck disable=SC2086 # serving holds a list of pids
+	before="$(cpu_ticks ${serving[$port]})"
 	out="$(BENCH_WRK_LABEL="$label" BENCH_WRK_TARGET="$target" BENCH_WRK_OP="$op" BENCH_WRK_RAW="$raw" \
 		BENCH_WRK_KEYS="$keys" BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" BENCH_WRK_HZ="$clk_tck" \
 		"${load_pin[@]}" wrk -t "$wrk_threads" -c "$conns" -d "$duration" --timeout 5s \
@@ -219,7 +244,14 @@ wrk_row() {
 		printf '%s\n' "$out" >&2
 		return 1
 	fi
-	sed -n 's/^BENCHJSON //p' <<<"$out" >>"$results"
+	# shellcheck disable=SC2086
+	after="$(cpu_ticks ${serving[$port]})"
+	line="$(sed -n 's/^BENCHJSON //p' <<<"$out")"
+	requests="$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' <<<"$line")"
+	if [ "${requests:-0}" -gt 0 ]; then
+		line="${line%\}},\"server_cpu_us_per_request\":$(awk -v t="$((after - before))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')}"
+	fi
+	printf '%s\n' "$line" >>"$results"
 }
 wrk_threads=$((ncpu - ${half:-0}))
 
@@ -289,7 +321,7 @@ section="$work/section.md"
 	echo "- Load: keep-alive HTTP/1.1, $conns connections, $keys keys (uniform unless noted), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit. Closed-model rows are wrk $wrk_version (\`scripts/bench/wrk.lua\`, $wrk_threads thread(s) on the load core(s)); batchGet, the mix and the open model are \`memcached-bench\`. Each row is the median of its runs, $duration each; rounds interleaved, so each ratio is the median of its per-round ratios (their range beside it)."
 	echo "- Load average (1 min) at the start of each round: ${round_loads[*]}."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
-	echo "- Rows: \`ours-*\` is memcached-http with the embedded store (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ours-redis-*\` the same binary with \`-store redis://…\`, \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\`, \`PUT /SET/k\` and \`GET /INCR/n\`. Client CPU is the generator's own use of its core (user + system time over the run); a row over 70 % is **client-bound**, since the generator then sets the pace, and no ratio uses it."
+	echo "- Rows: \`ours-*\` is memcached-http with the embedded store (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ours-redis-*\` the same binary with \`-store redis://…\`, \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\`, \`PUT /SET/k\` and \`GET /INCR/n\`. Client CPU is the generator's own use of its core (user + system time over the run); a row over 70 % is **client-bound**, since the generator then sets the pace, and no ratio uses it. Server CPU per request is the user + system time the serving processes used over the run (memcached-http; the fixed-body server; Webdis plus redis-server; memcached-http plus redis-server over Redis) divided by the requests wrk counted: the ratios \"per server CPU-second\" compare that, which other work on the machine moves less than requests/s, and are what the requests/s ratios come to when the server core is the bottleneck."
 	echo "- $errors_note."
 	echo "- Half peak: open model at half the median GET peak ($half_rate requests/s), latency measured from each request's scheduled send time."
 	echo
