@@ -41,6 +41,9 @@ type pending struct {
 	gen                    int64
 	hits, misses, byteHits int64
 	touched                map[string]touch // item name -> access
+	// written holds the items plain sets wrote, whose accounting the sync
+	// does (whatever their generation: it looks at the item as it is then).
+	written map[string]struct{}
 	// dirty says the bucket was written to, so the sync sweeps it even
 	// without counts to send.
 	dirty bool
@@ -131,6 +134,22 @@ func (s *Store) recordWrite(b int, gen int64, name string, t touch) {
 	}
 }
 
+// recordPlainSet notes that a plain set wrote item name in bucket b and
+// left its accounting to the sync.
+func (s *Store) recordPlainSet(b int, name string) {
+	p := s.pend[b]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dirty = true
+	if p.written == nil {
+		p.written = make(map[string]struct{})
+	}
+	p.written[name] = struct{}{}
+	if len(p.written) >= maxTouched {
+		s.wake()
+	}
+}
+
 // pendingAccess is the latest access to item name in bucket b that this
 // process has not synced yet, 0 for none.
 func (s *Store) pendingAccess(b int, name string) int64 {
@@ -163,44 +182,48 @@ func (s *Store) Sync(ctx context.Context) error {
 			p.mu.Unlock()
 			continue
 		}
-		gen, hits, misses, bh, touched := p.gen, p.hits, p.misses, p.byteHits, p.touched
-		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.dirty = -1, 0, 0, 0, nil, false
+		gen, hits, misses, bh, touched, written := p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written
+		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
 		p.mu.Unlock()
 
 		g := ""
 		if gen >= 0 {
 			g = strconv.FormatInt(gen, 10)
 		}
-		head := func(first bool) []string {
+		names := make([]string, 0, len(touched))
+		for n := range touched {
+			names = append(names, n)
+		}
+		wrote := make([]string, 0, len(written))
+		for n := range written {
+			wrote = append(wrote, n)
+		}
+		// Chunks of at most syncChunk touches and syncChunk written items;
+		// the first carries the counts and the sweep.
+		for first := true; first || len(names) > 0 || len(wrote) > 0; first = false {
+			tc := names[:min(len(names), syncChunk)]
+			names = names[len(tc):]
+			wc := wrote[:min(len(wrote), syncChunk)]
+			wrote = wrote[len(wc):]
 			limit, h, m, x := "0", "0", "0", "0"
 			if first {
 				limit = strconv.Itoa(sweepPerSync)
 				h, m, x = strconv.FormatInt(hits, 10), strconv.FormatInt(misses, 10), strconv.FormatInt(bh, 10)
 			}
-			return []string{sec, s.lay.itemPrefix(b), g, h, m, x, s.idleTTL, limit}
-		}
-		// Touches go out in chunks: the access times first, then the
-		// renewals, each of which the script checks against the item.
-		names := make([]string, 0, len(touched))
-		for n := range touched {
-			names = append(names, n)
-		}
-		first := true
-		for len(names) > 0 || first {
-			chunk := names[:min(len(names), syncChunk)]
-			names = names[len(chunk):]
-			args := head(first)
-			args = append(args, strconv.Itoa(len(chunk)))
-			for _, n := range chunk {
-				args = append(args, strconv.FormatInt(touched[n].at, 10), n)
-			}
-			for _, n := range chunk {
+			var renew []string
+			for _, n := range tc {
 				if t := touched[n]; t.renew {
-					args = append(args, n, t.cas)
+					renew = append(renew, n, t.cas)
 				}
 			}
+			args := make([]string, 0, 10+2*len(tc)+len(renew)+len(wc))
+			args = append(args, sec, s.lay.itemPrefix(b), g, h, m, x, s.idleTTL, limit,
+				strconv.Itoa(len(tc)), strconv.Itoa(len(renew)/2))
+			for _, n := range tc {
+				args = append(args, strconv.FormatInt(touched[n].at, 10), n)
+			}
+			args = append(append(args, renew...), wc...)
 			calls = append(calls, call{keys: s.lay.bookkeeping(b), args: args})
-			first = false
 		}
 	}
 	if len(calls) == 0 {
@@ -215,11 +238,20 @@ func (s *Store) Sync(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// syncFor syncs before an answer that must include this process's work,
+// within its own OpTimeout: on a cluster a sync and a Stats each pipeline a
+// script per bucket.
+func (s *Store) syncFor(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	return s.Sync(ctx)
+}
+
 // discard drops everything pending: FlushAll voids it.
 func (s *Store) discard() {
 	for _, p := range s.pend {
 		p.mu.Lock()
-		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.dirty = -1, 0, 0, 0, nil, false
+		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
 		p.mu.Unlock()
 	}
 }

@@ -259,11 +259,17 @@ if created then
 else
   if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[12]) end
   redis.call('HSET', item, 'v', v, 'c', id)
-  -- The size changes only with the number of digits.
+  -- The size changes only with the number of digits. An item a plain set
+  -- wrote that no sync has accounted yet is accounted here.
   if #v ~= #h[4] then
-    local old = tonumber(redis.call('HGET', sz, name) or size)
+    local old = redis.call('HGET', sz, name)
     redis.call('HSET', sz, name, size)
-    redis.call('HINCRBY', meta, 'bytes', size - old)
+    if old then
+      redis.call('HINCRBY', meta, 'bytes', size - tonumber(old))
+    else
+      redis.call('HINCRBY', meta, 'items', 1)
+      redis.call('HINCRBY', meta, 'bytes', size)
+    end
   end
   redis.call('ZADD', lru, nows, name)
 end
@@ -271,14 +277,21 @@ return {r}
 `
 
 // syncScript: KEYS meta, lru, exp, sz; ARGV[1] now (s), [2] item key
-// prefix, [3] generation the rest was observed in (” for none), [4] hits,
-// [5] misses, [6] byte hits, [7] idle TTL (ms), [8] sweep limit, [9] n, then
-// n pairs (access time, item name), then pairs (item name, cas) of items
-// whose idle TTL is due. Writes what Store.Sync batched (books.go) and sweeps
-// the bucket. Counts and touches of an older generation are dropped: a
-// FlushAll came in between. An access time only moves forward (GT) and only
-// for an item still accounted (XX), so a late one never resurrects a deleted
-// item nor ages a rewritten one; a renewal applies only to the version read.
+// prefix, [3] generation the counts and touches were observed in (” for
+// none), [4] hits, [5] misses, [6] byte hits, [7] idle TTL (ms), [8] sweep
+// limit, [9] touches t, [10] renewals r, then t pairs (access time, item
+// name), r pairs (item name, cas) of items whose idle TTL is due, and to the
+// end the names of items written by plain sets. Writes what Store.Sync
+// batched (books.go) and sweeps the bucket.
+//
+// A plain set leaves the item's accounting (sz, items, bytes) to this
+// script, which makes it match the item as it now is, whoever wrote it
+// since: so it can run late, twice, or after another node's script has
+// accounted the item, and end right. Counts and touches of an older
+// generation are dropped: a FlushAll came in between. An access time only
+// moves forward (GT) and only for an item still accounted (XX), so a late
+// one never resurrects a deleted item nor ages a rewritten one; a renewal
+// applies only to the version read.
 const syncScript = `
 local meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local nows, ipfx = tonumber(ARGV[1]), ARGV[2]
@@ -291,24 +304,39 @@ if limit > 0 then
   end
 end
 local gen = redis.call('HGET', meta, 'g') or '0'
+local nt, nr = tonumber(ARGV[9]), tonumber(ARGV[10])
+for i = 11 + 2 * (nt + nr), #ARGV do
+  local n = ARGV[i]
+  local it = ipfx .. n
+  local h = redis.call('HMGET', it, 'g', 'l')
+  if h[1] == gen and not h[2] then
+    -- key bytes (after the namespace's ':') plus value bytes
+    local size = #n - string.find(n, ':', 1, true) + redis.call('HSTRLEN', it, 'v')
+    local old = redis.call('HGET', sz, n)
+    if not old then
+      redis.call('HSET', sz, n, size)
+      redis.call('HINCRBY', meta, 'items', 1)
+      redis.call('HINCRBY', meta, 'bytes', size)
+    elseif tonumber(old) ~= size then
+      redis.call('HINCRBY', meta, 'bytes', size - tonumber(old))
+      redis.call('HSET', sz, n, size)
+    end
+  else
+    forget(n)
+  end
+end
 if ARGV[3] ~= gen then return 0 end
 if ARGV[4] ~= '0' then redis.call('HINCRBY', meta, 'hits', ARGV[4]) end
 if ARGV[5] ~= '0' then redis.call('HINCRBY', meta, 'misses', ARGV[5]) end
 if ARGV[6] ~= '0' then redis.call('HINCRBY', meta, 'bh', ARGV[6]) end
-local n = tonumber(ARGV[9])
-local i = 10
-if n > 0 then
-  redis.call('ZADD', lru, 'XX', 'GT', unpack(ARGV, i, i + 2 * n - 1))
-  i = i + 2 * n
-end
-while i < #ARGV do
+if nt > 0 then redis.call('ZADD', lru, 'XX', 'GT', unpack(ARGV, 11, 10 + 2 * nt)) end
+for i = 11 + 2 * nt, 10 + 2 * (nt + nr), 2 do
   local it = ipfx .. ARGV[i]
   local h = redis.call('HMGET', it, 'g', 'c', 'e', 'l')
   if h[1] == gen and h[2] == ARGV[i + 1] and h[3] == '0' and not h[4] then
     redis.call('PEXPIRE', it, ARGV[7])
     redis.call('HSET', it, 'r', ARGV[1])
   end
-  i = i + 2
 end
 return 1
 `
@@ -383,11 +411,17 @@ local function setExpiry(e, ttl)
   redis.call('PEXPIRE', item, ttl)
 end
 
--- resize records that item n now holds size bytes.
+-- resize records that item n now holds size bytes, accounting it if a
+-- plain set wrote it and no sync has yet.
 local function resize(size)
-  local old = tonumber(redis.call('HGET', sz, name) or size)
+  local old = redis.call('HGET', sz, name)
   redis.call('HSET', sz, name, size)
-  redis.call('HINCRBY', meta, 'bytes', size - old)
+  if old then
+    redis.call('HINCRBY', meta, 'bytes', size - tonumber(old))
+  else
+    redis.call('HINCRBY', meta, 'items', 1)
+    redis.call('HINCRBY', meta, 'bytes', size)
+  end
 end
 `
 

@@ -4,9 +4,11 @@
 // Every write runs as one Lua script on the server (EVALSHA, falling back
 // to EVAL after a restart emptied the script cache), so add/replace/cas
 // checks, delete locks, incr/decr and the item accounting are atomic across
-// nodes. A plain read is two commands in one round trip, no script; its
-// bookkeeping (hit and miss counts, access time, idle TTL renewal) is
-// batched in the process and written every Options.SyncInterval (books.go).
+// nodes; a single set is one MULTI/EXEC of plain commands (plainset.go). A
+// plain read is two commands in one round trip, no script. The bookkeeping
+// of reads (hit and miss counts, access time, idle TTL renewal) and of sets
+// (the item accounting) is batched in the process and written every
+// Options.SyncInterval (books.go).
 // Time always comes from Options.Clock: scripts receive `now` and
 // absolute expiry times computed with cache.ExpiresAt, and Redis' own key
 // expiry (PEXPIRE, Options.ExpirySlack later than the item's expiry) only
@@ -164,8 +166,10 @@ type Store struct {
 	// renewAfter is the age (s) at which a read renews an idle TTL.
 	renewAfter int64
 
-	pend   []*pending // per bucket: bookkeeping not yet in Redis
-	syncMu sync.Mutex // serializes Sync, so one that returns has sent all taken before it
+	pend   []*pending  // per bucket: bookkeeping not yet in Redis
+	cas    []*casBlock // per bucket: CAS counts reserved for plain sets
+	gens   []bucketGen // per bucket: the generation last seen
+	syncMu sync.Mutex  // serializes Sync, so one that returns has sent all taken before it
 	// The sync loop: kick wakes it early, stop ends it, loopDone says it has.
 	kick      chan struct{}
 	stop      chan struct{}
@@ -247,8 +251,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		stop:       make(chan struct{}),
 		loopDone:   make(chan struct{}),
 	}
+	s.cas, s.gens = make([]*casBlock, buckets), make([]bucketGen, buckets)
 	for b := range s.pend {
 		s.pend[b] = &pending{gen: -1}
+		s.cas[b] = &casBlock{}
+		s.gens[b].Store(-1)
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
 	defer cancel()
@@ -427,6 +434,7 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 			gen = "0"
 		}
 		gens[i] = parseGen(gen)
+		s.seeGen(s.lay.bucket(k), gens[i])
 		var f [len(lookupFields)]string
 		var present [len(lookupFields)]bool
 		for j := range h {
@@ -572,24 +580,30 @@ var modeNames = map[cache.Mode]string{
 	cache.ModeCAS:     "cas",
 }
 
-// putCall validates e and builds its putScript call.
-func (s *Store) putCall(mode cache.Mode, e cache.Entry, now time.Time, ms, sec string) (call, error) {
+// checkEntry validates e for mode and returns its expiry (Unix s, 0 = never).
+func (s *Store) checkEntry(mode cache.Mode, e cache.Entry, now time.Time) (int64, error) {
 	if err := checkKeys(e.Key); err != nil {
-		return call{}, err
+		return 0, err
 	}
-	name, ok := modeNames[mode]
+	_, ok := modeNames[mode]
 	switch {
 	case !ok:
-		return call{}, fmt.Errorf("%w: unknown mode %d", cache.ErrInvalidArgument, mode)
+		return 0, fmt.Errorf("%w: unknown mode %d", cache.ErrInvalidArgument, mode)
 	case e.Kind != cache.KindJSON && e.Kind != cache.KindBytes:
-		return call{}, fmt.Errorf("%w: unknown kind %d", cache.ErrInvalidArgument, e.Kind)
+		return 0, fmt.Errorf("%w: unknown kind %d", cache.ErrInvalidArgument, e.Kind)
 	case len(e.Value) > s.opts.MaxValueSize:
-		return call{}, cache.Refuse(cache.ErrValueTooLarge, "%d bytes, at most %d allowed", len(e.Value), s.opts.MaxValueSize)
+		return 0, cache.Refuse(cache.ErrValueTooLarge, "%d bytes, at most %d allowed", len(e.Value), s.opts.MaxValueSize)
 	}
-	exp, err := cache.ExpiresAt(now, e.Time)
+	return cache.ExpiresAt(now, e.Time)
+}
+
+// putCall validates e and builds its putScript call.
+func (s *Store) putCall(mode cache.Mode, e cache.Entry, now time.Time, ms, sec string) (call, error) {
+	exp, err := s.checkEntry(mode, e, now)
 	if err != nil {
 		return call{}, err
 	}
+	name := modeNames[mode]
 	b := s.lay.bucket(e.Key)
 	return s.itemCall(e.Key, ms, sec,
 		strconv.Itoa(len(e.Key.Name)+len(e.Value)),
@@ -641,12 +655,25 @@ func (s *Store) putResult(res rueidis.RedisResult, c call, now int64) (uint64, e
 // Put writes e under mode and returns the item's new CAS id.
 func (s *Store) Put(ctx context.Context, mode cache.Mode, e cache.Entry) (uint64, error) {
 	now, ms, sec := s.clock()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	if mode == cache.ModeSet {
+		exp, err := s.checkEntry(mode, e, now)
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
+		}
+		cas, ok, err := s.plainSet(ctx, e, now, exp)
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
+		}
+		if ok {
+			return cas, nil
+		}
+	}
 	c, err := s.putCall(mode, e, now, ms, sec)
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	cas, err := s.putResult(s.eval(ctx, putLua, []call{c})[0], c, now.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
@@ -853,11 +880,11 @@ func (s *Store) bucketCalls(args ...string) []call {
 
 // Stats sums the counters of every bucket, after a Sync.
 func (s *Store) Stats(ctx context.Context) (cache.Stats, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncFor(ctx); err != nil {
 		return cache.Stats{}, fmt.Errorf("redisstore: stats: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
 	now, ms, sec := s.clock()
 	var st cache.Stats
 	oldest := int64(-1)
@@ -909,11 +936,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // a cluster), touching no item, unlike Stats, which sweeps and repairs. It
 // syncs first, so this process's own reads are in the counts.
 func (s *Store) Counts(ctx context.Context) (cache.Counts, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncFor(ctx); err != nil {
 		return cache.Counts{}, fmt.Errorf("redisstore: counts: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
 	cmds := make(rueidis.Commands, s.lay.buckets)
 	for b := range cmds {
 		cmds[b] = s.client.B().Hmget().Key(s.lay.bookkeeping(b)[0]).Field("hits", "misses", "bh", "items", "bytes").Build()
