@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/memcached-http/memcached-http/internal/gen"
@@ -182,7 +184,7 @@ func (w *walker) value(want fields, open bool) *memberError {
 }
 
 // smallObject is how many member names an object's duplicate check keeps
-// on the stack before it moves them to a map.
+// on the stack before it moves them to a nameSet.
 const smallObject = 16
 
 // object walks the object at w.i, refusing a repeated member and, unless
@@ -190,8 +192,13 @@ const smallObject = 16
 func (w *walker) object(want fields, open bool) *memberError {
 	var small [smallObject][2]int32 // unescaped names so far, as ranges of data
 	n := 0
-	var many map[string]struct{} // every name, once there are many or one is escaped
-	w.i++                        // {
+	var many *nameSet // every name, once there are many or one is escaped
+	defer func() {
+		if many != nil {
+			many.release()
+		}
+	}()
+	w.i++ // {
 	for {
 		w.ws()
 		switch w.data[w.i] {
@@ -208,24 +215,25 @@ func (w *walker) object(want fields, open bool) *memberError {
 		escaped := bytes.IndexByte(raw, '\\') >= 0
 		name := ""
 		if escaped {
-			// Escaped names are rare; encoding/json reads them as their text.
-			_ = json.Unmarshal(quoted, &name)
+			name = unquote(quoted)
 		}
 		if escaped || many != nil || n == smallObject {
 			if many == nil {
-				many = make(map[string]struct{}, 2*smallObject)
+				many = newNameSet(w.data)
 				for _, r := range small[:n] {
-					many[string(w.data[r[0]:r[1]])] = struct{}{}
+					many.add(nameSpan{start: r[0], end: r[1]})
 				}
 			}
-			key := name
-			if !escaped {
-				key = string(raw)
+			span := nameSpan{start: int32(start), end: int32(start + len(raw))}
+			if escaped {
+				span = many.escaped(name)
 			}
-			if _, dup := many[key]; dup {
-				return &memberError{field: key, duplicate: true}
+			if many.add(span) {
+				if !escaped {
+					name = string(raw)
+				}
+				return &memberError{field: name, duplicate: true}
 			}
-			many[key] = struct{}{}
 		} else {
 			for _, r := range small[:n] {
 				if bytes.Equal(w.data[r[0]:r[1]], raw) {
@@ -260,6 +268,107 @@ func (w *walker) object(want fields, open bool) *memberError {
 			}
 			return e.within(name)
 		}
+	}
+}
+
+// unquote is the text of an escaped member name, as encoding/json reads it.
+// Escaped names are rare; the variable it decodes into lives on the heap,
+// so it is not object's own (which would then be, for every member).
+func unquote(quoted []byte) string {
+	var name string
+	_ = json.Unmarshal(quoted, &name)
+	return name
+}
+
+// nameSet is the set of an object's member names for the duplicate check
+// of an object with many: an open-addressed table of indexes into their
+// spans, pooled, so checking a large stored value allocates nothing in
+// proportion to it (a map of strings did: its keys were copies).
+type nameSet struct {
+	data  []byte // the text the unescaped names are spans of
+	esc   []byte // the escaped names, unescaped
+	spans []nameSpan
+	slots []int32 // 1 + an index into spans; 0 is free; a power of two long
+}
+
+// nameSpan is a name's bytes in data, or in esc when esc is set.
+type nameSpan struct {
+	start, end int32
+	esc        bool
+}
+
+// maxPooledSlots bounds the table a released nameSet keeps (4 MiB).
+const maxPooledSlots = 1 << 20
+
+var (
+	nameSets = sync.Pool{New: func() any { return new(nameSet) }}
+	nameSeed = maphash.MakeSeed()
+)
+
+func newNameSet(data []byte) *nameSet {
+	s := nameSets.Get().(*nameSet)
+	s.data, s.esc, s.spans, s.slots = data, s.esc[:0], s.spans[:0], s.slots[:0]
+	return s
+}
+
+func (s *nameSet) release() {
+	if cap(s.slots) > maxPooledSlots {
+		return
+	}
+	s.data = nil
+	nameSets.Put(s)
+}
+
+func (s *nameSet) bytes(n nameSpan) []byte {
+	if n.esc {
+		return s.esc[n.start:n.end]
+	}
+	return s.data[n.start:n.end]
+}
+
+// escaped keeps the text of an escaped name and returns its span.
+func (s *nameSet) escaped(name string) nameSpan {
+	start := len(s.esc)
+	s.esc = append(s.esc, name...)
+	return nameSpan{start: int32(start), end: int32(len(s.esc)), esc: true}
+}
+
+// add adds a name and reports whether it was in the set already.
+func (s *nameSet) add(name nameSpan) bool {
+	if 2*(len(s.spans)+1) > len(s.slots) {
+		s.grow()
+	}
+	b := s.bytes(name)
+	mask := len(s.slots) - 1
+	for i := int(maphash.Bytes(nameSeed, b)) & mask; ; i = (i + 1) & mask {
+		j := s.slots[i]
+		if j == 0 {
+			s.spans = append(s.spans, name)
+			s.slots[i] = int32(len(s.spans))
+			return false
+		}
+		if bytes.Equal(s.bytes(s.spans[j-1]), b) {
+			return true
+		}
+	}
+}
+
+// grow doubles the table and puts every name back in it.
+func (s *nameSet) grow() {
+	n := max(4*smallObject, 2*len(s.slots))
+	if cap(s.slots) >= n {
+		s.slots = s.slots[:n]
+		clear(s.slots)
+	} else {
+		s.slots = make([]int32, n)
+	}
+	mask := n - 1
+	for k, sp := range s.spans {
+		i := int(maphash.Bytes(nameSeed, s.bytes(sp))) & mask
+		for s.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = int32(k + 1)
 	}
 }
 
@@ -336,21 +445,24 @@ func (*replayBody) Close() error { return nil }
 
 // growTo returns b emptied if it holds n bytes, else an empty buffer that
 // does: for a body over maxPooledBuf, a large pooled one when it is big
-// enough.
+// enough. A large buffer is made a multiple of largeStep long, so bodies of
+// about one size find each other's; one found too small is dropped, so the
+// pool's buffers keep up with its bodies instead of missing them.
 func growTo(b []byte, n int) []byte {
 	if cap(b) >= n {
 		return b[:0]
 	}
 	if n > maxPooledBuf && n <= maxLargeBuf {
-		if p, ok := largePool.Get().(*[]byte); ok {
-			if cap(*p) >= n {
-				return (*p)[:0]
-			}
-			largePool.Put(p)
+		if p, ok := largePool.Get().(*[]byte); ok && cap(*p) >= n {
+			return (*p)[:0]
 		}
+		return make([]byte, 0, min(maxLargeBuf, (n+largeStep-1)/largeStep*largeStep))
 	}
 	return make([]byte, 0, n)
 }
+
+// largeStep is what the length of a large pooled buffer is a multiple of.
+const largeStep = 64 << 10
 
 // readRawBody reads a raw (octet-stream) value into buf, grown once to the
 // declared length, and replaces r.Body with a rawBody holding the bytes, so

@@ -150,23 +150,23 @@ func readAll(dst []byte, src io.Reader) ([]byte, error) {
 // reports whether data was in that form; when it was, body is what
 // encoding/json would decode. The keys share one string of the body.
 func parseBatchGet(data []byte, body *gen.BatchGetRequest) bool {
-	p := plainParser{data: data, text: string(data)}
+	p := plainParser{data: data, shared: string(data)}
 	var seenKeys, seenPrefix, seenForCas bool
-	if !p.object(func(name string) (ok bool) {
+	if !p.object(func(name []byte) (ok bool) {
 		switch {
-		case name == "keys" && !seenKeys:
+		case string(name) == "keys" && !seenKeys:
 			seenKeys = true
 			if body.Keys, ok = p.strs(); !ok {
 				return false
 			}
-		case name == "key_prefix" && !seenPrefix:
+		case string(name) == "key_prefix" && !seenPrefix:
 			seenPrefix = true
 			prefix, ok := p.str()
 			if !ok {
 				return false
 			}
 			body.KeyPrefix = &prefix
-		case name == "for_cas" && !seenForCas:
+		case string(name) == "for_cas" && !seenForCas:
 			seenForCas = true
 			forCas, ok := p.boolean()
 			if !ok {
@@ -184,11 +184,16 @@ func parseBatchGet(data []byte, body *gen.BatchGetRequest) bool {
 	return p.i == len(data)
 }
 
-// plainParser reads the subset of JSON parseBatchGet accepts.
+// plainParser reads the subset of JSON the plain parsers accept.
 type plainParser struct {
 	data []byte
-	text string // data as one string, for keys to share
-	i    int
+	// shared is data as one string, which the strings read share (a
+	// batchGet's body is nearly all keys). Without it, each string kept is
+	// copied into kept instead, so that a write's values, most of its
+	// body, are not copied along with its keys.
+	shared string
+	kept   strings.Builder
+	i      int
 }
 
 func (p *plainParser) ws() {
@@ -212,30 +217,47 @@ func (p *plainParser) skip(c byte) bool {
 	return false
 }
 
-// str reads a string without escapes, control bytes or invalid UTF-8.
-func (p *plainParser) str() (string, bool) {
+// span reads a string without escapes, control bytes or invalid UTF-8 and
+// returns its text, unquoted, as a slice of data.
+func (p *plainParser) span() ([]byte, bool) {
 	if !p.skip('"') {
-		return "", false
+		return nil, false
 	}
 	start, ascii := p.i, true
 	for ; p.i < len(p.data); p.i++ {
 		switch c := p.data[p.i]; {
 		case c == '"':
-			s := p.text[start:p.i]
+			b := p.data[start:p.i]
 			p.i++
-			return s, ascii || utf8.ValidString(s)
+			return b, ascii || utf8.Valid(b)
 		case c == '\\' || c < 0x20:
-			return "", false
+			return nil, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+// str reads a string as span does and keeps it (see shared).
+func (p *plainParser) str() (string, bool) {
+	b, ok := p.span()
+	if !ok {
+		return "", false
+	}
+	if p.shared != "" {
+		start := p.i - 1 - len(b)
+		return p.shared[start : start+len(b)], true
+	}
+	n := p.kept.Len()
+	p.kept.Write(b)
+	// Later writes go past n, so the string returned never changes.
+	return p.kept.String()[n:], true
 }
 
 // object reads a JSON object, handing each member's name to member, which
 // reads the member's value and reports whether it was plain.
-func (p *plainParser) object(member func(name string) bool) bool {
+func (p *plainParser) object(member func(name []byte) bool) bool {
 	if !p.skip('{') {
 		return false
 	}
@@ -246,7 +268,7 @@ func (p *plainParser) object(member func(name string) bool) bool {
 		if !first && !p.skip(',') {
 			return false
 		}
-		name, ok := p.str()
+		name, ok := p.span()
 		if !ok || !p.skip(':') || !member(name) {
 			return false
 		}
@@ -277,12 +299,12 @@ func (p *plainParser) strs() ([]string, bool) {
 
 func (p *plainParser) boolean() (bool, bool) {
 	p.ws()
-	rest := p.text[p.i:]
+	rest := p.data[p.i:]
 	switch {
-	case strings.HasPrefix(rest, "true"):
+	case bytes.HasPrefix(rest, []byte("true")):
 		p.i += len("true")
 		return true, true
-	case strings.HasPrefix(rest, "false"):
+	case bytes.HasPrefix(rest, []byte("false")):
 		p.i += len("false")
 		return false, true
 	}

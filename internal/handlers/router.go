@@ -91,6 +91,7 @@ func NewRouter(store cache.Store, cfg Config) http.Handler {
 type service struct {
 	srv     *Server
 	ops     *gen.ServerInterfaceWrapper // the generated per-operation binding of query and header parameters
+	decoded *gen.ServerInterfaceWrapper // ops over decodedWrites, for bodies a fast path has decoded
 	strict  gen.ServerInterface         // the generated strict handlers, parameters given
 	mx      *metrics.Metrics
 	metrics http.Handler
@@ -117,6 +118,7 @@ func newService(store cache.Store, cfg Config, fast [numOps]fastPath) *service {
 	s := &service{
 		srv:     srv,
 		ops:     &gen.ServerInterfaceWrapper{Handler: strict, ErrorHandlerFunc: paramError},
+		decoded: &gen.ServerInterfaceWrapper{Handler: decodedWrites{ServerInterface: strict, srv: srv}, ErrorHandlerFunc: paramError},
 		strict:  strict,
 		mx:      mx,
 		metrics: mx.Handler(),
@@ -280,6 +282,11 @@ func (s *service) serveKey(w http.ResponseWriter, r *http.Request, m *match) {
 			readRawBody(r, buf)
 		}
 	}
+	s.serveKeyRead(w, r, m, s.ops)
+}
+
+// serveKeyRead is serveKey once the body, if any, is read, through ops.
+func (s *service) serveKeyRead(w http.ResponseWriter, r *http.Request, m *match, ops *gen.ServerInterfaceWrapper) {
 	ns, err := url.PathUnescape(m.ns)
 	if err != nil {
 		writeError(w, r, invalid("namespace", "namespace is not percent-encoded correctly: %v", err))
@@ -301,15 +308,15 @@ func (s *service) serveKey(w http.ResponseWriter, r *http.Request, m *match) {
 	r.URL = &u
 	switch m.op {
 	case opGet:
-		s.ops.Get(w, r)
+		ops.Get(w, r)
 	case opSet:
-		s.ops.Set(w, r)
+		ops.Set(w, r)
 	case opDelete:
-		s.ops.Delete(w, r)
+		ops.Delete(w, r)
 	case opIncr:
-		s.ops.Incr(w, r)
+		ops.Incr(w, r)
 	case opDecr:
-		s.ops.Decr(w, r)
+		ops.Decr(w, r)
 	}
 }
 

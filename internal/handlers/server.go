@@ -74,13 +74,10 @@ func (s *Server) Set(ctx context.Context, req gen.SetRequestObject) (gen.SetResp
 		if err := check(b); err != nil {
 			return nil, err
 		}
-		// Decoded into a pooled buffer, which Put copies into the store.
-		buf := getBuf()
-		defer putBuf(buf)
-		if e.Value, e.Kind, err = decodeValue((*buf)[:0], b.Value, b.Encoding); err != nil {
+		// Decoded over the request's own bytes, which Put copies into the store.
+		if e.Value, e.Kind, err = decodeValue(b.Value, b.Encoding); err != nil {
 			return nil, onField("value", err)
 		}
-		*buf = e.Value[:0]
 		e.Flags, e.Time, casText = deref(b.Flags), deref(b.Time), b.Cas
 	case req.Body != nil:
 		if raw, ok := req.Body.(*rawBody); ok && raw.err == nil {
@@ -318,18 +315,11 @@ func (s *Server) setMulti(ctx context.Context, ns string, b *gen.BatchSetRequest
 		mode = modes[string(*b.Mode)]
 	}
 	entries := make([]cache.Entry, len(b.Items))
-	// Every value is decoded into one block, which PutMulti copies from: a
-	// decoded value is never longer than its wire form, so it never grows.
-	size := 0
-	for _, it := range b.Items {
-		size += len(it.Value)
-	}
-	buf := getBuf()
-	defer putBuf(buf)
-	block := slices.Grow((*buf)[:0], size)
+	// Every value is decoded over the request's own bytes, which PutMulti
+	// copies from.
 	for i, it := range b.Items {
 		e := cache.Entry{Key: keys[i], Flags: deref(it.Flags), Time: deref(b.Time)}
-		if e.Value, e.Kind, err = decodeValue(block, it.Value, it.Encoding); err != nil {
+		if e.Value, e.Kind, err = decodeValue(it.Value, it.Encoding); err != nil {
 			return nil, onField(fmt.Sprintf("items[%d].value", i), err)
 		}
 		// Without mode cas and a token there is no CAS to check, and the
@@ -340,9 +330,7 @@ func (s *Server) setMulti(ctx context.Context, ns string, b *gen.BatchSetRequest
 			}
 		}
 		entries[i] = e
-		block = block[:len(block)+len(e.Value)]
 	}
-	*buf = block[:0]
 	errs, err := s.store.PutMulti(ctx, mode, entries)
 	if err != nil {
 		return nil, fmt.Errorf("set_multi: %w", err)

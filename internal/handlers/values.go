@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 
@@ -64,44 +64,176 @@ var modes = map[string]cache.Mode{
 	"cas":     cache.ModeCAS,
 }
 
-// decodeValue turns a wire value into what the store keeps: JSON compacted
-// or base64 decoded, appended to dst (the value is never longer than v, so
-// a dst with len(v) spare bytes is not grown: one copy of the value).
-func decodeValue(dst []byte, v json.RawMessage, enc *gen.Encoding) ([]byte, cache.Kind, error) {
+// decodeValue turns a wire value into what the store keeps, JSON compacted
+// or base64 decoded, in place: v is the request's own bytes (a span of its
+// body, or the generated decoder's json.RawMessage), which it overwrites,
+// so the store's copy is the only allocation of the value's size. Its
+// answers are those of json.Compact, and of base64 decoding the string
+// encoding/json would unquote (TestDecodeValueAnswersAsTheStandardLibrary).
+func decodeValue(v json.RawMessage, enc *gen.Encoding) ([]byte, cache.Kind, error) {
 	if enc != nil && *enc == gen.EncodingBase64 {
-		text := []byte(v)
-		// Base64 text holds no character JSON must escape; a string that
-		// escapes one anyway (\/ or \u0041) is unquoted by encoding/json.
-		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, 0, invalid("value", `value must be a base64 string when "encoding" is "base64", not %s`, jsonKindOf(v))
-			}
-			text = []byte(s)
-		} else {
-			text = text[1 : len(text)-1]
-		}
-		start := len(dst)
-		dst = slices.Grow(dst, base64.StdEncoding.DecodedLen(len(text)))
-		n, err := base64.StdEncoding.Decode(dst[start:start+base64.StdEncoding.DecodedLen(len(text))], text)
-		if err != nil {
-			return nil, 0, invalid("value", "value must be standard base64 (A-Z a-z 0-9 + /, padded with =): %v", err)
-		}
-		return dst[start : start+n : start+n], cache.KindBytes, nil
+		b, err := decodeBase64Value(v)
+		return b, cache.KindBytes, err
 	}
-	start := len(dst)
 	if len(v) >= 2 && v[0] == '"' {
 		// v is one token the decoder has checked, and a string is its own
-		// compact form (Compact keeps a string's bytes): copy it.
-		dst = append(dst, v...)
-		return dst[start:len(dst):len(dst)], cache.KindJSON, nil
+		// compact form (Compact keeps a string's bytes).
+		return v[:len(v):len(v)], cache.KindJSON, nil
 	}
-	buf := bytes.NewBuffer(slices.Grow(dst, len(v))[start:start])
-	if err := json.Compact(buf, v); err != nil {
+	if !json.Valid(v) {
+		// Never so after the decoder or the plain parser; kept for the
+		// wording, should a caller change.
+		var buf bytes.Buffer
+		err := json.Compact(&buf, v)
 		return nil, 0, invalid("value", "value is not JSON: %v", err)
 	}
-	b := buf.Bytes()
+	b := compactInPlace(v)
 	return b[:len(b):len(b)], cache.KindJSON, nil
+}
+
+// compactInPlace removes the insignificant whitespace of valid JSON over
+// itself, as json.Compact without HTML escaping does, and returns it.
+func compactInPlace(v []byte) []byte {
+	n := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '"':
+			end := i + 1
+			for v[end] != '"' {
+				if v[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			n += copy(v[n:], v[i:end+1])
+			i = end
+			continue
+		}
+		v[n] = v[i]
+		n++
+	}
+	return v[:n]
+}
+
+// decodeBase64Value decodes a base64 string value over itself. A string
+// with escapes (\/ from PHP's json_encode, say) is unescaped in place first;
+// the rare one whose escapes base64 would skip or refuse anyway (a newline,
+// a non-ASCII character), and null, are unquoted by encoding/json instead.
+func decodeBase64Value(v []byte) ([]byte, error) {
+	var text []byte
+	ok := len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"'
+	if ok {
+		text = v[1 : len(v)-1]
+		if bytes.IndexByte(text, '\\') >= 0 {
+			text, ok = unescapeASCII(text)
+		}
+	}
+	if !ok {
+		// null, which encoding/json unquotes as "", is the empty value.
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, invalid("value", `value must be a base64 string when "encoding" is "base64", not %s`, jsonKindOf(v))
+		}
+		text = []byte(s)
+	}
+	n, err := decodeBase64InPlace(text)
+	if err != nil {
+		return nil, invalid("value", "value must be standard base64 (A-Z a-z 0-9 + /, padded with =): %v", err)
+	}
+	return text[:n:n], nil
+}
+
+// unescapeASCII unescapes the text of a JSON string over itself when every
+// escape in it stands for an ASCII character other than a line break (which
+// base64 decoding skips, so the text's offsets would move); it reports false,
+// having written nothing, otherwise.
+func unescapeASCII(text []byte) ([]byte, bool) {
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' {
+			continue
+		}
+		i++
+		switch text[i] {
+		case '"', '\\', '/', 'b', 'f', 't':
+		case 'u':
+			r, ok := hex4(text[i+1:])
+			if !ok || r >= utf8.RuneSelf || r == '\n' || r == '\r' {
+				return nil, false
+			}
+			i += 4
+		default:
+			return nil, false
+		}
+	}
+	n := 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '\\' {
+			i++
+			switch c = text[i]; c {
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case 't':
+				c = '\t'
+			case 'u':
+				r, _ := hex4(text[i+1:])
+				c = byte(r)
+				i += 4
+			}
+		}
+		text[n] = c
+		n++
+	}
+	return text[:n], true
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+	return rune(n), err == nil
+}
+
+// base64Chunk is how much base64 text decodeBase64InPlace decodes at once:
+// a multiple of 4, so every chunk but the last is whole quanta.
+const base64Chunk = 4 << 10
+
+// decodeBase64InPlace decodes standard base64 text over itself, a chunk at a
+// time through a buffer on the stack: a chunk's bytes land before the next
+// chunk's text (3/4 of what was read), so no text is overwritten unread. It
+// returns the decoded length, or the error, offset included, that decoding
+// the whole text at once gives.
+func decodeBase64InPlace(text []byte) (int, error) {
+	var out [base64Chunk / 4 * 3]byte
+	n := 0
+	for r := 0; r < len(text); r += base64Chunk {
+		end := min(r+base64Chunk, len(text))
+		m, err := base64.StdEncoding.Decode(out[:], text[r:end])
+		// Padding is only right at the very end, which a chunk alone
+		// cannot tell; line breaks, which Decode skips, are not in text.
+		if err != nil || end < len(text) && text[end-1] == '=' {
+			// The chunks before r were whole quanta without padding, so
+			// decoding the whole text fails as decoding text[r:] does,
+			// offset by r.
+			rest := text[r:]
+			tail := make([]byte, base64.StdEncoding.DecodedLen(len(rest)))
+			m, err := base64.StdEncoding.Decode(tail, rest)
+			if ce, ok := errors.AsType[base64.CorruptInputError](err); ok {
+				return 0, base64.CorruptInputError(int64(ce) + int64(r))
+			} else if err != nil {
+				return 0, fmt.Errorf("decode base64: %w", err)
+			}
+			return n + copy(text[n:], tail[:m]), nil
+		}
+		n += copy(text[n:], out[:m])
+	}
+	return n, nil
 }
 
 // etag is the strong entity tag of a CAS id.

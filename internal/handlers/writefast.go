@@ -1,74 +1,174 @@
 package handlers
 
-// Write fast paths: a PUT of a plain JSON body and an incr/decr, the busiest
-// writes, served without the generated strict handler. Under wrk the
+// Write fast paths: a PUT of a JSON body, an incr/decr and a batchSet, the
+// busiest writes, served without the generated decoders. Under wrk the
 // generated way of a PUT (binding, encoding/json decoding by reflection,
 // the validator, json.Compact, the strict handler's response encoder, a route
 // context and two request copies) was a fifth of the server's CPU per
-// request; the store's Put was 2 %. Each declines, having answered nothing,
-// any request that is not plain, which then takes the generated way and gets
-// the same answer (TestWriteFastPaths… compare the two).
+// request; the store's Put was 2 %. And encoding/json's decoding into a
+// json.RawMessage allocated two to four times a value's size (its own
+// buffer, grown by doubling, then the copy), where the plain parsers take
+// the value as a span of the body already read, decoded over itself, so
+// the store's copy is the only allocation of its size
+// (TestJSONWritesAllocateAboutOneValue). Each declines, having answered
+// nothing, any request that is not plain, which then takes the generated
+// way and gets the same answer (TestWriteFastPaths… and FuzzWriteFastPaths
+// compare the two).
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/gen"
 )
 
 // plainStore is a StoreRequest body in its plain form: an object with
-// "value" (a JSON string without escapes), and optionally "flags" and
-// "time" as unsigned decimal integers, each member once. Its value is the
-// string token itself, quotes included, which json.Compact leaves as it is.
+// "value" (any JSON value, see plainParser.jsonValue), and optionally
+// "encoding" ("json" or "base64") and "cas" as strings without escapes,
+// and "flags" and "time" as unsigned decimal integers, each member once.
+// Its value is a span of the body, as the body has it.
 type plainStore struct {
-	value []byte
-	flags uint32
-	time  float64
+	value    []byte
+	encoding gen.Encoding // "" when absent
+	flags    uint32
+	time     float64
+	cas      string
+	hasFlags bool
+	hasTime  bool
+	hasCas   bool
+}
+
+// request is the body as the generated decoder makes it. Its members are
+// copies, so that b, which the plain PUT keeps on the stack, is not moved to
+// the heap for the few PUTs that take this way.
+func (b *plainStore) request() *gen.StoreRequest {
+	req := &gen.StoreRequest{Value: b.value}
+	if b.encoding != "" {
+		enc := b.encoding
+		req.Encoding = &enc
+	}
+	if b.hasFlags {
+		flags := b.flags
+		req.Flags = &flags
+	}
+	if b.hasTime {
+		t := b.time
+		req.Time = &t
+	}
+	if b.hasCas {
+		cas := b.cas
+		req.Cas = &cas
+	}
+	return req
 }
 
 // parsePlainStore decodes data into body and reports whether it was plain;
 // when it was, body holds what the generated decoder would make of it.
 func parsePlainStore(data []byte, body *plainStore) bool {
-	p := plainParser{data: data, text: string(data)}
-	var seenValue, seenFlags, seenTime bool
-	if !p.object(func(name string) (ok bool) {
+	p := plainParser{data: data}
+	var seenValue, seenEnc bool
+	if !p.object(func(name []byte) (ok bool) {
 		switch {
-		case name == "value" && !seenValue:
+		case string(name) == "value" && !seenValue:
 			seenValue = true
-			p.ws()
-			start := p.i
-			if _, ok := p.str(); !ok {
+			body.value, ok = p.jsonValue()
+			return ok
+		case string(name) == "encoding" && !seenEnc:
+			seenEnc = true
+			enc, ok := p.span()
+			// Another encoding is the validator's to refuse.
+			switch string(enc) {
+			case string(gen.EncodingJson):
+				body.encoding = gen.EncodingJson
+			case string(gen.EncodingBase64):
+				body.encoding = gen.EncodingBase64
+			default:
 				return false
 			}
-			body.value = data[start:p.i]
-		case name == "flags" && !seenFlags:
-			seenFlags = true
+			return ok
+		case string(name) == "flags" && !body.hasFlags:
+			body.hasFlags = true
 			n, ok := p.uint(32)
-			if !ok {
-				return false
-			}
 			body.flags = uint32(n)
-		case name == "time" && !seenTime:
-			seenTime = true
+			return ok
+		case string(name) == "time" && !body.hasTime:
+			body.hasTime = true
 			n, ok := p.uint(53) // exactly a float64, as encoding/json decodes it
-			if !ok {
-				return false
-			}
 			body.time = float64(n)
-		default:
-			return false
+			return ok
+		case string(name) == "cas" && !body.hasCas:
+			body.hasCas = true
+			body.cas, ok = p.str()
+			return ok
 		}
-		return true
+		return false
 	}) {
 		return false
 	}
 	p.ws()
 	return seenValue && p.i == len(data)
+}
+
+// jsonValue reads any JSON value and returns it, as a span of data capped
+// at its end: a string without escapes at once, any other value once it has
+// been found to be what the body checks (checkJSON) let through, valid
+// UTF-8 and JSON, with no object in it naming a member twice, so that
+// encoding/json and the stored value agree on what it means.
+func (p *plainParser) jsonValue() ([]byte, bool) {
+	p.ws()
+	start := p.i
+	if _, ok := p.span(); ok {
+		return p.data[start:p.i:p.i], true
+	}
+	p.i = start
+	depth := 0
+	for ; p.i < len(p.data); p.i++ {
+		switch p.data[p.i] {
+		case '"':
+			for p.i++; p.i < len(p.data) && p.data[p.i] != '"'; p.i++ {
+				if p.data[p.i] == '\\' {
+					p.i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return p.checkedValue(start) // a scalar, before its container's end
+			}
+			if depth--; depth == 0 {
+				p.i++
+				return p.checkedValue(start)
+			}
+		case ',', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return p.checkedValue(start)
+			}
+		}
+	}
+	return p.checkedValue(start)
+}
+
+// checkedValue is the value from start to p.i if it passes the body checks.
+func (p *plainParser) checkedValue(start int) ([]byte, bool) {
+	if p.i > len(p.data) {
+		return nil, false // an escape at the very end
+	}
+	v := p.data[start:p.i:p.i]
+	if len(v) == 0 || !utf8.Valid(v) || !json.Valid(v) {
+		return nil, false
+	}
+	w := walker{data: v}
+	return v, w.value(nil, true) == nil
 }
 
 // plainOffset is an OffsetRequest body in its plain form: an object with
@@ -82,10 +182,9 @@ type plainOffset struct {
 
 // parsePlainOffset decodes data into body and reports whether it was plain.
 // Its loop is written out rather than going through plainParser.object: a
-// name handed to a member callback escapes, and with it this short body's
-// string, which costs every incr an allocation.
+// member callback is a closure, which costs every incr an allocation.
 func parsePlainOffset(data []byte, body *plainOffset) bool {
-	p := plainParser{data: data, text: string(data)}
+	p := plainParser{data: data}
 	if !p.skip('{') {
 		return false
 	}
@@ -96,17 +195,17 @@ func parsePlainOffset(data []byte, body *plainOffset) bool {
 		if !first && !p.skip(',') {
 			return false
 		}
-		name, ok := p.str()
+		name, ok := p.span()
 		if !ok || !p.skip(':') {
 			return false
 		}
 		switch {
-		case name == "delta" && !body.hasDelta:
+		case string(name) == "delta" && !body.hasDelta:
 			body.hasDelta = true
 			if body.delta, ok = p.uint(64); !ok {
 				return false
 			}
-		case name == "initial_value" && !body.hasInitial:
+		case string(name) == "initial_value" && !body.hasInitial:
 			body.hasInitial = true
 			if body.initial, ok = p.uint(64); !ok {
 				return false
@@ -127,24 +226,34 @@ func (p *plainParser) uint(bits int) (uint64, bool) {
 	for p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' {
 		p.i++
 	}
-	digits := p.text[start:p.i]
-	if digits == "" || (len(digits) > 1 && digits[0] == '0') {
+	digits := p.data[start:p.i]
+	if len(digits) == 0 || (len(digits) > 1 && digits[0] == '0') {
 		return 0, false
 	}
 	// A fraction or an exponent is a number the plain form does not take.
 	if p.i < len(p.data) && (p.data[p.i] == '.' || p.data[p.i] == 'e' || p.data[p.i] == 'E') {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(digits, 10, bits)
+	n, err := strconv.ParseUint(string(digits), 10, bits)
 	return n, err == nil
 }
 
-// putPlain serves a PUT whose body parsed as plainStore, with no query and no
-// conditional header: mode set, as the generated Set would run it.
+// putPlain serves a PUT whose body parsed as plainStore without a cas, with
+// no query and no conditional header: mode set, as the generated Set would
+// run it. It decodes the value over the body.
 func (s *Server) putPlain(w http.ResponseWriter, r *http.Request, ns, name string, body *plainStore) {
 	k, err := key(ns, name)
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	var enc *gen.Encoding
+	if body.encoding != "" {
+		enc = &body.encoding
+	}
+	value, kind, err := decodeValue(body.value, enc)
+	if err != nil {
+		writeError(w, r, onField("value", err))
 		return
 	}
 	if err := checkTime("time", body.time); err != nil {
@@ -152,7 +261,7 @@ func (s *Server) putPlain(w http.ResponseWriter, r *http.Request, ns, name strin
 		return
 	}
 	id, err := s.store.Put(r.Context(), cache.ModeSet,
-		cache.Entry{Key: k, Value: body.value, Kind: cache.KindJSON, Flags: body.flags, Time: body.time})
+		cache.Entry{Key: k, Value: value, Kind: kind, Flags: body.flags, Time: body.time})
 	if err != nil {
 		writeError(w, r, writeRule{mode: cache.ModeSet}.failed(err))
 		return
@@ -209,22 +318,19 @@ func (s *Server) offsetPlain(w http.ResponseWriter, r *http.Request, ns, name st
 // offsetFailed wraps a store error of incr/decr as the generated way does.
 func offsetFailed(err error) error { return fmt.Errorf("offset: %w", err) }
 
-// setFast serves a PUT with a plain JSON body (plainStore), no query and
-// no conditional header, in place. It declines, having read nothing, any
-// other PUT; once it has read the body it answers: a body that is not plain
-// goes on, already read, to the generated way.
+// setFast serves a PUT with a plain JSON body (plainStore) in place: itself
+// when it has no query, no conditional header and no cas (mode set), else
+// through the generated parameter binding, handed the body decoded
+// (decodedWrites). It declines, having read nothing, a PUT of a raw value
+// or one the generated way refuses before reading; once it has read the
+// body it answers: a body that is not plain goes on, already read, to the
+// generated way.
 func (s *service) setFast(w http.ResponseWriter, r *http.Request, m *match) bool {
-	if !plainWrite(r, m) {
-		return false
-	}
-	if _, ok := r.Header["If-Match"]; ok {
-		return false
-	}
-	if _, ok := r.Header["If-None-Match"]; ok {
+	if m.ns == "" || m.key == "" || !jsonBody(r) {
 		return false
 	}
 	buf := getBuf()
-	defer putBuf(buf)
+	defer putBodyBuf(buf)
 	data, ok := readRaw(w, r, buf)
 	if !ok {
 		return true
@@ -237,8 +343,25 @@ func (s *service) setFast(w http.ResponseWriter, r *http.Request, m *match) bool
 	}
 	// A plain body is valid JSON of known members, once each: what the
 	// body checks would find, so they are not run again.
-	s.srv.putPlain(w, r, ns, name, &body)
+	_, ifMatch := r.Header["If-Match"]
+	_, ifNoneMatch := r.Header["If-None-Match"]
+	if r.URL.RawQuery == "" && !r.URL.ForceQuery && !ifMatch && !ifNoneMatch && !body.hasCas {
+		s.srv.putPlain(w, r, ns, name, &body)
+		return true
+	}
+	r.Body = &decodedBody{store: body.request()}
+	s.serveKeyRead(w, r, m, s.decoded)
 	return true
+}
+
+// jsonBody reports whether r's body is JSON, once checkMediaType has
+// rewritten its Content-Type to the bare media type (which costs an
+// allocation, so the usual exact header is not rewritten).
+func jsonBody(r *http.Request) bool {
+	if ct := r.Header["Content-Type"]; len(ct) == 1 && ct[0] == "application/json" {
+		return true
+	}
+	return checkMediaType(r, true) == nil && r.Header.Get("Content-Type") == "application/json"
 }
 
 // handOn gives a write whose body (data) a fast path read but declined to
@@ -249,7 +372,45 @@ func (s *service) handOn(w http.ResponseWriter, r *http.Request, m *match, data 
 		return
 	}
 	replay(r, data)
-	s.serveKey(w, r, m)
+	s.serveKeyRead(w, r, m, s.ops)
+}
+
+// decodedBody is a request body that a fast path has read and decoded as
+// the generated decoder would.
+type decodedBody struct {
+	store *gen.StoreRequest
+}
+
+func (*decodedBody) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (*decodedBody) Close() error { return nil }
+
+// decodedWrites is the generated strict handlers, but for Set given a
+// decodedBody: it runs the strict handler's steps (its middleware, Server.Set,
+// the response or the error) on the body as decoded, where the generated
+// one would decode it again with encoding/json.
+type decodedWrites struct {
+	gen.ServerInterface
+	srv *Server
+}
+
+func (d decodedWrites) Set(w http.ResponseWriter, r *http.Request, namespace gen.Namespace, key gen.Key, params gen.SetParams) {
+	body, ok := r.Body.(*decodedBody)
+	if !ok {
+		d.ServerInterface.Set(w, r, namespace, key, params)
+		return
+	}
+	req := gen.SetRequestObject{Namespace: namespace, Key: key, Params: params, JSONBody: body.store}
+	handler := negotiate(func(ctx context.Context, _ http.ResponseWriter, _ *http.Request, req any) (any, error) {
+		return d.srv.Set(ctx, req.(gen.SetRequestObject))
+	}, "Set")
+	resp, err := handler(r.Context(), w, r, req)
+	if err == nil {
+		err = resp.(gen.SetResponseObject).VisitSetResponse(w)
+	}
+	if err != nil {
+		responseError(w, r, err)
+	}
 }
 
 // incrFast and decrFast serve an incr or decr with a plain JSON body
@@ -267,7 +428,7 @@ func (s *service) offsetFast(w http.ResponseWriter, r *http.Request, m *match, d
 		return false
 	}
 	buf := getBuf()
-	defer putBuf(buf)
+	defer putBodyBuf(buf)
 	data, ok := readRaw(w, r, buf)
 	if !ok {
 		return true
@@ -311,7 +472,7 @@ func (s *service) batchSetFast(w http.ResponseWriter, r *http.Request, m *match)
 		return true
 	}
 	buf := getBuf()
-	defer putBuf(buf)
+	defer putBodyBuf(buf)
 	data, ok := readRaw(w, r, buf)
 	if !ok {
 		return true
@@ -341,36 +502,37 @@ func (s *service) batchSetFast(w http.ResponseWriter, r *http.Request, m *match)
 
 // parseBatchSet decodes the plain form of a BatchSetRequest into body and
 // reports whether data was in that form: an object of "items" (objects of
-// "key", "value", "encoding" and "cas" as strings without escapes and
-// "flags" as an unsigned integer, each member once) and optionally
+// "value" as any JSON value (plainParser.jsonValue), "key", "encoding" and
+// "cas" as strings without escapes and "flags" as an unsigned integer, each
+// member once) and optionally
 // "key_prefix" and "mode" (such strings) and "time" (an unsigned integer),
 // each once. When it was, body is what encoding/json would decode; the
 // checks of values, modes and keys stay with SetMulti.
 func parseBatchSet(data []byte, body *gen.BatchSetRequest) bool {
-	p := plainParser{data: data, text: string(data)}
+	p := plainParser{data: data}
 	var seenItems, seenPrefix, seenMode, seenTime bool
-	if !p.object(func(name string) (ok bool) {
+	if !p.object(func(name []byte) (ok bool) {
 		switch {
-		case name == "items" && !seenItems:
+		case string(name) == "items" && !seenItems:
 			seenItems = true
 			if body.Items, ok = p.batchSetItems(); !ok {
 				return false
 			}
-		case name == "key_prefix" && !seenPrefix:
+		case string(name) == "key_prefix" && !seenPrefix:
 			seenPrefix = true
 			prefix, ok := p.str()
 			if !ok {
 				return false
 			}
 			body.KeyPrefix = &prefix
-		case name == "mode" && !seenMode:
+		case string(name) == "mode" && !seenMode:
 			seenMode = true
 			mode, ok := p.str()
 			if !ok {
 				return false
 			}
 			body.Mode = (*gen.BatchSetRequestMode)(&mode)
-		case name == "time" && !seenTime:
+		case string(name) == "time" && !seenTime:
 			seenTime = true
 			n, ok := p.uint(53)
 			if !ok {
@@ -420,8 +582,10 @@ func (p *plainParser) batchSetItems() ([]gen.BatchSetItem, bool) {
 	if !p.skip('[') {
 		return nil, false
 	}
-	// encoding/json decodes [] into an empty, non-nil slice.
-	items := make([]gen.BatchSetItem, 0, bytes.Count(p.data[p.i:], []byte(`"value"`)))
+	// encoding/json decodes [] into an empty, non-nil slice. A value
+	// holding the text "value" counts too, but an item takes 20 bytes.
+	rest := p.data[p.i:]
+	items := make([]gen.BatchSetItem, 0, min(bytes.Count(rest, []byte(`"value"`)), len(rest)/20))
 	for first := true; ; first = false {
 		if p.skip(']') {
 			return items, true
@@ -440,22 +604,19 @@ func (p *plainParser) batchSetItems() ([]gen.BatchSetItem, bool) {
 func (p *plainParser) batchSetItem() (gen.BatchSetItem, bool) {
 	var it gen.BatchSetItem
 	var seenKey, seenValue, seenFlags, seenCas, seenEnc bool
-	ok := p.object(func(name string) (ok bool) {
+	ok := p.object(func(name []byte) (ok bool) {
 		switch {
-		case name == "key" && !seenKey:
+		case string(name) == "key" && !seenKey:
 			seenKey = true
 			if it.Key, ok = p.str(); !ok {
 				return false
 			}
-		case name == "value" && !seenValue:
+		case string(name) == "value" && !seenValue:
 			seenValue = true
-			p.ws()
-			start := p.i
-			if _, ok := p.str(); !ok {
+			if it.Value, ok = p.jsonValue(); !ok {
 				return false
 			}
-			it.Value = p.data[start:p.i:p.i]
-		case name == "flags" && !seenFlags:
+		case string(name) == "flags" && !seenFlags:
 			seenFlags = true
 			n, ok := p.uint(32)
 			if !ok {
@@ -463,14 +624,14 @@ func (p *plainParser) batchSetItem() (gen.BatchSetItem, bool) {
 			}
 			flags := uint32(n)
 			it.Flags = &flags
-		case name == "cas" && !seenCas:
+		case string(name) == "cas" && !seenCas:
 			seenCas = true
 			cas, ok := p.str()
 			if !ok {
 				return false
 			}
 			it.Cas = &cas
-		case name == "encoding" && !seenEnc:
+		case string(name) == "encoding" && !seenEnc:
 			seenEnc = true
 			enc, ok := p.str()
 			if !ok {

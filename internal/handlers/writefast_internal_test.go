@@ -12,25 +12,42 @@ import (
 
 func TestPlainStoreBodies(t *testing.T) {
 	for body, want := range map[string]*plainStore{
-		`{"value":"abc"}`:                             {value: []byte(`"abc"`)},
-		" {\n\"value\" : \"a b\" ,\"flags\":0 } ":     {value: []byte(`"a b"`)},
-		`{"time":3600,"value":"","flags":4294967295}`: {value: []byte(`""`), time: 3600, flags: 4294967295},
-		`{"value":"é🙂<&>"}`:                           {value: []byte(`"é🙂<&>"`)},
+		`{"value":"abc"}`:                         {value: []byte(`"abc"`)},
+		" {\n\"value\" : \"a b\" ,\"flags\":0 } ": {value: []byte(`"a b"`), hasFlags: true},
+		`{"time":3600,"value":"","flags":4294967295}`: {value: []byte(`""`), time: 3600, flags: 4294967295,
+			hasTime: true, hasFlags: true},
+		`{"value":"é🙂<&>"}`: {value: []byte(`"é🙂<&>"`)},
+		// Any JSON value, as a span of the body, whitespace inside kept.
+		`{"value":"a\"b\u00e9"}`:                    {value: []byte(`"a\"b\u00e9"`)},
+		`{"value": {"a": [1, {"b": null}]} }`:       {value: []byte(`{"a": [1, {"b": null}]}`)},
+		`{"value":[ ],"flags":1}`:                   {value: []byte(`[ ]`), flags: 1, hasFlags: true},
+		`{"value":-1.5e3}`:                          {value: []byte(`-1.5e3`)},
+		`{"value":null}`:                            {value: []byte(`null`)},
+		`{"value":true }`:                           {value: []byte(`true`)},
+		`{"value":"AP8=","encoding":"base64"}`:      {value: []byte(`"AP8="`), encoding: gen.EncodingBase64},
+		`{"encoding":"json","value":"a","cas":"7"}`: {value: []byte(`"a"`), encoding: gen.EncodingJson, cas: "7", hasCas: true},
 		// Not plain: the generated way decodes these.
-		`{"value":"a\"b"}`:                 nil, // an escape
-		`{"value":{"a":1}}`:                nil, // not a string
-		`{"value":1}`:                      nil,
-		`{"value":null}`:                   nil,
 		`{"flags":1}`:                      nil, // no value
 		`{"value":"a","value":"b"}`:        nil, // a member twice
-		`{"value":"a","encoding":"json"}`:  nil, // another member
+		`{"value":{"a":1,"a":2}}`:          nil, // a member twice, in the value
+		`{"value":{"a":1,}}`:               nil, // a value that is not JSON
+		`{"value":nul}`:                    nil,
+		`{"value":"\x"}`:                   nil,
+		`{"value":"a` + "\xff" + `b\n"}`:   nil, // invalid UTF-8 in a string with an escape
+		"{\"value\":[\"\xff\"]}":           nil, // and in an array
+		`{"value":"a","encoding":"hex"}`:   nil, // the validator's to refuse
+		`{"value":"a","cas":7}`:            nil,
+		`{"value":"a","ttl":1}`:            nil, // an unknown member
 		`{"value":"a","time":1.5}`:         nil, // a fraction
 		`{"value":"a","time":1e3}`:         nil, // an exponent
 		`{"value":"a","time":-1}`:          nil, // a sign
 		`{"value":"a","flags":01}`:         nil, // a leading zero
 		`{"value":"a","flags":4294967296}`: nil, // over uint32
 		`{"value":"a"} x`:                  nil, // trailing data
+		`{"value":1 2}`:                    nil,
 		`{"value":"a",}`:                   nil,
+		`{"value":[1}`:                     nil,
+		`{"value":"\`:                      nil, // an escape at the very end
 		`["value"]`:                        nil,
 	} {
 		var got plainStore
@@ -80,11 +97,18 @@ func TestPlainBatchSetBodies(t *testing.T) {
 	assert.Equal(t, `"y"`, string(body.Items[1].Value))
 
 	body = gen.BatchSetRequest{}
+	require.True(t, parseBatchSet([]byte(`{"items":[{"key":"a","value": {"o": [1, "\""]} },{"value":-0.5,"key":"b"}]}`), &body))
+	require.Len(t, body.Items, 2)
+	assert.Equal(t, `{"o": [1, "\""]}`, string(body.Items[0].Value), "any JSON value, as the body has it")
+	assert.Equal(t, `-0.5`, string(body.Items[1].Value))
+
+	body = gen.BatchSetRequest{}
 	require.True(t, parseBatchSet([]byte(`{"items":[]}`), &body))
 	assert.NotNil(t, body.Items, "[] decodes to an empty, non-nil slice, as encoding/json makes it")
 
 	for _, notPlain := range []string{
-		`{"items":[{"key":"a","value":{"o":1}}]}`, // a value that is not a string
+		`{"items":[{"key":"a","value":{"o":1,"o":2}}]}`, // a member twice, in a value
+		`{"items":[{"key":"a","value":{"o":1}]}`,        // a value that is not JSON
 		`{"items":[{"key":"a","value":"x","value":"y"}]}`,
 		`{"items":[{"key":"a","value":"x"}],"items":[]}`,
 		`{"items":[{"key":"a\n","value":"x"}]}`, // an escape

@@ -25,6 +25,16 @@ func slowBody(body string) string {
 
 var casDigits = regexp.MustCompile(`"\d+"`)
 
+// manyMembers is n members of an object, more than its duplicate check
+// keeps on the stack.
+func manyMembers(n int) string {
+	m := make([]string, n)
+	for i := range m {
+		m[i] = fmt.Sprintf(`"m%d":%d`, i, i)
+	}
+	return strings.Join(m, ",")
+}
+
 // TestWriteFastPathsAnswerAsTheGeneratedPath sends each PUT and incr/decr
 // body once plain (the fast path) and once spelled so that only the
 // generated way takes it, to keys in the same state, and wants the same
@@ -35,7 +45,8 @@ func TestWriteFastPathsAnswerAsTheGeneratedPath(t *testing.T) {
 
 	for _, tt := range []struct {
 		name, method, suffix, body string
-		before                     string // JSON value stored first, "" for none
+		before                     string            // JSON value stored first, "" for none
+		header                     map[string]string // sent with the write
 	}{
 		{name: "a plain string", method: http.MethodPut, body: `{"value":"abcdefghij"}`},
 		{name: "HTML and unicode kept verbatim", method: http.MethodPut, body: `{ "value" : "<b>&é🙂\u2028" , "flags": 7 }`},
@@ -45,6 +56,33 @@ func TestWriteFastPathsAnswerAsTheGeneratedPath(t *testing.T) {
 		{name: "a time out of range", method: http.MethodPut, body: `{"value":"x","time":9007199254740991}`},
 		{name: "flags too large", method: http.MethodPut, body: `{"value":"x","flags":4294967296}`},
 		{name: "an overwrite", method: http.MethodPut, body: `{"value":"new"}`, before: `"old"`},
+		{name: "an object, whitespace and all", method: http.MethodPut, body: "{\"value\": { \"a\" : [1, 2.50, -0, 1e40],\n\"b\": {\"c\": null} }, \"flags\": 3}"},
+		{name: "an array", method: http.MethodPut, body: `{"value":[ true , null, "x" ]}`},
+		{name: "a number", method: http.MethodPut, body: `{"value": 18446744073709551616}`},
+		{name: "null", method: http.MethodPut, body: `{"value": null}`},
+		{name: "an escaped string", method: http.MethodPut, body: `{"value":"a\"b\\c\u00e9\ud83d\ude42\n"}`},
+		{name: "a member twice in the value", method: http.MethodPut, body: `{"value":{"a":1,"b":{"c":1,"c":2}}}`},
+		{name: "many members, one twice", method: http.MethodPut, body: `{"value":{` + manyMembers(40) + `,"m7":0}}`},
+		{name: "many members", method: http.MethodPut, body: `{"value":{` + manyMembers(40) + `}}`},
+		{name: "a value that is not JSON", method: http.MethodPut, body: `{"value":{"a":1,}}`},
+		{name: "encoding json", method: http.MethodPut, body: `{"value":{"a":1},"encoding":"json"}`},
+		{name: "base64", method: http.MethodPut, body: `{"value":"AP8=","encoding":"base64","flags":2}`},
+		{name: "base64 with escaped slashes", method: http.MethodPut, body: `{"value":"\/\/8A\u0041A==","encoding":"base64"}`},
+		{name: "base64 with an escaped line break", method: http.MethodPut, body: `{"value":"AP8=\n","encoding":"base64"}`},
+		{name: "base64 with a non-ASCII escape", method: http.MethodPut, body: `{"value":"AP8=\u00e9","encoding":"base64"}`},
+		{name: "base64 badly padded", method: http.MethodPut, body: `{"value":"AP8=AP8=","encoding":"base64"}`},
+		{name: "base64 that is not base64", method: http.MethodPut, body: `{"value":"A!P8","encoding":"base64"}`},
+		{name: "base64 of a number", method: http.MethodPut, body: `{"value":12,"encoding":"base64"}`},
+		{name: "base64 of null", method: http.MethodPut, body: `{"value":null,"encoding":"base64"}`},
+		{name: "an unknown encoding", method: http.MethodPut, body: `{"value":"x","encoding":"hex"}`},
+		{name: "a cas without mode cas", method: http.MethodPut, body: `{"value":"x","cas":"5"}`},
+		{name: "a query", method: http.MethodPut, suffix: "?mode=replace", body: `{"value":{"a": 1}}`, before: `"old"`},
+		{name: "a query that fails", method: http.MethodPut, suffix: "?mode=add", body: `{"value":[1]}`, before: `"old"`},
+		{name: "a query beside time", method: http.MethodPut, suffix: "?time=5", body: `{"value":"x"}`},
+		{name: "If-Match: *", method: http.MethodPut, body: `{"value":"x"}`, before: `1`, header: map[string]string{"If-Match": "*"}},
+		{name: "If-Match: * of nothing", method: http.MethodPut, body: `{"value":"x"}`, header: map[string]string{"If-Match": "*"}},
+		{name: "If-None-Match: * over an item", method: http.MethodPut, body: `{"value":"x"}`, before: `1`, header: map[string]string{"If-None-Match": "*"}},
+		{name: "a stale If-Match", method: http.MethodPut, body: `{"value":"x","cas":"999999"}`, before: `1`, header: map[string]string{"If-Match": `"999999"`}},
 		{name: "incr creating the counter", method: http.MethodPost, suffix: ":incr", body: `{"delta":5,"initial_value":10}`},
 		{name: "incr of a missing counter", method: http.MethodPost, suffix: ":incr", body: `{"delta":5}`},
 		{name: "incr by the default 1", method: http.MethodPost, suffix: ":incr", body: `{}`, before: `41`},
@@ -62,7 +100,7 @@ func TestWriteFastPathsAnswerAsTheGeneratedPath(t *testing.T) {
 					res := e.do(request{method: http.MethodPut, path: path, body: `{"value":` + tt.before + `}`})
 					require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 				}
-				answers[i] = e.do(request{method: tt.method, path: path + tt.suffix, body: body})
+				answers[i] = e.do(request{method: tt.method, path: path + tt.suffix, body: body, header: tt.header})
 				items[i] = e.do(request{method: http.MethodGet, path: path})
 			}
 			slow, fast := answers[0], answers[1]
@@ -105,6 +143,12 @@ func TestBatchSetFastPathAnswersAsTheGeneratedPath(t *testing.T) {
 		{name: "prefix and time", body: ` { "key_prefix" : "p:", "time": 3600, "items": [ {"value": "v", "key": "a"} ] } `, read: []string{"p:a"}},
 		{name: "add over an existing key", body: `{"mode":"add","items":[{"key":"a","value":"new"},{"key":"c","value":"c"}]}`, before: []string{"a"}, read: []string{"a", "c"}},
 		{name: "base64", body: `{"items":[{"key":"a","value":"AP8=","encoding":"base64"}]}`, read: []string{"a"}},
+		{name: "every kind of value", body: `{"items":[{"key":"a","value": {"x" : [1, null]} },{"key":"b","value":-2.5e3},` +
+			`{"key":"c","value":"\"q\"\u00e9"},{"key":"d","value":null},{"key":"e","value":"\/w==","encoding":"base64"},{"key":"f","value":[ ]}]}`,
+			read: []string{"a", "b", "c", "d", "e", "f"}},
+		{name: "a member twice in a value", body: `{"items":[{"key":"a","value":{"x":1,"x":2}}]}`, read: []string{"a"}},
+		{name: "bad base64 in an escaped string", body: `{"items":[{"key":"a","value":"AP8=","encoding":"base64"},{"key":"b","value":"\/\/==x","encoding":"base64"}]}`, read: []string{"a", "b"}},
+		{name: "base64 of an object", body: `{"items":[{"key":"a","value":{},"encoding":"base64"}]}`, read: []string{"a"}},
 		{name: "no items", body: `{"items":[]}`},
 		{name: "a key twice", body: `{"items":[{"key":"a","value":"1"},{"key":"a","value":"2"}]}`, read: []string{"a"}},
 		{name: "an unknown mode", body: `{"mode":"nope","items":[{"key":"a","value":"1"}]}`, read: []string{"a"}},
