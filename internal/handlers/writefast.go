@@ -405,11 +405,14 @@ func (d decodedWrites) Set(w http.ResponseWriter, r *http.Request, namespace gen
 		return d.srv.Set(ctx, req.(gen.SetRequestObject))
 	}, "Set")
 	resp, err := handler(r.Context(), w, r, req)
-	if err == nil {
-		err = resp.(gen.SetResponseObject).VisitSetResponse(w)
-	}
 	if err != nil {
 		responseError(w, r, err)
+	} else if valid, ok := resp.(gen.SetResponseObject); ok {
+		if err := valid.VisitSetResponse(w); err != nil {
+			responseError(w, r, err)
+		}
+	} else if resp != nil {
+		responseError(w, r, fmt.Errorf("unexpected response type: %T", resp))
 	}
 }
 
