@@ -150,6 +150,24 @@ func (s *Store) recordPlainSet(b int, name string) {
 	}
 }
 
+// putBack returns to the bucket the plain sets a failed sync was to
+// account, up to maxTouched and without waking the loop: a Redis that is
+// down must neither grow the map without bound nor spin the sync.
+func (p *pending) putBack(names []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range names {
+		if len(p.written) >= maxTouched {
+			return
+		}
+		if p.written == nil {
+			p.written = make(map[string]struct{})
+		}
+		p.written[n] = struct{}{}
+		p.dirty = true
+	}
+}
+
 // pendingAccess is the latest access to item name in bucket b that this
 // process has not synced yet, 0 for none.
 func (s *Store) pendingAccess(b int, name string) int64 {
@@ -176,6 +194,12 @@ func (s *Store) Sync(ctx context.Context) error {
 	defer s.syncMu.Unlock()
 	_, _, sec := s.clock()
 	var calls []call
+	// Per call, its bucket and the plain sets' items it accounts: a failed
+	// call's are put back for the next sync, since accounting an item twice
+	// ends as once (syncScript) while dropping it would leave the item
+	// uncounted until it is written again.
+	var buckets []int
+	var accounts [][]string
 	for b, p := range s.pend {
 		p.mu.Lock()
 		if p.emptyLocked() {
@@ -224,15 +248,17 @@ func (s *Store) Sync(ctx context.Context) error {
 			}
 			args = append(append(args, renew...), wc...)
 			calls = append(calls, call{keys: s.lay.bookkeeping(b), args: args})
+			buckets, accounts = append(buckets, b), append(accounts, wc)
 		}
 	}
 	if len(calls) == 0 {
 		return nil
 	}
 	var errs []error
-	for _, res := range s.eval(ctx, syncLua, calls) {
+	for i, res := range s.eval(ctx, syncLua, calls) {
 		if err := res.Error(); err != nil {
 			errs = append(errs, s.fail("sync", err))
+			s.pend[buckets[i]].putBack(accounts[i])
 		}
 	}
 	return errors.Join(errs...)
@@ -256,8 +282,9 @@ func (s *Store) discard() {
 	}
 }
 
-// syncLoop syncs every tick until Close; what a failed sync carried is
-// dropped rather than resent, since a lost reply may hide a script that ran.
+// syncLoop syncs every tick until Close; the counts and touches a failed
+// sync carried are dropped rather than resent, since a lost reply may hide a
+// script that ran (Sync itself puts back the plain sets to account).
 func (s *Store) syncLoop() {
 	defer close(s.loopDone)
 	tick := s.opts.syncTick

@@ -24,17 +24,26 @@ import (
 //
 // What a script did at once is done otherwise:
 //   - The CAS id: counts are reserved from the bucket's counter in blocks
-//     (casBlockSize, one HINCRBY), so ids stay unique across nodes and
-//     increasing per node, but ids handed out by different nodes are not in
-//     the order of their writes.
-//   - The generation: the one last seen in the bucket is stamped and the
-//     one read back in the same transaction checks it; after a FlushAll in
-//     between the set is written again under the new generation (it then
-//     takes effect after the flush, which it overlapped).
+//     (casBlockSize, one HINCRBY), so ids stay unique, but they are not in
+//     the order of the writes: neither across nodes nor within one, whose
+//     sets take ids from its block while its scripts (incr, add, cas...)
+//     take the counter's next, past the block. Nothing orders ids: a CAS
+//     id, and the ETag made of it, is only ever compared for equality.
+//   - The generation: the one last seen in the bucket (loaded at Open,
+//     then taken from every read) is stamped and the one read back in the
+//     same transaction checks it; after a FlushAll in between the set is
+//     written again under the new generation (it then takes effect after
+//     the flush, which it overlapped). Until then the item reads as
+//     missing, even if another node wrote it after that flush: a set
+//     racing another node's flush and another node's write of the same key
+//     may show a reader a miss between the two values.
 //   - The accounting (sz, items, bytes): left to the next sync, which makes
 //     it match the item as it is then (syncScript). Until then the item
 //     counts as not yet written in items and bytes; this process syncs
-//     before it answers Stats, so its own figures are exact.
+//     before it answers Stats, so its own figures are exact. A process
+//     that dies without syncing leaves its last sets uncounted (an
+//     undercount that stays consistent: deleting or expiring such an item
+//     takes nothing off) until they are written again or a FlushAll.
 //
 // PutMulti keeps the script: rueidis cannot pipeline transactions of
 // several cluster slots in one call, and a batch's items are spread over
@@ -81,6 +90,26 @@ func (s *Store) seeGen(b int, g int64) {
 	}
 }
 
+// loadGens reads every bucket's generation, one pipeline at Open, so that
+// this process's first set in a bucket flushed before it started is stamped
+// right: a stale stamp costs the set a second transaction, and until that
+// one the item reads as missing, even if another node had written it since
+// the flush.
+func (s *Store) loadGens(ctx context.Context) error {
+	cmds := make(rueidis.Commands, s.lay.buckets)
+	for b := range cmds {
+		cmds[b] = s.client.B().Hget().Key(s.lay.bookkeeping(b)[0]).Field("g").Build()
+	}
+	for b, res := range s.client.DoMulti(ctx, cmds...) {
+		g, err := res.ToString()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return s.fail("read generations", err)
+		}
+		s.seeGen(b, parseGen(g))
+	}
+	return nil
+}
+
 // plainSet writes e as a set without a script; ok is false when it could
 // not (the entry expires on arrival, or flushes kept moving the generation)
 // and the script must.
@@ -96,6 +125,11 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 	expStr := strconv.FormatInt(exp, 10)
 	value := string(e.Value)
 	gen := max(s.gens[b].Load(), 0)
+	// Noted before the transaction goes out, since it may run even if its
+	// reply is lost (the sync accounts the item as it then finds it), and
+	// again after each: a FlushAll of this process in between drops what
+	// was noted.
+	s.recordPlainSet(b, name)
 	for range 3 {
 		id, err := s.nextCAS(ctx, b)
 		if err != nil {

@@ -383,7 +383,7 @@ return h
 
 // flushScript: KEYS meta, lru, exp, sz. Starts a new generation, which makes
 // every older item and lock of the bucket invisible at once, and resets the
-// stats; the CAS counter survives so ids keep increasing.
+// stats; the CAS counter survives so ids never repeat.
 const flushScript = `
 redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('HSET', KEYS[1], 'hits', 0, 'misses', 0, 'bh', 0, 'items', 0, 'bytes', 0)

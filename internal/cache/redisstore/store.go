@@ -24,7 +24,8 @@
 // tag per namespace, so no namespace is pinned to one node (see layout).
 // A script may only touch keys of one slot, so CAS ids come from a counter
 // per bucket (one global counter against a single server): id = count ×
-// buckets + bucket, unique across buckets and increasing for every item.
+// buckets + bucket, unique across buckets. Sets take their counts in blocks
+// (plainset.go), so ids are unique but not in the order of the writes.
 //
 // URLs: redis://[user:password@]host:port[/db], rediss://… for TLS (also
 // valkey:// and valkeys://). A cluster is detected by itself; more seed nodes
@@ -262,6 +263,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
 		client.Close()
 		return nil, s.fail("ping", err)
+	}
+	if err := s.loadGens(ctx); err != nil {
+		client.Close()
+		return nil, err
 	}
 	go s.syncLoop()
 	return s, nil
