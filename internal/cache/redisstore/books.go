@@ -86,8 +86,10 @@ func (p *pending) touchLocked(name string, t touch) {
 // keys are read in one interval.
 const maxTouched = 1 << 16
 
-// syncChunk is how many touches one sync script carries.
-const syncChunk = 512
+// syncChunk is how many touches, and how many written items, one sync
+// script carries: a script blocks Redis while it runs, and 256 of each take
+// it well under a millisecond.
+const syncChunk = 256
 
 // sweepPerSync bounds the expired items one sync removes per bucket; 8 per
 // operation were removed when every script swept.
