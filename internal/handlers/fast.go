@@ -18,9 +18,12 @@ package handlers
 //     each once) in a namespace without escapes. Decoding that by hand costs
 //     a scan and one allocation for all the keys, where encoding/json's
 //     reflection was a fifth of a batchGet. BenchmarkFastPaths/getMulti.
-//   - set, incr, decr: a PUT, incr or decr without query (and, on PUT,
-//     without If-Match or If-None-Match) whose JSON body is plain: see
-//     writefast.go, where they live, and BenchmarkWriteFastPaths.
+//   - set: a PUT whose JSON body is plain (any JSON value, or base64, with
+//     flags, time and cas as plain scalars): served in place without query
+//     or conditional header, else through the generated parameter binding
+//     with the body decoded. incr, decr: one without query whose body is
+//     plain. See writefast.go, where they live, BenchmarkWriteFastPaths and
+//     TestJSONWritesAllocateAboutOneValue.
 //   - setMulti: a batchSet whose body is plain (writefast.go), decoded by a
 //     scan and served by the same Server.SetMulti.
 //
