@@ -17,7 +17,11 @@ import (
 // MEMTEST_LIMITS lists in MiB (default 64,1024); otherwise a short version
 // of three loads at 64 MiB runs inside make test. MEMTEST_BINARY
 // measures another build (the BENCHMARKS.md "before" column); MEMTEST_OUT
-// names a file the results are appended to as Markdown table rows.
+// names a file the results are appended to as Markdown table rows. One
+// limit's loads run alone with -run, as BENCHMARKS.md's 4 GiB rows were:
+//
+//	MEMTEST=full MEMTEST_LIMITS=4096 go test -count=1 -v -timeout 60m \
+//	    -run 'TestRSSStaysWithinTheMemoryLimitBound/4096MiB/(10-byte|10k-key)' ./internal/memtest/
 
 var (
 	buildOnce sync.Once
