@@ -588,7 +588,11 @@ func (p *plainParser) batchSetItems() ([]gen.BatchSetItem, bool) {
 	// encoding/json decodes [] into an empty, non-nil slice. A value
 	// holding the text "value" counts too, but an item takes 20 bytes.
 	rest := p.data[p.i:]
-	items := make([]gen.BatchSetItem, 0, min(bytes.Count(rest, []byte(`"value"`)), len(rest)/20))
+	n := min(bytes.Count(rest, []byte(`"value"`)), len(rest)/20)
+	items := make([]gen.BatchSetItem, 0, n)
+	// Room for keys of up to 16 bytes each, so the kept strings are
+	// usually one allocation rather than a doubling per size.
+	p.kept.Grow(min(16*n, len(rest)))
 	for first := true; ; first = false {
 		if p.skip(']') {
 			return items, true
