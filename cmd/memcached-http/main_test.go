@@ -27,7 +27,7 @@ func TestParseConfig(t *testing.T) {
 	defaults := config{
 		addr: "127.0.0.1:8080", memoryLimit: 64 << 20, maxValueSize: 1 << 20,
 		maxBatchKeys: 10_000, maxBodyBytes: 32 << 20, logLevel: slog.LevelInfo, shutdownTimeout: 30 * time.Second,
-		store: "memory", redisKeyPrefix: "mchttp:",
+		store: "memory", redisKeyPrefix: "mchttp:", redisFlushDelay: 200 * time.Microsecond,
 		readHeaderTimeout: 10 * time.Second, readTimeout: time.Minute, writeTimeout: time.Minute, idleTimeout: 2 * time.Minute,
 		rateWindow: time.Second, memcachedMaxConns: 1024, maxConns: 4096,
 	}
@@ -52,7 +52,7 @@ func TestParseConfig(t *testing.T) {
 			want: func(c *config) {
 				*c = config{addr: ":9000", memoryLimit: 1_000_000, maxValueSize: 2000, maxBatchKeys: 5,
 					maxBodyBytes: 4096, maxResponseBytes: 8192, logLevel: slog.LevelDebug, shutdownTimeout: 5 * time.Second,
-					store: "memory", redisKeyPrefix: "mchttp:",
+					store: "memory", redisKeyPrefix: "mchttp:", redisFlushDelay: 200 * time.Microsecond,
 					authFile: "/etc/tokens", tokens: "t read *", insecure: true, metricsPublic: true, tlsCert: "c.pem", tlsKey: "k.pem",
 					readHeaderTimeout: time.Second, readTimeout: 2 * time.Second, writeTimeout: 3 * time.Second, idleTimeout: 4 * time.Second,
 					rateLimit: 100, rateWindow: time.Minute, memcachedMaxConns: 1024, maxConns: 4096}
@@ -83,6 +83,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "the Redis store and its key prefix come from the environment",
 			env:  map[string]string{"MEMCACHED_HTTP_STORE": "redis://:pw@cache.internal:6379/2", "MEMCACHED_HTTP_REDIS_KEY_PREFIX": "app1:"},
 			want: func(c *config) { c.store, c.redisKeyPrefix = "redis://:pw@cache.internal:6379/2", "app1:" }},
+		{name: "the Redis flush delay comes from the environment, 0 for none",
+			env:  map[string]string{"MEMCACHED_HTTP_REDIS_FLUSH_DELAY": "0"},
+			want: func(c *config) { c.redisFlushDelay = 0 }},
+		{name: "the Redis flush delay flag", args: []string{"-redis-flush-delay", "1ms"},
+			want: func(c *config) { c.redisFlushDelay = time.Millisecond }},
 		{name: "a cluster URL with more seed nodes is a store",
 			args: []string{"-store", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000"},
 			want: func(c *config) { c.store = "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000" }},
@@ -283,4 +288,9 @@ func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
 
 	require.NoError(t, s.cmd.Wait(), "the process exits 0 after draining")
 	assert.Equal(t, 0, s.cmd.ProcessState.ExitCode())
+}
+
+func TestFlushDelayZeroMeansNoWait(t *testing.T) {
+	assert.Equal(t, time.Duration(-1), flushDelay(0), "the store reads a negative delay as none, zero as its default")
+	assert.Equal(t, time.Millisecond, flushDelay(time.Millisecond))
 }

@@ -85,6 +85,14 @@ const (
 	DefaultIdleTTL = 30 * 24 * time.Hour
 	// DefaultSyncInterval is how often batched read bookkeeping goes to Redis.
 	DefaultSyncInterval = time.Second
+	// DefaultFlushDelay is how long a connection's writer gathers concurrent
+	// calls after a write. Under wrk at 64 connections (server and Redis on
+	// one core), 200 µs took a GET over Redis from 14.9-16.4 k to 19.2-24.8 k
+	// requests/s and its CPU per request (server + Redis) from 59-66 to
+	// 40-51 µs, a set from 12.4-12.6 k to 15.0-15.4 k; 50 µs gained less,
+	// 500 µs and 1 ms no more. Without it nearly every call was a write and
+	// a read system call of its own (1.98 writes per HTTP GET).
+	DefaultFlushDelay = 200 * time.Microsecond
 )
 
 // Options configure a Store; zero fields take the defaults above.
@@ -113,6 +121,12 @@ type Options struct {
 	// exact for this process; other processes' reads show within their
 	// interval.
 	SyncInterval time.Duration
+	// FlushDelay is how long, at most, a connection's writer waits after a
+	// write for other calls in flight to send together (rueidis'
+	// MaxFlushDelay): fewer system calls and Redis reads per call under
+	// concurrency. A lone call never waits; with several in flight one may
+	// wait up to FlushDelay. Negative: no wait.
+	FlushDelay time.Duration
 	// TLSConfig replaces the default TLS settings (system roots, server name
 	// from the URL) of a rediss:// URL, e.g. to trust a private CA.
 	TLSConfig *tls.Config
@@ -153,6 +167,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval
+	}
+	if o.FlushDelay == 0 {
+		o.FlushDelay = DefaultFlushDelay
 	}
 	return o
 }
@@ -233,6 +250,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	// handler waiting on a hung server for the whole OpTimeout. Under load
 	// calls queue in the pipeline anyway, so this costs nothing there.
 	copt.AlwaysPipelining = true
+	copt.MaxFlushDelay = max(opts.FlushDelay, 0)
 	client, err := rueidis.NewClient(copt)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %w", cache.ErrUnavailable, err)
