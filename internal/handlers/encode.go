@@ -380,22 +380,33 @@ func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
 	h := w.Header()
 	h["Content-Type"] = hdrJSON
 	h["Cache-Control"] = hdrNoStore
-	w.WriteHeader(http.StatusOK)
 	out, val := getBuf(), getBuf()
 	defer putBuf(val)
 	defer putBuf(out)
 	b := append(slices.Grow((*out)[:0], r.room), batchGetOpen...)
-	var seen map[cache.Key]struct{}
+	// The status goes out with the first write. A response that fits in
+	// streamFlush (most) is written once, with its Content-Length: a
+	// chunked one cost a third write system call, the last chunk's, per
+	// batchGet (3 → 2 per 100-key batchGet under wrk). Until then a failed
+	// lookup can still be answered with an error status.
+	started := false
+	write := func(b []byte) error {
+		started = true
+		_, err := w.Write(b)
+		return err
+	}
+	var seen map[string]struct{}
 	if len(r.keys) > 1 {
-		seen = make(map[cache.Key]struct{}, len(r.keys))
+		// Every key of a batch is in one namespace: the name tells them apart.
+		seen = make(map[string]struct{}, len(r.keys))
 	}
 	n := 0
 	for i, k := range r.keys {
 		if seen != nil {
-			if _, dup := seen[k]; dup {
+			if _, dup := seen[k.Name]; dup {
 				continue
 			}
-			seen[k] = struct{}{}
+			seen[k.Name] = struct{}{}
 		}
 		it, err := r.store.Get(r.ctx, k, *val)
 		if errors.Is(err, cache.ErrNotFound) {
@@ -414,7 +425,10 @@ func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
 		b = append(b, ':')
 		b = appendItem(b, r.names[i], it)
 		if len(b) >= streamFlush {
-			if _, err := w.Write(b); err != nil {
+			if !started {
+				w.WriteHeader(http.StatusOK)
+			}
+			if err := write(b); err != nil {
 				*out = b[:0]
 				return err
 			}
@@ -422,7 +436,11 @@ func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
 		}
 	}
 	b = append(b, batchGetClose...)
-	_, err := w.Write(b)
+	if !started {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+		w.WriteHeader(http.StatusOK)
+	}
+	err := write(b)
 	*out = b[:0]
 	return err
 }

@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,4 +62,61 @@ func TestStreamedBatchGetSendsTheBufferedBytes(t *testing.T) {
 	code, resp := do(small, http.MethodPost, batchGet, "application/json", `{"keys":["a","big"]}`)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 	assert.Contains(t, resp, "batch_too_large")
+}
+
+// failingGets lets PeekMulti through and fails every Get, as a store that
+// loses its backend between the size check and the reads would.
+type failingGets struct{ *cache.Memory }
+
+func (f failingGets) Get(context.Context, cache.Key, []byte) (cache.Item, error) {
+	return cache.Item{}, fmt.Errorf("lost the backend: %w", cache.ErrUnavailable)
+}
+
+func TestStreamedBatchGetSetsContentLengthWhenItFitsOneWrite(t *testing.T) {
+	mem, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mem.Close() })
+	h := handlers.NewRouter(mem, handlers.Config{MaxResponseBytes: 4 << 20})
+	put := func(name, value string) {
+		req := httptest.NewRequest(http.MethodPut, "/v1/ns/~/keys/"+name, strings.NewReader(value))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+	}
+	put("a", strings.Repeat("s", 10<<10)) // past net/http's own 2 KiB, under one write
+	put("big", strings.Repeat("v", 300<<10))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(h string, body string) *http.Response {
+		resp, err := http.Post(h+batchGet, "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		return resp
+	}
+
+	small := get(srv.URL, `{"keys":["a","missing"]}`)
+	b, err := io.ReadAll(small.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, small.StatusCode)
+	assert.Equal(t, int64(len(b)), small.ContentLength, "one write, its length known")
+	assert.Empty(t, small.TransferEncoding)
+
+	large := get(srv.URL, `{"keys":["a","big"]}`)
+	b, err = io.ReadAll(large.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, large.StatusCode)
+	assert.Equal(t, int64(-1), large.ContentLength, "written as it is encoded, past the first write")
+	assert.Equal(t, []string{"chunked"}, large.TransferEncoding)
+	assert.Greater(t, len(b), 300<<10)
+
+	// A lookup failing before anything was written gets an error status,
+	// not a 200 with a broken body.
+	failing := httptest.NewServer(handlers.NewRouter(failingGets{mem}, handlers.Config{MaxResponseBytes: 4 << 20}))
+	t.Cleanup(failing.Close)
+	resp := get(failing.URL, `{"keys":["a"]}`)
+	b, err = io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s", b)
+	assert.Contains(t, string(b), `"error"`)
 }

@@ -9,10 +9,10 @@
 # and measures, in interleaved rounds (each row's median taken, each ratio the
 # median of its per-round ratios):
 #   closed model, with wrk (scripts/bench/wrk.lua): GET hits (JSON, and raw
-#            octet-stream), PUT set, incr; the same GET/SET/INCR on Webdis; GET
-#            and PUT set on ours-redis; the ceiling
-#   memcached-bench: batchGet of 100 keys, then once a get:90,set:10 zipf mix
-#            and the p99 of GETs in the open model at half of the GET peak
+#            octet-stream), PUT set, incr, batchGet of 100 keys; the same
+#            GET/SET/INCR on Webdis; GET and PUT set on ours-redis; the ceiling
+#   memcached-bench: once a get:90,set:10 zipf mix and the p99 of GETs in
+#            the open model at half of the GET peak
 # Every row reports its load generator's CPU; a row whose generator used more
 # than 70 % of its core is marked client-bound and no ratio uses it. The
 # tables go under "## HTTP load" in BENCHMARKS.md (only that section).
@@ -236,7 +236,7 @@ wrk_row() {
 	# shellcheck disable=SC2086 # serving holds a list of pids
 	before="$(cpu_ticks ${serving[$port]})"
 	out="$(BENCH_WRK_LABEL="$label" BENCH_WRK_TARGET="$target" BENCH_WRK_OP="$op" BENCH_WRK_RAW="$raw" \
-		BENCH_WRK_KEYS="$keys" BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" BENCH_WRK_HZ="$clk_tck" \
+		BENCH_WRK_KEYS="$keys" BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" BENCH_WRK_HZ="$clk_tck" BENCH_WRK_BATCH="$batch" \
 		"${load_pin[@]}" wrk -t "$wrk_threads" -c "$conns" -d "$duration" --timeout 5s \
 		-s "$root/scripts/bench/wrk.lua" "http://127.0.0.1:$port/")"
 	if ! grep -q '^BENCHJSON ' <<<"$out"; then
@@ -276,7 +276,8 @@ for round in $(seq "$rounds"); do
 	[ -z "$webdis_port" ] || wrk_row ours-redis-set memcached set "$ours_redis_port"
 	wrk_row ours-incr memcached incr "$ours_port"
 	[ -z "$webdis_port" ] || wrk_row webdis-incr webdis incr "$webdis_port"
-	measure ours-batchget -url "$ours" -mix batchget -batch "$batch"
+	# By wrk too, so batchGet and single GET keys/s come from one generator.
+	wrk_row ours-batchget memcached batchget "$ours_port"
 done
 
 peak="$("$work/memcached-bench" -results "$results" -median ours-get)"
@@ -318,7 +319,7 @@ section="$work/section.md"
 	echo "- Command: \`$command_line\`"
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$tree_state"
 	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after$busy_note"
-	echo "- Load: keep-alive HTTP/1.1, $conns connections, $keys keys (uniform unless noted), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit. Closed-model rows are wrk $wrk_version (\`scripts/bench/wrk.lua\`, $wrk_threads thread(s) on the load core(s)); batchGet, the mix and the open model are \`memcached-bench\`. Each row is the median of its runs, $duration each; rounds interleaved, so each ratio is the median of its per-round ratios (their range beside it)."
+	echo "- Load: keep-alive HTTP/1.1, $conns connections, $keys keys (uniform unless noted), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit. Closed-model rows, batchGet among them, are wrk $wrk_version (\`scripts/bench/wrk.lua\`, $wrk_threads thread(s) on the load core(s); a batchGet asks for $batch keys drawn at random from the key space, one of 1000 bodies rendered up front); the mix and the open model are \`memcached-bench\`. Each row is the median of its runs, $duration each; rounds interleaved, so each ratio is the median of its per-round ratios (their range beside it)."
 	echo "- Load average (1 min) at the start of each round: ${round_loads[*]}."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
 	echo "- Rows: \`ours-*\` is memcached-http with the embedded store (\`ours-get-raw\` reads with \`Accept: application/octet-stream\`, as the ceiling's bare body), \`ours-redis-*\` the same binary with \`-store redis://…\`, \`ceiling-get\` the fixed-body server, \`webdis-*\` Webdis's \`GET /GET/k\`, \`PUT /SET/k\` and \`GET /INCR/n\`. Client CPU is the generator's own use of its core (user + system time over the run); a row over 70 % is **client-bound**, since the generator then sets the pace, and no ratio uses it. Server CPU per request is the user + system time the serving processes used over the run (memcached-http; the fixed-body server; Webdis plus redis-server; memcached-http plus redis-server over Redis) divided by the requests wrk counted: the ratios \"per server CPU-second\" compare that, which other work on the machine moves less than requests/s, and are what the requests/s ratios come to when the server core is the bottleneck."

@@ -7,7 +7,8 @@
 -- the threads' Lua states only and done() runs in the main one:
 --   BENCH_WRK_LABEL   row label (ours-get, webdis-set, …)
 --   BENCH_WRK_TARGET  memcached, webdis or fixed
---   BENCH_WRK_OP      get, set or incr
+--   BENCH_WRK_OP      get, set, incr or batchget (memcached-http only)
+--   BENCH_WRK_BATCH   keys per batchGet (default 100)
 --   BENCH_WRK_RAW     1: memcached-http values as application/octet-stream
 --   BENCH_WRK_KEYS    key space (keys k0…k<n-1>, counters n0…n<n-1>, as memcached-bench names them)
 --   BENCH_WRK_VALUE   value size in bytes
@@ -30,6 +31,7 @@ local vsize = tonumber(env("BENCH_WRK_VALUE", "100"))
 local ns = env("BENCH_WRK_NS", "bench")
 local conns = tonumber(env("BENCH_WRK_CONNS", "64"))
 local hz = tonumber(env("BENCH_WRK_HZ", "100"))
+local batch = tonumber(env("BENCH_WRK_BATCH", "100"))
 
 -- value is memcached-bench's valueBytes: printable, so it travels as-is in a
 -- JSON string, a raw body or a Redis argument.
@@ -62,7 +64,15 @@ local function render(i)
 		end
 	end
 	local path = "/v1/ns/" .. ns .. "/keys/"
-	if op == "get" then
+	if op == "batchget" then
+		-- batch keys drawn at random; a body per rendered request
+		local keys = {}
+		for j = 1, batch do
+			keys[j] = '"k' .. math.random(0, nkeys - 1) .. '"'
+		end
+		return wrk.format("POST", "/v1/ns/" .. ns .. "/keys:batchGet", { ["Content-Type"] = "application/json" },
+			'{"keys":[' .. table.concat(keys, ",") .. ']}')
+	elseif op == "get" then
 		if raw then
 			return wrk.format("GET", path .. key, { ["Accept"] = "application/octet-stream" })
 		end
@@ -81,6 +91,7 @@ end
 function init(args)
 	local n = nkeys
 	if target == "fixed" then n = 1 end
+	if op == "batchget" then n = 1000 end
 	for i = 0, n - 1 do
 		requests[i + 1] = render(i)
 	end
@@ -110,18 +121,20 @@ function done(summary, latency, requests_done)
 	local e = summary.errors
 	local errors = e.connect + e.read + e.write + e.status + e.timeout
 	local mix = op .. ":1"
+	local per = 1
+	if op == "batchget" then per = batch end
 	if target == "fixed" then mix = "get:1" end
 	local line = string.format(
 		'{"label":"%s","generator":"wrk","target":"%s","mix":"%s","model":"closed","conns":%d,"raw":%s,' ..
 		'"value_size":%d,"key_space":%d,"dist":"uniform","duration_s":%.3f,"requests":%d,"keys":%d,' ..
 		'"errors":%d,"misses":0,"requests_per_s":%.1f,"keys_per_s":%.1f,' ..
 		'"latency_us":{"mean":%.1f,"p50":%.1f,"p99":%.1f,"p999":%.1f,"max":%.1f},' ..
-		'"client_cpu_percent":%.1f}',
+		'"client_cpu_percent":%.1f%s}',
 		label, target, mix, conns, raw and "true" or "false",
-		vsize, nkeys, secs, summary.requests, summary.requests,
-		errors, summary.requests / secs, summary.requests / secs,
+		vsize, nkeys, secs, summary.requests, summary.requests * per,
+		errors, summary.requests / secs, summary.requests * per / secs,
 		latency.mean, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max,
-		100 * cpu_seconds() / secs)
+		100 * cpu_seconds() / secs, op == "batchget" and string.format(',"batch":%d', batch) or "")
 	io.stderr:write(string.format("wrk %s: %.0f requests/s, p99 %.2f ms, %d errors (status %d), client CPU %.0f %%\n",
 		label, summary.requests / secs, latency:percentile(99) / 1e3, errors, e.status, 100 * cpu_seconds() / secs))
 	io.stdout:write("BENCHJSON " .. line .. "\n")
