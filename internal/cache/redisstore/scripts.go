@@ -104,6 +104,7 @@ const putScript = `
 local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, name, mode = tonumber(ARGV[1]), ARGV[4], ARGV[6]
 local gen = redis.call('HGET', meta, 'g') or '0'
+` + forgetLua + `
 if mode ~= 'set' then
   local h = redis.call('HMGET', item, 'g', 'e', 'l', 'c')
   local st
@@ -122,19 +123,13 @@ end
 -- nextCAS of the prelude: an id unique across buckets.
 local id = string.format('%d', redis.call('HINCRBY', meta, 'cas', 1) * tonumber(ARGV[13]) + tonumber(ARGV[14]))
 local s, e = tonumber(ARGV[5]), tonumber(ARGV[10])
-local old = redis.call('HGET', sz, name)
 if e > 0 and now >= e * 1000 then
-  -- Stored and expired at once: forget of the prelude.
+  -- Stored and expired at once (rare: its one extra read of sz is cheap).
   redis.call('DEL', item)
-  if old then
-    redis.call('HINCRBY', meta, 'items', -1)
-    redis.call('HINCRBY', meta, 'bytes', -tonumber(old))
-    redis.call('HDEL', sz, name)
-  end
-  redis.call('ZREM', lru, name)
-  redis.call('ZREM', exp, name)
+  forget(name)
   return {id}
 end
+local old = redis.call('HGET', sz, name)
 -- r: when the idle TTL was set (Unix s), so reads renew it only when due.
 -- Rewritten in place, then the fields a new value must not carry removed:
 -- on a 100-byte value (a hash table, past hash-max-listpack-value) that
