@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -51,6 +52,24 @@ func (l *logLines) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// waitFor reads the lines as they come until n of them have message msg,
+// failing after 30 s: a request's line is written after its response has
+// gone out, so a test holding every answer may not have every line yet.
+func (l *logLines) waitFor(t *testing.T, msg string, n int) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for seen := 0; seen < n; {
+		select {
+		case line := <-l.lines:
+			if line["msg"] == msg {
+				seen++
+			}
+		case <-timeout:
+			require.FailNow(t, fmt.Sprintf("%d %q lines expected", n, msg), l.String())
+		}
+	}
 }
 
 func (l *logLines) String() string {
@@ -221,6 +240,7 @@ func TestTokensFromFileAndEnvironmentAndNeverLogged(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/v1/stats", ""))
 	assert.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/v1/stats", fileToken+"x"))
 
+	logs.waitFor(t, "request", 6)
 	out := logs.String()
 	assert.Contains(t, out, `"tokens":2`)
 	assert.Contains(t, out, `"status":401`)
