@@ -142,14 +142,19 @@ func (s *Store) recordPlainSet(b int, name string) {
 	p := s.pend[b]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.dirty = true
+	p.noteWrittenLocked(name)
+	if len(p.written) >= maxTouched {
+		s.wake()
+	}
+}
+
+// noteWrittenLocked records that item name awaits the sync's accounting.
+func (p *pending) noteWrittenLocked(name string) {
 	if p.written == nil {
 		p.written = make(map[string]struct{})
 	}
 	p.written[name] = struct{}{}
-	if len(p.written) >= maxTouched {
-		s.wake()
-	}
+	p.dirty = true
 }
 
 // putBack returns to the bucket the plain sets a failed sync was to
@@ -162,11 +167,7 @@ func (p *pending) putBack(names []string) {
 		if len(p.written) >= maxTouched {
 			return
 		}
-		if p.written == nil {
-			p.written = make(map[string]struct{})
-		}
-		p.written[n] = struct{}{}
-		p.dirty = true
+		p.noteWrittenLocked(n)
 	}
 }
 
