@@ -302,10 +302,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		"version", version, "tls", srv.TLSConfig != nil, "tokens", tokens.Len())
 
 	served := make(chan error, 1)
+	front := handlers.NewFront(srv)
 	go func() {
 		// The listener caps connections, does the TLS handshakes and
-		// watches HTTP/1 framing (see handlers.Listener).
-		served <- srv.Serve(handlers.NewListener(ln, c.maxConns, srv.TLSConfig, c.readHeaderTimeout))
+		// watches HTTP/1 framing (see handlers.Listener); the front
+		// serves plain connections' simple requests (handlers.Front).
+		served <- front.Serve(handlers.NewListener(ln, c.maxConns, srv.TLSConfig, c.readHeaderTimeout))
 	}()
 	loading := snaps.begin(ctx)
 	for serving := true; serving; {
@@ -317,7 +319,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		case <-loading:
 			loading = nil
 			if snaps.failed != nil {
-				_ = srv.Close()
+				_ = front.Close()
 				return snaps.failed
 			}
 		case <-ctx.Done():
@@ -333,7 +335,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger.Info("shutting down", "timeout", c.shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
-	drainErr := srv.Shutdown(shutdownCtx)
+	drainErr := front.Shutdown(shutdownCtx)
 	// The snapshot follows the drain, so it holds every write that was
 	// acknowledged; it is written even when the drain ran out of time.
 	if err := snaps.finish(); err != nil {

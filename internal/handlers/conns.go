@@ -210,8 +210,11 @@ type connKey struct{}
 
 // ConnContext is the http.Server.ConnContext the Listener's connections need.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if fc, ok := c.(*framedConn); ok {
-		return context.WithValue(ctx, connKey{}, fc)
+	switch c := c.(type) {
+	case *framedConn:
+		return context.WithValue(ctx, connKey{}, c)
+	case *replayConn:
+		return context.WithValue(ctx, connKey{}, c.framedConn)
 	}
 	return ctx
 }
