@@ -98,6 +98,8 @@ FUZZ_TARGETS := internal/cache:FuzzNewKey internal/cache:FuzzExpiresAt \
 	sdk:FuzzScalarsRoundTrip
 # Any bytes on a memcached connection: no panic, no hang, well-framed answers.
 FUZZ_TARGETS += internal/memcached:FuzzProtocol
+# A request the HTTP front takes is one net/http reads the same.
+FUZZ_TARGETS += internal/handlers:FuzzFrontParsesAsNetHTTP
 # The snapshot loader must refuse any damaged file without panicking.
 FUZZ_TARGETS += internal/cache/snapshot:FuzzLoad
 FUZZTIME ?= 10s

@@ -149,10 +149,14 @@ func (f *Front) watch() {
 		case <-f.closed:
 			return
 		case now := <-t.C:
+			since := now.Add(-watchAfter).UnixNano()
 			f.mu.Lock()
 			for c := range f.live {
+				if st := c.started.Load(); st == 0 || st > since {
+					continue
+				}
 				c.mu.Lock()
-				if c.active && c.cancel != nil && !c.watching && now.Sub(c.started) > watchAfter {
+				if c.cancel != nil && !c.watching {
 					c.watching = true
 					c.watched = make(chan struct{})
 					go c.watchClient(c.cancel)
@@ -220,9 +224,10 @@ type frontConn struct {
 	readUntil  time.Time // the read deadline last set; zero none
 	writeUntil time.Time
 
+	started atomic.Int64 // when the request being served began (UnixNano); 0 between requests
+
 	mu       sync.Mutex // guards what watch reads
-	active   bool       // a request is being served
-	started  time.Time
+	active   bool       // a request is being read or served
 	cancel   context.CancelFunc
 	watching bool
 	watched  chan struct{} // closed when watchClient returns
@@ -353,9 +358,9 @@ func (c *frontConn) serveRequest(req *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	req = req.WithContext(ctx)
 	c.mu.Lock()
-	c.started = time.Now()
 	c.cancel = cancel
 	c.mu.Unlock()
+	c.started.Store(time.Now().UnixNano())
 	c.setWriteDeadline(f.srv.WriteTimeout)
 
 	w := &c.w
@@ -378,6 +383,7 @@ func (c *frontConn) serveRequest(req *http.Request) (keep bool) {
 
 // endRequest stops the watch of the request, if one started.
 func (c *frontConn) endRequest() {
+	c.started.Store(0)
 	c.mu.Lock()
 	c.cancel = nil
 	watching := c.watching
@@ -549,6 +555,9 @@ func (c *frontConn) parse(buf []byte) (req *http.Request, n int, st parseState) 
 		return nil, 0, parseNo
 	}
 	n = end + 4
+	if clen > int64(c.br.Size()-n) {
+		return nil, 0, parseNo // a body bigger than the front's buffer
+	}
 	if clen > int64(len(buf)-n) {
 		return nil, 0, parseMore // the body is not all here
 	}
