@@ -322,125 +322,178 @@ func (r batchGetResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
 	h := w.Header()
 	h["Content-Type"] = hdrJSON
 	h["Cache-Control"] = hdrNoStore
+	// With its length the answer is one write; net/http would chunk one
+	// past 2 KiB, its last chunk a write of its own.
+	h["Content-Length"] = []string{strconv.Itoa(len(*r.out))}
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(*r.out)
 	putBuf(r.out)
 	return err
 }
 
-// streamGetMulti checks a batchGet against its budget without copying a
-// value (cache.Peeker) and, when the response cannot pass budget bytes
-// whatever its values hold, returns it as a streamedBatchGet: the items are
-// then read and written one at a time, so a response holds one value and a
-// small buffer in memory however large it is. Values over room bytes in all
-// fail with cache.ErrBatchTooLarge, as GetMulti would. A response that could
-// come near the budget (values escaping to several times their length)
-// gets nil, for GetMulti's exact, buffered check.
-func streamGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, names []string, keys []cache.Key, budget, room int) (gen.GetMultiResponseObject, error) {
-	values, bound, largest := 0, len(batchGetOpen)+len(batchGetClose), 0
-	err := p.PeekMulti(ctx, keys, func(i int, it cache.Item, n int) {
-		values += n
-		// The name is written twice, each byte escaped to at most 6.
-		item := itemOverhead + 12*len(names[i])
-		if it.Kind == cache.KindBytes {
-			item += (n + 2) / 3 * 4
-		} else {
-			item += 6 * n
-		}
-		bound += item
-		largest = max(largest, item)
-	})
-	switch {
-	case err != nil:
-		return nil, err
-	case values > room:
-		return nil, fmt.Errorf("handlers: %d value bytes: %w", values, cache.ErrBatchTooLarge)
-	case bound > budget:
-		return nil, nil
+// readGetMulti serves a batchGet from a store that can peek (cache.Peeker)
+// with one lookup per key, each counted in the stats once. The items are read
+// and encoded in request order into one buffer; a response done within
+// streamFlush bytes (most) is answered from it, with its Content-Length. Past
+// that, the keys left are checked against the budget without copying a value
+// (PeekMulti): values over room bytes in all fail with cache.ErrBatchTooLarge,
+// as GetMulti would; a response that cannot pass budget bytes whatever the
+// values left hold is streamed, the part read first, so it holds one value
+// and a small buffer in memory however large it is; one that could come near
+// the budget (values escaping to several times their length) is read on into
+// the buffer with an exact check. The encoding only grows, so a response
+// found over budget fails with cache.ErrBatchTooLarge at once; the keys read
+// until then have counted as hits.
+func readGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, names []string, keys []cache.Key, budget, room int) (gen.GetMultiResponseObject, error) {
+	r := &batchReader{ctx: ctx, store: store, names: names, keys: keys, out: getBuf(), val: getBuf()}
+	r.b = append((*r.out)[:0], batchGetOpen...)
+	if len(keys) > 1 {
+		// Every key of a batch is in one namespace: the name tells them apart.
+		r.seen = make(map[string]struct{}, len(keys))
 	}
-	return streamedBatchGet{ctx: ctx, store: store, names: names, keys: keys, room: min(bound, streamFlush+largest)}, nil
+	next, err := r.read(0, func(b []byte) (bool, error) {
+		if len(b)+len(batchGetClose) > budget {
+			return false, fmt.Errorf("handlers: response over %d bytes: %w", budget, cache.ErrBatchTooLarge)
+		}
+		return len(b) >= streamFlush, nil
+	})
+	if err != nil {
+		r.release()
+		return nil, err
+	}
+	if next < len(keys) {
+		values, bound, largest := r.values, len(r.b)+len(batchGetClose), 0
+		err := p.PeekMulti(ctx, keys[next:], func(i int, it cache.Item, n int) {
+			values += n
+			// The name is written twice, each byte escaped to at most 6.
+			item := itemOverhead + 12*len(names[next+i])
+			if it.Kind == cache.KindBytes {
+				item += (n + 2) / 3 * 4
+			} else {
+				item += 6 * n
+			}
+			bound += item
+			largest = max(largest, item)
+		})
+		switch {
+		case err != nil:
+			r.release()
+			return nil, err
+		case values > room:
+			r.release()
+			return nil, fmt.Errorf("handlers: %d value bytes: %w", values, cache.ErrBatchTooLarge)
+		case bound <= budget:
+			r.next = next
+			return streamedBatchGet{r: r}, nil
+		}
+		// Near the budget: read on, checking every item.
+		if _, err := r.read(next, func(b []byte) (bool, error) {
+			if len(b)+len(batchGetClose) > budget {
+				return false, fmt.Errorf("handlers: response over %d bytes: %w", budget, cache.ErrBatchTooLarge)
+			}
+			return false, nil
+		}); err != nil {
+			r.release()
+			return nil, err
+		}
+	}
+	putBuf(r.val)
+	*r.out = append(r.b, batchGetClose...)
+	return batchGetResponse{out: r.out}, nil
 }
 
 // streamFlush is how many encoded bytes a streamed batchGet gathers
 // before writing them.
 const streamFlush = 32 << 10
 
-// streamedBatchGet is get_multi's 200 read and encoded item by item as it
-// is written: the same bytes as batchGetResponse, each key looked up (and
-// counted in the stats) once.
-type streamedBatchGet struct {
-	ctx   context.Context
-	store cache.Store
-	names []string
-	keys  []cache.Key
-	room  int // the most the buffer holds before a write: grown once, up front
+// batchReader reads and encodes a batchGet's items, key after key.
+type batchReader struct {
+	ctx    context.Context
+	store  cache.Store
+	names  []string
+	keys   []cache.Key
+	seen   map[string]struct{} // names read so far; nil for a single key
+	out    *[]byte             // the pooled buffer b lives in
+	val    *[]byte             // a pooled buffer for one value
+	b      []byte
+	n      int // items encoded
+	values int // their value bytes
+	next   int // the first key not read yet
 }
 
-func (r streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
-	h := w.Header()
-	h["Content-Type"] = hdrJSON
-	h["Cache-Control"] = hdrNoStore
-	out, val := getBuf(), getBuf()
-	defer putBuf(val)
-	defer putBuf(out)
-	b := append(slices.Grow((*out)[:0], r.room), batchGetOpen...)
-	// The status goes out with the first write. A response that fits in
-	// streamFlush (most) is written once, with its Content-Length: a
-	// chunked one cost a third write system call, the last chunk's, per
-	// batchGet (3 → 2 per 100-key batchGet under wrk). Until then a failed
-	// lookup can still be answered with an error status.
-	started := false
-	write := func(b []byte) error {
-		started = true
-		_, err := w.Write(b)
-		return err
-	}
-	var seen map[string]struct{}
-	if len(r.keys) > 1 {
-		// Every key of a batch is in one namespace: the name tells them apart.
-		seen = make(map[string]struct{}, len(r.keys))
-	}
-	n := 0
-	for i, k := range r.keys {
-		if seen != nil {
-			if _, dup := seen[k.Name]; dup {
+// read encodes the items of keys[from:] into r.b until stop, called after
+// each item, says to; it returns the index of the first key not read.
+func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, error) {
+	for i := from; i < len(r.keys); i++ {
+		k := r.keys[i]
+		if r.seen != nil {
+			if _, dup := r.seen[k.Name]; dup {
 				continue
 			}
-			seen[k.Name] = struct{}{}
+			r.seen[k.Name] = struct{}{}
 		}
-		it, err := r.store.Get(r.ctx, k, *val)
+		it, err := r.store.Get(r.ctx, k, *r.val)
 		if errors.Is(err, cache.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			*out = b[:0]
-			return fmt.Errorf("get_multi: key %d of %d: %w", i+1, len(r.keys), err)
+			return i, fmt.Errorf("handlers: key %d of %d: %w", i+1, len(r.keys), err)
 		}
-		*val = it.Value[:0]
-		if n > 0 {
-			b = append(b, ',')
+		*r.val = it.Value[:0]
+		if r.n > 0 {
+			r.b = append(r.b, ',')
 		}
-		n++
-		b = appendJSONString(b, r.names[i])
-		b = append(b, ':')
-		b = appendItem(b, r.names[i], it)
+		r.n++
+		r.values += len(it.Value)
+		r.b = appendJSONString(r.b, r.names[i])
+		r.b = append(r.b, ':')
+		r.b = appendItem(r.b, r.names[i], it)
+		done, err := stop(r.b)
+		if err != nil {
+			return i + 1, err
+		}
+		if done {
+			return i + 1, nil
+		}
+	}
+	return len(r.keys), nil
+}
+
+func (r *batchReader) release() {
+	*r.out = r.b[:0]
+	putBuf(r.out)
+	putBuf(r.val)
+}
+
+// streamedBatchGet is get_multi's 200 past streamFlush bytes: the part read
+// goes out first, then the rest is read and encoded item by item as it is
+// written.
+type streamedBatchGet struct{ r *batchReader }
+
+func (s streamedBatchGet) VisitGetMultiResponse(w http.ResponseWriter) error {
+	r := s.r
+	defer r.release()
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
+	w.WriteHeader(http.StatusOK)
+	write := func() error {
+		_, err := w.Write(r.b)
+		r.b = r.b[:0]
+		return err
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	var werr error
+	if _, err := r.read(r.next, func(b []byte) (bool, error) {
 		if len(b) >= streamFlush {
-			if !started {
-				w.WriteHeader(http.StatusOK)
-			}
-			if err := write(b); err != nil {
-				*out = b[:0]
-				return err
-			}
-			b = b[:0]
+			werr = write()
 		}
+		return werr != nil, werr
+	}); err != nil {
+		return err
 	}
-	b = append(b, batchGetClose...)
-	if !started {
-		h["Content-Length"] = []string{strconv.Itoa(len(b))}
-		w.WriteHeader(http.StatusOK)
-	}
-	err := write(b)
-	*out = b[:0]
-	return err
+	r.b = append(r.b, batchGetClose...)
+	return write()
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -511,7 +512,10 @@ func (c *frontConn) parse(buf []byte) (req *http.Request, n int, st parseState) 
 	if err != nil {
 		return nil, 0, parseNo
 	}
-	hdr := make(http.Header, 8)
+	// One backing array for the values, as net/http does.
+	lines := bytes.Count(rest, crlf) + 1
+	values := make([]string, 0, lines)
+	hdr := make(http.Header, lines)
 	var host string
 	hosts, clen := 0, int64(0)
 	haveLen, closeConn := false, false
@@ -549,7 +553,12 @@ func (c *frontConn) parse(buf []byte) (req *http.Request, n int, st parseState) 
 			// net/http acts on these itself.
 			return nil, 0, parseNo
 		}
-		hdr[key] = append(hdr[key], string(value))
+		values = append(values, string(value))
+		if vs, ok := hdr[key]; ok {
+			hdr[key] = append(vs, values[len(values)-1])
+		} else {
+			hdr[key] = values[len(values)-1 : len(values) : len(values)]
+		}
 	}
 	if hosts == 0 {
 		return nil, 0, parseNo
@@ -607,32 +616,37 @@ func (b *frontBody) Close() error {
 	return nil
 }
 
-func indexHeadEnd(b []byte) int {
-	for i := 0; i+3 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' && b[i+2] == '\r' && b[i+3] == '\n' {
-			return i
-		}
+var (
+	crlf     = []byte("\r\n")
+	headEnd  = []byte("\r\n\r\n")
+	tokenSet = byteSet("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+	hostSet  = byteSet("-._~:[]!$&'()*+,;=%0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+)
+
+func byteSet(s string) (set [256]bool) {
+	for i := 0; i < len(s); i++ {
+		set[s[i]] = true
 	}
-	return -1
+	return set
 }
 
+func indexHeadEnd(b []byte) int { return bytes.Index(b, headEnd) }
+
 func cutCRLF(b []byte) (line, rest []byte, found bool) {
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' {
-			return b[:i], b[i+2:], true
-		}
+	if i := bytes.Index(b, crlf); i >= 0 {
+		return b[:i], b[i+2:], true
 	}
 	return b, nil, false
 }
 
 func splitRequestLine(line []byte) (method, target, proto string, ok bool) {
-	sp1 := indexByte(line, ' ')
+	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
 		return "", "", "", false
 	}
 	rest := line[sp1+1:]
-	sp2 := indexByte(rest, ' ')
-	if sp2 <= 0 || sp2 != lastIndexByte(rest, ' ') {
+	sp2 := bytes.IndexByte(rest, ' ')
+	if sp2 <= 0 || sp2 != bytes.LastIndexByte(rest, ' ') {
 		return "", "", "", false
 	}
 	for _, b := range line {
@@ -659,30 +673,12 @@ func internProto(b []byte) string {
 	return string(b)
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func lastIndexByte(b []byte, c byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // splitHeader splits a header line as net/http reads it: a token, a colon,
 // the value without surrounding blanks; a value must hold no control
 // character but a tab. Anything else is not the front's to serve (net/http
 // answers 400 or reads an obsolete folded line).
 func splitHeader(line []byte) (name, value []byte, ok bool) {
-	colon := indexByte(line, ':')
+	colon := bytes.IndexByte(line, ':')
 	if colon <= 0 {
 		return nil, nil, false
 	}
@@ -707,13 +703,7 @@ func splitHeader(line []byte) (name, value []byte, ok bool) {
 	return name, value, true
 }
 
-func isTokenByte(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
-}
+func isTokenByte(b byte) bool { return tokenSet[b] }
 
 // commonKeys are the header names a cache client sends, canonical, so that
 // reading them allocates nothing.
@@ -734,11 +724,7 @@ func canonicalKey(name []byte) string {
 
 func validHost(h string) bool {
 	for i := 0; i < len(h); i++ {
-		b := h[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("-._~:[]!$&'()*+,;=%", b) >= 0:
-		default:
+		if !hostSet[h[i]] {
 			return false
 		}
 	}

@@ -250,16 +250,14 @@ func (s *Server) GetMulti(ctx context.Context, req gen.GetMultiRequestObject) (g
 	// room stays positive: a budget of 0 would ask the store for no bound.
 	room := max(1, budget-len(batchGetOpen)-len(batchGetClose))
 	if p, ok := s.store.(cache.Peeker); ok {
-		resp, err := streamGetMulti(ctx, p, s.store, names, keys, budget, room)
+		resp, err := readGetMulti(ctx, p, s.store, names, keys, budget, room)
 		if errors.Is(err, cache.ErrBatchTooLarge) {
-			err = tooLarge(fmt.Errorf("handlers: get_multi values over %d bytes: %w", room, err))
+			err = tooLarge(fmt.Errorf("handlers: get_multi over the budget: %w", err))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("get_multi: %w", err)
 		}
-		if resp != nil {
-			return resp, nil
-		}
+		return resp, nil
 	}
 	found, err := s.store.GetMulti(ctx, keys, room)
 	if errors.Is(err, cache.ErrBatchTooLarge) {

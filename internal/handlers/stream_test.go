@@ -86,6 +86,7 @@ func TestStreamedBatchGetSetsContentLengthWhenItFitsOneWrite(t *testing.T) {
 	}
 	put("a", strings.Repeat("s", 10<<10)) // past net/http's own 2 KiB, under one write
 	put("big", strings.Repeat("v", 300<<10))
+	put("c", "after")
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	get := func(h string, body string) *http.Response {
@@ -102,7 +103,7 @@ func TestStreamedBatchGetSetsContentLengthWhenItFitsOneWrite(t *testing.T) {
 	assert.Equal(t, int64(len(b)), small.ContentLength, "one write, its length known")
 	assert.Empty(t, small.TransferEncoding)
 
-	large := get(srv.URL, `{"keys":["a","big"]}`)
+	large := get(srv.URL, `{"keys":["a","big","c"]}`)
 	b, err = io.ReadAll(large.Body)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, large.StatusCode)
@@ -119,4 +120,44 @@ func TestStreamedBatchGetSetsContentLengthWhenItFitsOneWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s", b)
 	assert.Contains(t, string(b), `"error"`)
+}
+
+func TestBatchGetPastOneWriteIsCheckedAgainstItsLimitAsTheBufferedOne(t *testing.T) {
+	mem, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mem.Close() })
+	const budget = 100 << 10
+	cfg := handlers.Config{MaxResponseBytes: budget}
+	read, buffered := handlers.NewRouter(mem, cfg), handlers.NewRouter(plainStore{mem}, cfg)
+	do := func(h http.Handler, method, path, ct, body string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		b, _ := io.ReadAll(rec.Body)
+		return rec.Code, string(b)
+	}
+	for _, k := range []string{"big1", "big2", "big3"} {
+		// 40 KiB JSON strings: one is past a write, and the rest could
+		// escape to six times its length, so two are read on with an
+		// exact check.
+		code, _ := do(read, http.MethodPut, "/v1/ns/~/keys/"+k, "application/json", `{"value":"`+strings.Repeat("v", 40<<10)+`"}`)
+		require.Equal(t, http.StatusOK, code)
+	}
+	code, body := do(read, http.MethodPost, batchGet, "application/json", `{"keys":["big1","big2","missing"]}`)
+	bcode, bbody := do(buffered, http.MethodPost, batchGet, "application/json", `{"keys":["big1","big2","missing"]}`)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, bcode, code)
+	assert.Equal(t, bbody, body, "the same bytes either way")
+
+	// 120 KiB of values left past the first read: over the limit whatever
+	// their encoding, refused before they are copied.
+	before, err := mem.Stats(t.Context())
+	require.NoError(t, err)
+	code, body = do(read, http.MethodPost, batchGet, "application/json", `{"keys":["big1","big2","big3"]}`)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+	assert.Contains(t, body, "batch_too_large")
+	after, err := mem.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, before.Hits+1, after.Hits, "only the key read before the check counted")
 }
