@@ -28,7 +28,18 @@ func setSoftMemoryLimit(c config, getenv func(string) string, logger *slog.Logge
 	soft := softMemoryLimit(c.memoryLimit)
 	debug.SetMemoryLimit(soft)
 	logger.Info("soft memory limit", "source", "memory-limit", "bytes", soft)
+	if getenv("GOGC") == "" {
+		// Under the soft limit, GOGC only paces the collections of a heap
+		// far below it: requests' garbage over a small cache. At 100 that
+		// was a collection every few MiB, ten a second under load, each a
+		// stall in the tail of latency; the limit, not GOGC, bounds memory.
+		debug.SetGCPercent(serverGCPercent)
+	}
 }
+
+// serverGCPercent is the embedded store's GOGC when none is set: a PUT's
+// p99 under wrk fell 4.4 → 4.1 ms against the default in interleaved runs.
+const serverGCPercent = 400
 
 // requestMemory is how much the request bodies being served may take at
 // once with the embedded store: a sixteenth of -memory-limit, at least 8 MiB,

@@ -19,14 +19,32 @@ func TestSoftMemoryLimitLeavesRoomUnderTheRSSBound(t *testing.T) {
 	}
 }
 
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
 func TestSetSoftMemoryLimit(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	gcBefore := gcPercent()
+	t.Cleanup(func() { debug.SetMemoryLimit(before); debug.SetGCPercent(gcBefore) })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	none := func(string) string { return "" }
 
 	setSoftMemoryLimit(config{store: "memory", memoryLimit: 256 << 20}, none, logger)
 	assert.Equal(t, softMemoryLimit(256<<20), debug.SetMemoryLimit(-1), "derived from -memory-limit")
+	assert.Equal(t, serverGCPercent, gcPercent(), "under the soft limit, collections paced for a server")
+
+	debug.SetGCPercent(gcBefore)
+	gogc := func(name string) string {
+		if name == "GOGC" {
+			return "50"
+		}
+		return ""
+	}
+	setSoftMemoryLimit(config{store: "memory", memoryLimit: 256 << 20}, gogc, logger)
+	assert.Equal(t, gcBefore, gcPercent(), "an explicit GOGC, applied by the runtime, wins")
 
 	debug.SetMemoryLimit(before)
 	gomemlimit := func(name string) string {
@@ -38,6 +56,8 @@ func TestSetSoftMemoryLimit(t *testing.T) {
 	setSoftMemoryLimit(config{store: "memory", memoryLimit: 256 << 20}, gomemlimit, logger)
 	assert.Equal(t, before, debug.SetMemoryLimit(-1), "an explicit GOMEMLIMIT, applied by the runtime, wins")
 
+	debug.SetGCPercent(gcBefore)
 	setSoftMemoryLimit(config{store: "redis://127.0.0.1:6379", memoryLimit: 256 << 20}, none, logger)
 	assert.Equal(t, before, debug.SetMemoryLimit(-1), "a Redis store holds no items here")
+	assert.Equal(t, gcBefore, gcPercent(), "nor a soft limit to bound a higher GOGC")
 }
