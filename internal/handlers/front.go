@@ -742,7 +742,8 @@ type frontWriter struct {
 	header     http.Header
 	status     int
 	head       []byte
-	out        []byte
+	out        []byte  // the body held until the handler returns
+	outp       *[]byte // the pooled buffer out lives in
 	hasType    bool
 	hasDate    bool
 	declared   int64 // the handler's Content-Length; -1 none
@@ -765,10 +766,7 @@ func (w *frontWriter) reset(req *http.Request) {
 	}
 	w.status = 0
 	w.head = w.head[:0]
-	if cap(w.out) > frontStreamAt*2 {
-		w.out = nil
-	}
-	w.out = w.out[:0]
+	w.releaseOut()
 	w.hasType, w.hasDate = false, false
 	w.declared, w.written = -1, 0
 	w.streaming, w.chunked = false, false
@@ -842,6 +840,11 @@ func (w *frontWriter) Write(p []byte) (int, error) {
 	w.written += int64(len(p))
 	if w.streaming {
 		return len(p), w.send(p)
+	}
+	if w.outp == nil {
+		// The body's buffer is the pool's: an idle connection holds none.
+		w.outp = getBuf()
+		w.out = (*w.outp)[:0]
 	}
 	w.out = append(w.out, p...)
 	if len(w.out) > frontStreamAt {
@@ -947,11 +950,12 @@ func (w *frontWriter) finish() bool {
 				if bw.Flush() != nil {
 					return false
 				}
-				w.head = append(w.head, w.out...)
-				if _, err := w.c.fc.Write(w.head); err != nil {
-					return false
-				}
-				return w.keep()
+				one := getBuf()
+				*one = append(append((*one)[:0], w.head...), w.out...)
+				_, err := w.c.fc.Write(*one)
+				putBuf(one)
+				w.releaseOut()
+				return err == nil && w.keep()
 			}
 			_, _ = bw.Write(w.head)
 			_, _ = bw.Write(w.out)
@@ -959,7 +963,17 @@ func (w *frontWriter) finish() bool {
 			_, _ = bw.Write(w.head)
 		}
 	}
+	w.releaseOut()
 	return w.keep()
+}
+
+func (w *frontWriter) releaseOut() {
+	if w.outp != nil {
+		*w.outp = w.out[:0]
+		putBuf(w.outp)
+		w.outp = nil
+	}
+	w.out = nil
 }
 
 func (w *frontWriter) keep() bool {
