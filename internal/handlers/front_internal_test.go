@@ -367,3 +367,70 @@ func waitConn(t *testing.T, f *Front, cond func(*frontConn) bool) {
 		return false
 	}, 10*time.Second, time.Millisecond)
 }
+
+func TestFrontUnderConcurrentKeepAliveClients(t *testing.T) {
+	p := newFrontPair(t, Config{})
+	const clients, rounds = 16, 60
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			errs <- func() error {
+				conn, err := net.Dial("tcp", p.front)
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+					return err
+				}
+				br := bufio.NewReader(conn)
+				js := []string{"Content-Type: application/json"}
+				for i := range rounds {
+					key := fmt.Sprintf("c%d-%d", c, i)
+					value := fmt.Sprintf(`"v%d-%d"`, c, i)
+					// A PUT, a GET of it and an incr pipelined in one write;
+					// every fifth round a HEAD first, which hands the
+					// connection to net/http for the rest.
+					raw := req("PUT", "/v1/ns/s/keys/"+key, js, `{"value":`+value+`}`) +
+						req("GET", "/v1/ns/s/keys/"+key, nil, "") +
+						req("POST", "/v1/ns/s/keys/n:incr", js, `{"delta":1,"initial_value":0}`)
+					if i == rounds/2 && c%4 == 0 {
+						raw = req("HEAD", "/v1/ns/s/keys/"+key, nil, "") + raw
+						if _, err := io.WriteString(conn, raw); err != nil {
+							return err
+						}
+						resp, err := http.ReadResponse(br, &http.Request{Method: "HEAD"})
+						if err != nil {
+							return err
+						}
+						resp.Body.Close()
+					} else if _, err := io.WriteString(conn, raw); err != nil {
+						return err
+					}
+					for j, want := range []string{`"stored":true`, `"value":` + value, `"value":`} {
+						resp, err := http.ReadResponse(br, nil)
+						if err != nil {
+							return fmt.Errorf("client %d round %d answer %d: %w", c, i, j, err)
+						}
+						body, err := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err != nil {
+							return err
+						}
+						if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+							return fmt.Errorf("client %d round %d answer %d: %d %s, want %s", c, i, j, resp.StatusCode, body, want)
+						}
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range clients {
+		require.NoError(t, <-errs)
+	}
+	got := exchange(t, p.front, req("GET", "/v1/ns/s/keys/n", nil, ""), 1)
+	assert.Contains(t, got[0].body, fmt.Sprintf(`"value":%d`, clients*rounds), "every incr counted once")
+	assert.Positive(t, p.f.served.Load())
+	assert.Equal(t, int64(clients/4), p.f.handed.Load(), "one hand-off per client that sent a HEAD")
+}
