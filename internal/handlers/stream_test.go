@@ -16,6 +16,16 @@ import (
 	"github.com/memcached-http/memcached-http/internal/handlers"
 )
 
+// do serves one request with a body of type ct and returns its status and body.
+func do(h http.Handler, method, path, ct, body string) (int, string) {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(b)
+}
+
 // plainStore hides the engine's cache.Peeker, so batchGet takes the
 // buffered GetMulti path.
 type plainStore struct{ cache.Store }
@@ -26,14 +36,6 @@ func TestStreamedBatchGetSendsTheBufferedBytes(t *testing.T) {
 	t.Cleanup(func() { _ = mem.Close() })
 	streamed := handlers.NewRouter(mem, handlers.Config{MaxResponseBytes: 4 << 20})
 	buffered := handlers.NewRouter(plainStore{mem}, handlers.Config{MaxResponseBytes: 4 << 20})
-	do := func(h http.Handler, method, path, ct, body string) (int, string) {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Content-Type", ct)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		b, _ := io.ReadAll(rec.Body)
-		return rec.Code, string(b)
-	}
 	code, _ := do(streamed, http.MethodPost, batchSet, "application/json",
 		`{"items":[{"key":"a","value":{"html":"<b>&</b>"}},{"key":"b","value":"QUJD","encoding":"base64"},{"key":"c","value":[1,2,3]}]}`)
 	require.Equal(t, http.StatusOK, code)
@@ -129,14 +131,6 @@ func TestBatchGetPastOneWriteIsCheckedAgainstItsLimitAsTheBufferedOne(t *testing
 	const budget = 100 << 10
 	cfg := handlers.Config{MaxResponseBytes: budget}
 	read, buffered := handlers.NewRouter(mem, cfg), handlers.NewRouter(plainStore{mem}, cfg)
-	do := func(h http.Handler, method, path, ct, body string) (int, string) {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Content-Type", ct)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		b, _ := io.ReadAll(rec.Body)
-		return rec.Code, string(b)
-	}
 	for _, k := range []string{"big1", "big2", "big3"} {
 		// 40 KiB JSON strings: one is past a write, and the rest could
 		// escape to six times its length, so two are read on with an
