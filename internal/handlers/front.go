@@ -738,7 +738,6 @@ func validHost(h string) bool {
 // as it comes (chunked unless the handler set a Content-Length).
 type frontWriter struct {
 	c          *frontConn
-	req        *http.Request
 	header     http.Header
 	status     int
 	head       []byte
@@ -758,7 +757,6 @@ type frontWriter struct {
 const frontStreamAt = 64 << 10
 
 func (w *frontWriter) reset(req *http.Request) {
-	w.req = req
 	if w.header == nil {
 		w.header = make(http.Header, 8)
 	} else {
