@@ -41,9 +41,10 @@ type pending struct {
 	gen                    int64
 	hits, misses, byteHits int64
 	touched                map[string]touch // item name -> access
-	// written holds the items plain sets wrote, whose accounting the sync
+	// written holds the items plain sets wrote, and when (Unix s), whose
+	// accounting and lru and exp entries the sync
 	// does (whatever their generation: it looks at the item as it is then).
-	written map[string]struct{}
+	written map[string]int64
 	// dirty says the bucket was written to, so the sync sweeps it even
 	// without counts to send.
 	dirty bool
@@ -136,38 +137,43 @@ func (s *Store) recordWrite(b int, gen int64, name string, t touch) {
 	}
 }
 
-// recordPlainSet notes that a plain set wrote item name in bucket b and
-// left its accounting to the sync.
-func (s *Store) recordPlainSet(b int, name string) {
+// recordPlainSet notes that a plain set wrote item name in bucket b,
+// stamped with generation gen, and left its accounting, its lru and exp
+// entries to the sync; t is the write's access.
+func (s *Store) recordPlainSet(b int, gen int64, name string, t touch) {
 	p := s.pend[b]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.noteWrittenLocked(name)
-	if len(p.written) >= maxTouched {
+	p.noteWrittenLocked(name, t.at)
+	if p.acceptLocked(gen) {
+		p.touchLocked(name, t)
+	}
+	if len(p.written) >= maxTouched || len(p.touched) >= maxTouched {
 		s.wake()
 	}
 }
 
-// noteWrittenLocked records that item name awaits the sync's accounting.
-func (p *pending) noteWrittenLocked(name string) {
+// noteWrittenLocked records that item name, written at Unix second at,
+// awaits the sync's accounting.
+func (p *pending) noteWrittenLocked(name string, at int64) {
 	if p.written == nil {
-		p.written = make(map[string]struct{})
+		p.written = make(map[string]int64)
 	}
-	p.written[name] = struct{}{}
+	p.written[name] = max(p.written[name], at)
 	p.dirty = true
 }
 
 // putBack returns to the bucket the plain sets a failed sync was to
 // account, up to maxTouched and without waking the loop: a Redis that is
 // down must neither grow the map without bound nor spin the sync.
-func (p *pending) putBack(names []string) {
+func (p *pending) putBack(written map[string]int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, n := range names {
+	for n, at := range written {
 		if len(p.written) >= maxTouched {
 			return
 		}
-		p.noteWrittenLocked(n)
+		p.noteWrittenLocked(n, at)
 	}
 }
 
@@ -202,7 +208,7 @@ func (s *Store) Sync(ctx context.Context) error {
 	// ends as once (syncScript) while dropping it would leave the item
 	// uncounted until it is written again.
 	var buckets []int
-	var accounts [][]string
+	var accounts []map[string]int64
 	for b, p := range s.pend {
 		p.mu.Lock()
 		if p.emptyLocked() {
@@ -243,15 +249,20 @@ func (s *Store) Sync(ctx context.Context) error {
 					renew = append(renew, n, t.cas)
 				}
 			}
-			args := make([]string, 0, 10+2*len(tc)+len(renew)+len(wc))
+			args := make([]string, 0, 10+2*len(tc)+len(renew)+2*len(wc))
 			args = append(args, sec, s.lay.itemPrefix(b), g, h, m, x, s.idleTTL, limit,
 				strconv.Itoa(len(tc)), strconv.Itoa(len(renew)/2))
 			for _, n := range tc {
 				args = append(args, strconv.FormatInt(touched[n].at, 10), n)
 			}
-			args = append(append(args, renew...), wc...)
+			args = append(args, renew...)
+			put := make(map[string]int64, len(wc))
+			for _, n := range wc {
+				args = append(args, strconv.FormatInt(written[n], 10), n)
+				put[n] = written[n]
+			}
 			calls = append(calls, call{keys: s.lay.bookkeeping(b), args: args})
-			buckets, accounts = append(buckets, b), append(accounts, wc)
+			buckets, accounts = append(buckets, b), append(accounts, put)
 		}
 	}
 	if len(calls) == 0 {

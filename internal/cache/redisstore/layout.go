@@ -10,8 +10,12 @@ import (
 // layout names the Redis keys of one store. Every key starts with the
 // service's prefix and then a bucket hash tag "{b}":
 //
-//	<prefix>{b}:i:<namespace>:<key>   one item or delete lock (a hash); the
-//	                                  empty namespace is ~, as on the wire
+//	<prefix>{b}:s:<namespace>:<key>   one item or delete lock (a string,
+//	                                  item.go); the empty namespace is ~, as
+//	                                  on the wire. Items were hashes under
+//	                                  :i: before; a new name keeps the two
+//	                                  layouts apart, so old keys read as
+//	                                  misses and expire by their TTL
 //	<prefix>{b}:m                     generation, CAS counter and stats
 //	<prefix>{b}:lru, :exp, :sz        access times, expiries, item sizes
 //
@@ -30,11 +34,14 @@ type layout struct {
 	books [][]string // meta, lru, exp, sz
 }
 
+// itemInfix follows a bucket's tag in every item key.
+const itemInfix = "s:"
+
 func newLayout(prefix string, buckets int) layout {
 	l := layout{prefix: prefix, buckets: buckets, items: make([]string, buckets), books: make([][]string, buckets)}
 	for b := range buckets {
 		t := prefix + "{" + strconv.Itoa(b) + "}:"
-		l.items[b] = t + "i:"
+		l.items[b] = t + itemInfix
 		l.books[b] = []string{t + "m", t + "lru", t + "exp", t + "sz"}
 	}
 	return l
@@ -81,7 +88,7 @@ func (l layout) itemPattern() string {
 		}
 		b.WriteRune(r)
 	}
-	b.WriteString("{*}:i:*")
+	b.WriteString("{*}:" + itemInfix + "*")
 	return b.String()
 }
 

@@ -18,12 +18,12 @@ import (
 // kind, flags, cas, expires} of a live item, or nil for a lock, an expired
 // item or one of an older generation. It reads only: no stats, no LRU touch,
 // no TTL renewal, so listing keys changes nothing a client sees.
-const peekScript = `
-local h = redis.call('HMGET', KEYS[1], 'g', 'e', 'l', 'k', 'f', 'c')
-if not h[1] or h[1] ~= (redis.call('HGET', KEYS[2], 'g') or '0') or h[3] then return false end
-local e = tonumber(h[2]) or 0
+const peekScript = itemLua + `
+local t = dec(redis.call('GET', KEYS[1]))
+if not t or t.g ~= (redis.call('HGET', KEYS[2], 'g') or '0') or t.l ~= '' then return false end
+local e = tonumber(t.e) or 0
 if e ~= 0 and tonumber(ARGV[1]) >= e * 1000 then return false end
-return {redis.call('HSTRLEN', KEYS[1], 'v'), h[4], h[5], h[6], h[2]}
+return {#t.v, t.k, t.f, t.c, t.e}
 `
 
 var peekLua = newScript(peekScript)
@@ -184,7 +184,7 @@ func (s *Store) ListKeys(ctx context.Context, opts cache.ListOptions) (cache.Key
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
 	nodes := s.nodes()
-	pattern := globEscape(s.lay.prefix) + "{*}:i:" + globEscape(opts.Namespace) + ":" + globEscape(opts.Prefix) + "*"
+	pattern := globEscape(s.lay.prefix) + "{*}:" + itemInfix + globEscape(opts.Namespace) + ":" + globEscape(opts.Prefix) + "*"
 	var page cache.KeyPage
 	seen := map[string]bool{}
 	for steps := 0; len(page.Keys) < opts.Limit; {

@@ -1,15 +1,16 @@
 package redisstore
 
-// The Lua scripts below make every operation but a plain read atomic on the
-// server (a read is two plain commands, Store.lookup). Each runs
+// The Lua scripts below make every operation but a plain read and a plain
+// set atomic on the server (each is one command and a read of the
+// generation, Store.lookup and Store.plainSet). Each runs
 // inside one bucket (see layout.go), so all the keys it touches share one
 // hash tag and one cluster slot:
 //
-//	KEYS[1] item   hash {g generation, v value, k kind, f flags, c cas, e expires,
-//	               and the meta protocol's marks: h read since written,
-//	               x stale, w recache lease handed out; r when the idle TTL
-//	               was last set, Unix s}
-//	               or, for a delete lock, {g generation, l locked-until}
+//	KEYS[1] item   a string "g,e,k,f,c,r,m,l|value" (itemLua): generation,
+//	               expires, kind, flags, cas, when the idle TTL was last
+//	               set (Unix s, may be empty), the meta protocol's marks
+//	               (h read since written, x stale, w recache lease handed
+//	               out), and locked-until (empty but for a delete lock)
 //	KEYS[2] meta   hash {g generation, cas counter, hits, misses, bh, items, bytes}
 //	KEYS[3] lru    zset item name -> last access (Unix s, injected clock)
 //	KEYS[4] exp    zset item name -> expiry (Unix s) for items that expire
@@ -22,6 +23,40 @@ package redisstore
 // Lua numbers are doubles, so 64-bit values (incr/decr results, CAS ids sent
 // by callers) travel as decimal strings and are compared or computed digit by
 // digit; CAS ids minted here stay far below 2^53.
+
+// itemLua is the item string's codec, the Lua twin of item.go: one
+// pattern match to read it, one concatenation to write it. An item is one
+// string rather than a hash so that a plain read is a GET and a plain set a
+// SET: under wrk the hash's HMGET of nine fields and a set's MULTI/EXEC of
+// eight commands cost Redis and the client about twice what the string does.
+const itemLua = `
+-- dec parses an item string (false or nil for none).
+local function dec(b)
+  if not b then return nil end
+  local g, e, k, f, c, r, m, l, at = string.match(b, '^(%d*),(%d*),(%d*),(%d*),(%d*),(%d*),(%a*),(%d*)|()')
+  if not g then return nil end
+  return {g = g, e = e, k = k, f = f, c = c, r = r, m = m, l = l, v = string.sub(b, at)}
+end
+
+-- enc writes an item string.
+local function enc(t)
+  return t.g .. ',' .. t.e .. ',' .. t.k .. ',' .. t.f .. ',' .. t.c .. ',' .. t.r .. ',' .. t.m .. ',' .. t.l .. '|' .. t.v
+end
+
+-- has reports whether item t carries mark ch.
+local function has(t, ch)
+  return string.find(t.m, ch, 1, true) ~= nil
+end
+
+-- save writes item t to key k with the Redis TTL ttl (ms), or keeping its TTL when ttl is nil.
+local function save(k, t, ttl)
+  if ttl then
+    redis.call('SET', k, enc(t), 'PX', ttl)
+  else
+    redis.call('SET', k, enc(t), 'KEEPTTL')
+  end
+end
+`
 
 // forgetLua drops an item's accounting; the scripts that use it define
 // meta, lru, exp and sz before it.
@@ -39,23 +74,38 @@ local function forget(n)
 end
 `
 
+// sweepLua removes expired items; the scripts that use it define meta, lru,
+// exp, sz, nows, ipfx and gen, itemLua and forgetLua before it.
+const sweepLua = `
+-- sweep removes up to limit items whose expiry has passed, so the counters
+-- follow the injected clock rather than Redis' own key expiry. A plain set
+-- leaves the exp zset to the sync, so an entry may be out of date: an item
+-- rewritten since with a later expiry, or none, or locked, is kept and its
+-- entry mended.
+local function sweep(limit)
+  local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, limit)
+  for _, n in ipairs(dead) do
+    local t = dec(redis.call('GET', ipfx .. n))
+    if t and t.g == gen and t.l ~= '' then
+      redis.call('ZREM', exp, n)
+    elseif t and t.g == gen and t.e == '0' then
+      redis.call('ZREM', exp, n)
+    elseif t and t.g == gen and tonumber(t.e) > nows then
+      redis.call('ZADD', exp, t.e, n)
+    else
+      forget(n)
+      redis.call('UNLINK', ipfx .. n)
+    end
+  end
+end
+`
+
 // prelude is shared by every item script.
 const prelude = `
 local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, nows, ipfx, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local gen = redis.call('HGET', meta, 'g') or '0'
-
-` + forgetLua + `
--- sweep removes up to limit items whose expiry has passed, so the counters
--- follow the injected clock rather than Redis' own key expiry.
-local function sweep(limit)
-  local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, limit)
-  for _, n in ipairs(dead) do
-    forget(n)
-    redis.call('UNLINK', ipfx .. n)
-  end
-end
-
+` + itemLua + forgetLua + sweepLua + `
 -- account records a freshly written item n of size s.
 local function account(n, s, e)
   redis.call('HSET', sz, n, s)
@@ -71,17 +121,17 @@ local function nextCAS(buckets, bucket)
   return string.format('%d', n * buckets + bucket)
 end
 
--- load returns the state of the item ('live', 'locked' or nil) and its fields.
-local function load(...)
-  local h = redis.call('HMGET', item, 'g', 'e', 'l', ...)
-  if h[1] ~= gen then return nil, h end
-  if h[3] then
-    if now < tonumber(h[3]) * 1000 then return 'locked', h end
-    return nil, h
+-- load returns the state of the item ('live', 'locked' or nil) and the item.
+local function load()
+  local t = dec(redis.call('GET', item))
+  if not t or t.g ~= gen then return nil, t end
+  if t.l ~= '' then
+    if now < tonumber(t.l) * 1000 then return 'locked', t end
+    return nil, t
   end
-  local e = tonumber(h[2])
-  if e ~= 0 and now >= e * 1000 then return nil, h end
-  return 'live', h
+  local e = tonumber(t.e)
+  if e ~= 0 and now >= e * 1000 then return nil, t end
+  return 'live', t
 end
 `
 
@@ -96,29 +146,27 @@ end
 // redis.call costs Redis about 0.6 µs of CPU besides the command itself: no
 // sweep (the sync sweeps the buckets written to), no read of the old item
 // for a set (nothing in it decides a set), the accounting rewritten in place
-// (three calls for an overwrite of the same size instead of eleven), and the
-// lru update of an overwrite batched. 7 calls for a set that overwrites,
-// against 10 before; every kept call is needed (generation, CAS counter, old
-// size, item, its stale marks, its TTL, its expiry entry).
+// (two calls for an overwrite of the same size), and the lru update of an
+// overwrite batched.
 const putScript = `
 local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, name, mode = tonumber(ARGV[1]), ARGV[4], ARGV[6]
 local gen = redis.call('HGET', meta, 'g') or '0'
-` + forgetLua + `
+` + itemLua + forgetLua + `
 if mode ~= 'set' then
-  local h = redis.call('HMGET', item, 'g', 'e', 'l', 'c')
+  local t = dec(redis.call('GET', item))
   local st
-  if h[1] == gen then
-    if h[3] then
-      if now < tonumber(h[3]) * 1000 then st = 'locked' end
+  if t and t.g == gen then
+    if t.l ~= '' then
+      if now < tonumber(t.l) * 1000 then st = 'locked' end
     else
-      local e = tonumber(h[2])
+      local e = tonumber(t.e)
       if e == 0 or now < e * 1000 then st = 'live' end
     end
   end
   if mode == 'add' and st then return {0} end
   if mode == 'replace' and st ~= 'live' then return {-1} end
-  if mode == 'cas' and (st ~= 'live' or h[4] ~= ARGV[11]) then return {-2} end
+  if mode == 'cas' and (st ~= 'live' or t.c ~= ARGV[11]) then return {-2} end
 end
 -- nextCAS of the prelude: an id unique across buckets.
 local id = string.format('%d', redis.call('HINCRBY', meta, 'cas', 1) * tonumber(ARGV[13]) + tonumber(ARGV[14]))
@@ -131,12 +179,8 @@ if e > 0 and now >= e * 1000 then
 end
 local old = redis.call('HGET', sz, name)
 -- r: when the idle TTL was set (Unix s), so reads renew it only when due.
--- Rewritten in place, then the fields a new value must not carry removed:
--- on a 100-byte value (a hash table, past hash-max-listpack-value) that
--- costs Redis 1 µs less than DEL and HSET of a new hash.
-redis.call('HSET', item, 'g', gen, 'v', ARGV[7], 'k', ARGV[8], 'f', ARGV[9], 'c', id, 'e', ARGV[10], 'r', ARGV[2])
-redis.call('HDEL', item, 'h', 'x', 'w', 'l')
-redis.call('PEXPIRE', item, ARGV[12])
+-- A new string carries none of the old marks nor a lock.
+save(item, {g = gen, e = ARGV[10], k = ARGV[8], f = ARGV[9], c = id, r = ARGV[2], m = '', l = '', v = ARGV[7]}, ARGV[12])
 if e > 0 then redis.call('ZADD', exp, e, name) else redis.call('ZREM', exp, name) end
 if old then
   if s ~= tonumber(old) then
@@ -162,8 +206,7 @@ redis.call('DEL', item)
 if not st then return 0 end
 local l = tonumber(ARGV[5])
 if l > 0 and now < l * 1000 then
-  redis.call('HSET', item, 'g', gen, 'l', ARGV[5])
-  redis.call('PEXPIRE', item, tonumber(ARGV[6]))
+  save(item, {g = gen, e = '0', k = '0', f = '0', c = '0', r = '', m = '', l = ARGV[5], v = ''}, ARGV[6])
 end
 return 1
 `
@@ -218,18 +261,18 @@ local function sub(a, b)
 end
 
 sweep(8)
-local st, h = load('v', 'k')
+local st, t = load()
 local digits, wrap = nil, ''
-local kind, created = h[5], false
+local kind, created = t and t.k, false
 if st ~= 'live' then
   if ARGV[8] == '' then return {-1} end
   forget(name)
   redis.call('DEL', item)
   digits, kind, created = ARGV[8], ARGV[9], true
-elseif string.find(h[4], '^%d+$') then
-  digits = h[4]
-elseif kind == '0' and string.find(h[4], '^"%d+"$') then
-  digits, wrap = string.sub(h[4], 2, -2), '"'
+elseif string.find(t.v, '^%d+$') then
+  digits = t.v
+elseif kind == '0' and string.find(t.v, '^"%d+"$') then
+  digits, wrap = string.sub(t.v, 2, -2), '"'
 else
   return {-2}
 end
@@ -248,15 +291,20 @@ local v = wrap .. r .. wrap
 local size = tonumber(ARGV[5]) + #v
 local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
 if created then
-  redis.call('HSET', item, 'g', gen, 'v', v, 'k', kind, 'f', '0', 'c', id, 'e', '0')
-  redis.call('PEXPIRE', item, ARGV[12])
+  save(item, {g = gen, e = '0', k = kind, f = '0', c = id, r = ARGV[2], m = '', l = '', v = v}, ARGV[12])
   account(name, size, 0)
 else
-  if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[12]) end
-  redis.call('HSET', item, 'v', v, 'c', id)
+  local oldLen = #t.v
+  t.v, t.c = v, id
+  if t.e == '0' then
+    t.r = ARGV[2]
+    save(item, t, ARGV[12])
+  else
+    save(item, t)
+  end
   -- The size changes only with the number of digits. An item a plain set
   -- wrote that no sync has accounted yet is accounted here.
-  if #v ~= #h[4] then
+  if #v ~= oldLen then
     local old = redis.call('HGET', sz, name)
     redis.call('HSET', sz, name, size)
     if old then
@@ -276,37 +324,37 @@ return {r}
 // none), [4] hits, [5] misses, [6] byte hits, [7] idle TTL (ms), [8] sweep
 // limit, [9] touches t, [10] renewals r, then t pairs (access time, item
 // name), r pairs (item name, cas) of items whose idle TTL is due, and to the
-// end the names of items written by plain sets. Writes what Store.Sync
+// end pairs (write time, item name) of items written by plain sets. Writes what Store.Sync
 // batched (books.go) and sweeps the bucket.
 //
-// A plain set leaves the item's accounting (sz, items, bytes) to this
-// script, which makes it match the item as it now is, whoever wrote it
-// since: so it can run late, twice, or after another node's script has
-// accounted the item, and end right. Counts and touches of an older
-// generation are dropped: a FlushAll came in between. An access time only
-// moves forward (GT) and only for an item still accounted (XX), so a late
-// one never resurrects a deleted item nor ages a rewritten one; a renewal
-// applies only to the version read.
+// A plain set leaves the item's accounting (sz, items, bytes) and its lru
+// and exp entries to this script, which makes them match the item as it
+// now is, whoever wrote it since: so it can run late, twice, or after
+// another node's script has accounted the item, and end right. Counts and
+// touches of an older generation are dropped: a FlushAll came in between.
+// An access time only moves forward (GT) and only for an item in the lru
+// zset (XX), so a late one never resurrects a deleted item nor ages a
+// rewritten one; a renewal applies only to the version read. The items
+// this sync accounts enter the zset first, at their write time, so the
+// touches that follow apply to them. A read of an item that another node's
+// plain set wrote and that node has not synced yet is not recorded: the
+// item's access time stays its write time, at most about that node's
+// SyncInterval earlier than the read.
 const syncScript = `
 local meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local nows, ipfx = tonumber(ARGV[1]), ARGV[2]
-` + forgetLua + `
-local limit = tonumber(ARGV[8])
-if limit > 0 then
-  for _, n in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, limit)) do
-    forget(n)
-    redis.call('UNLINK', ipfx .. n)
-  end
-end
 local gen = redis.call('HGET', meta, 'g') or '0'
+` + itemLua + forgetLua + sweepLua + `
+local limit = tonumber(ARGV[8])
+if limit > 0 then sweep(limit) end
 local nt, nr = tonumber(ARGV[9]), tonumber(ARGV[10])
-for i = 11 + 2 * (nt + nr), #ARGV do
-  local n = ARGV[i]
+for i = 11 + 2 * (nt + nr), #ARGV, 2 do
+  local n = ARGV[i + 1]
   local it = ipfx .. n
-  local h = redis.call('HMGET', it, 'g', 'l')
-  if h[1] == gen and not h[2] then
+  local t = dec(redis.call('GET', it))
+  if t and t.g == gen and t.l == '' and (t.e == '0' or tonumber(t.e) > nows) then
     -- key bytes (after the namespace's ':') plus value bytes
-    local size = #n - string.find(n, ':', 1, true) + redis.call('HSTRLEN', it, 'v')
+    local size = #n - string.find(n, ':', 1, true) + #t.v
     local old = redis.call('HGET', sz, n)
     if not old then
       redis.call('HSET', sz, n, size)
@@ -316,8 +364,11 @@ for i = 11 + 2 * (nt + nr), #ARGV do
       redis.call('HINCRBY', meta, 'bytes', size - tonumber(old))
       redis.call('HSET', sz, n, size)
     end
+    redis.call('ZADD', lru, 'GT', ARGV[i], n)
+    if t.e == '0' then redis.call('ZREM', exp, n) else redis.call('ZADD', exp, t.e, n) end
   else
     forget(n)
+    if t and t.g == gen and t.l == '' then redis.call('UNLINK', it) end -- expired
   end
 end
 if ARGV[3] ~= gen then return 0 end
@@ -327,10 +378,10 @@ if ARGV[6] ~= '0' then redis.call('HINCRBY', meta, 'bh', ARGV[6]) end
 if nt > 0 then redis.call('ZADD', lru, 'XX', 'GT', unpack(ARGV, 11, 10 + 2 * nt)) end
 for i = 11 + 2 * nt, 10 + 2 * (nt + nr), 2 do
   local it = ipfx .. ARGV[i]
-  local h = redis.call('HMGET', it, 'g', 'c', 'e', 'l')
-  if h[1] == gen and h[2] == ARGV[i + 1] and h[3] == '0' and not h[4] then
-    redis.call('PEXPIRE', it, ARGV[7])
-    redis.call('HSET', it, 'r', ARGV[1])
+  local t = dec(redis.call('GET', it))
+  if t and t.g == gen and t.c == ARGV[i + 1] and t.e == '0' and t.l == '' then
+    t.r = ARGV[1]
+    save(it, t, ARGV[7])
   end
 end
 return 1
@@ -339,8 +390,12 @@ return 1
 // markScript: KEYS item; ARGV[1] cas. Sets the meta protocol's hit-before
 // mark on the version of the item a plain read found unmarked, and on no
 // other: the item may have been rewritten, deleted or locked since.
-const markScript = `
-if redis.call('HGET', KEYS[1], 'c') == ARGV[1] then redis.call('HSET', KEYS[1], 'h', '1') end
+const markScript = itemLua + `
+local t = dec(redis.call('GET', KEYS[1]))
+if t and t.c == ARGV[1] and t.l == '' and not has(t, 'h') then
+  t.m = t.m .. 'h'
+  save(KEYS[1], t)
+end
 return 1
 `
 
@@ -352,18 +407,15 @@ const statsScript = `
 local meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, nows, ipfx = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local gen = redis.call('HGET', meta, 'g') or '0'
-
-` + forgetLua + `
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, 10000)) do
-  forget(n)
-  redis.call('UNLINK', ipfx .. n)
-end
+` + itemLua + forgetLua + sweepLua + `
+sweep(10000)
 
 local oldest = -1
 for _ = 1, 1000 do
   local first = redis.call('ZRANGE', lru, 0, 0, 'WITHSCORES')
   if #first == 0 then break end
-  if redis.call('HGET', ipfx .. first[1], 'g') == gen then
+  local t = dec(redis.call('GET', ipfx .. first[1]))
+  if t and t.g == gen then
     oldest = tonumber(first[2])
     break
   end
@@ -388,22 +440,23 @@ return 1
 
 // reapScript: KEYS item, meta. Unlinks an item or lock left over from an
 // older generation; a key written since the flush is kept.
-const reapScript = `
-local g = redis.call('HGET', KEYS[1], 'g')
-if g and g ~= (redis.call('HGET', KEYS[2], 'g') or '0') then
+const reapScript = itemLua + `
+local t = dec(redis.call('GET', KEYS[1]))
+if t and t.g ~= (redis.call('HGET', KEYS[2], 'g') or '0') then
   redis.call('UNLINK', KEYS[1])
   return 1
 end
 return 0
 `
 
-// setExpiryLua gives live item n the expiry e (Unix s as a string, '0' =
-// never) and the Redis TTL ttl (ms); defined after the prelude.
+// setExpiryLua gives live item t (named name) the expiry e (Unix s as a
+// string, '0' = never) in the exp zset and returns the Redis TTL to save it
+// with; defined after the prelude.
 const setExpiryLua = `
-local function setExpiry(e, ttl)
-  redis.call('HSET', item, 'e', e)
+local function setExpiry(t, e, ttl)
+  t.e = e
   if tonumber(e) > 0 then redis.call('ZADD', exp, e, name) else redis.call('ZREM', exp, name) end
-  redis.call('PEXPIRE', item, ttl)
+  return ttl
 end
 
 -- resize records that item n now holds size bytes, accounting it if a
@@ -429,7 +482,7 @@ end
 // idle seconds}, flags as '0' or '1'.
 const fetchScript = prelude + setExpiryLua + `
 sweep(8)
-local st, h = load('v', 'k', 'f', 'c', 'x', 'w', 'h')
+local st, t = load()
 if st ~= 'live' then
   redis.call('HINCRBY', meta, 'misses', 1)
   if ARGV[9] == '' or st == 'locked' then return false end
@@ -438,37 +491,44 @@ if st ~= 'live' then
   local id = nextCAS(tonumber(ARGV[13]), tonumber(ARGV[14]))
   local e = tonumber(ARGV[9])
   if e == 0 or now < e * 1000 then
-    redis.call('HSET', item, 'g', gen, 'v', '', 'k', '1', 'f', '0', 'c', id, 'e', ARGV[9], 'w', '1')
-    redis.call('PEXPIRE', item, ARGV[10])
+    save(item, {g = gen, e = ARGV[9], k = '1', f = '0', c = id, r = ARGV[2], m = 'w', l = '', v = ''}, ARGV[10])
     account(name, tonumber(ARGV[5]), e)
   end
   return {'', '1', '0', id, ARGV[9], '0', '1', '0', '1', '0', '0'}
 end
 local idle = 0
 local la = redis.call('ZSCORE', lru, name)
-if la then idle = math.max(0, nows - math.max(tonumber(la), tonumber(ARGV[15]))) end
-local e = h[2]
+-- an item a plain set wrote has no lru entry until the sync: its access is ARGV[15]
+local last = tonumber(ARGV[15])
+if la then last = math.max(tonumber(la), last) end
+if last > 0 then idle = math.max(0, nows - last) end
+local ttl, dirty = nil, false
 if ARGV[7] ~= '' then
-  e = ARGV[7]
-  setExpiry(e, ARGV[8])
-elseif e == '0' then
-  redis.call('PEXPIRE', item, ARGV[6])
+  ttl, dirty = setExpiry(t, ARGV[7], ARGV[8]), true
+elseif t.e == '0' then
+  ttl = ARGV[6]
 end
-local stale = h[8] and '1' or '0'
+local e = t.e
+local stale, hitBefore = has(t, 'x'), has(t, 'h')
 local won, lost = '0', '0'
-if h[9] then
+if has(t, 'w') then
   lost = '1'
-elseif h[8] or (ARGV[11] ~= '' and e ~= '0' and tonumber(e) - nows < tonumber(ARGV[11])) then
+elseif stale or (ARGV[11] ~= '' and e ~= '0' and tonumber(e) - nows < tonumber(ARGV[11])) then
   won = '1'
-  redis.call('HSET', item, 'w', '1')
+  t.m, dirty = t.m .. 'w', true
 end
 redis.call('HINCRBY', meta, 'hits', 1)
-redis.call('HINCRBY', meta, 'bh', tonumber(ARGV[5]) + #h[4])
+redis.call('HINCRBY', meta, 'bh', tonumber(ARGV[5]) + #t.v)
 if ARGV[12] ~= '1' then
   redis.call('ZADD', lru, nows, name)
-  if not h[10] then redis.call('HSET', item, 'h', '1') end
+  if not hitBefore then t.m, dirty = t.m .. 'h', true end
 end
-return {h[4], h[5], h[6], h[7], e, stale, won, lost, '0', h[10] and '1' or '0', string.format('%d', idle)}
+if dirty then
+  save(item, t, ttl)
+elseif ttl then
+  redis.call('PEXPIRE', item, ttl)
+end
+return {t.v, t.k, t.f, t.c, e, stale and '1' or '0', won, lost, '0', hitBefore and '1' or '0', string.format('%d', idle)}
 `
 
 // concatScript: ARGV[5] key size, [6] value, [7] '1' to prepend, [8]
@@ -477,16 +537,16 @@ return {h[4], h[5], h[6], h[7], e, stale, won, lost, '0', h[10] and '1' or '0', 
 // mismatch), -3 (too large).
 const concatScript = prelude + setExpiryLua + `
 sweep(8)
-local st, h = load('v', 'c')
+local st, t = load()
 if st ~= 'live' then return -1 end
-if ARGV[8] ~= '' and h[5] ~= ARGV[8] then return -2 end
+if ARGV[8] ~= '' and t.c ~= ARGV[8] then return -2 end
 local v
-if ARGV[7] == '1' then v = ARGV[6] .. h[4] else v = h[4] .. ARGV[6] end
+if ARGV[7] == '1' then v = ARGV[6] .. t.v else v = t.v .. ARGV[6] end
 if #v > tonumber(ARGV[9]) then return -3 end
 local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
-redis.call('HSET', item, 'v', v, 'k', '1', 'c', id)
-redis.call('HDEL', item, 'x', 'w', 'h')
-if h[2] == '0' then redis.call('PEXPIRE', item, ARGV[12]) end
+-- a new value carries none of the old marks
+t.v, t.k, t.c, t.m = v, '1', id, ''
+if t.e == '0' then save(item, t, ARGV[12]) else save(item, t) end
 resize(tonumber(ARGV[5]) + #v)
 redis.call('ZADD', lru, nows, name)
 return id
@@ -498,26 +558,27 @@ return id
 // id, 0 (removed), -1 (not found) or -2 (cas mismatch).
 const invalidateScript = prelude + setExpiryLua + `
 sweep(8)
-local st, h = load('c')
+local st, t = load()
 if st ~= 'live' then return -1 end
-if ARGV[6] ~= '' and h[4] ~= ARGV[6] then return -2 end
+if ARGV[6] ~= '' and t.c ~= ARGV[6] then return -2 end
 if ARGV[7] ~= '1' and ARGV[8] ~= '1' then
   forget(name)
   redis.call('DEL', item)
   return 0
 end
 local id = nextCAS(tonumber(ARGV[11]), tonumber(ARGV[12]))
-redis.call('HSET', item, 'c', id)
+t.c = id
 if ARGV[8] == '1' then
-  redis.call('HSET', item, 'v', '', 'k', '1')
-  redis.call('HDEL', item, 'x', 'w', 'h')
+  t.v, t.k, t.m = '', '1', ''
   resize(tonumber(ARGV[5]))
 end
 if ARGV[7] == '1' then
-  redis.call('HSET', item, 'x', '1')
-  redis.call('HDEL', item, 'w')
+  t.m = string.gsub(t.m, 'w', '')
+  if not has(t, 'x') then t.m = t.m .. 'x' end
 end
-if ARGV[9] ~= '' then setExpiry(ARGV[9], ARGV[10]) end
+local ttl
+if ARGV[9] ~= '' then ttl = setExpiry(t, ARGV[9], ARGV[10]) end
+save(item, t, ttl)
 redis.call('ZADD', lru, nows, name)
 return id
 `

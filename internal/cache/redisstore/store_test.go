@@ -273,7 +273,7 @@ func TestFlushAllTouchesOnlyTheStoresPrefix(t *testing.T) {
 	raw := rawClient(t, srv.addr())
 	foreign := []string{
 		"foreign",                                    // unrelated data
-		prefix[:len(prefix)-1] + "x:{0}:i:a",         // shares the prefix's first bytes
+		prefix[:len(prefix)-1] + "x:{0}:s:a",         // shares the prefix's first bytes
 		"other:" + s.lay.itemPrefix(0) + "default:k", // ends like one of ours
 	}
 	for _, k := range foreign {
@@ -430,6 +430,7 @@ func TestOnlyItemKeysCarryATTLSoEvictionSparesTheBookkeeping(t *testing.T) {
 		assert.InDelta(t, hour, pttl(s.lay.itemPrefix(0)+itemName(k)), 2000, "%s: an item that never expires gets the idle TTL", k.Name)
 	}
 	assert.InDelta(t, (30*time.Second + DefaultExpirySlack).Milliseconds(), pttl(s.lay.itemPrefix(0)+itemName(locked)), 2000, "a lock lives its period plus the slack")
+	require.NoError(t, s.Sync(ctx)) // the exp entry of a plain set is the sync's
 	for _, k := range s.lay.bookkeeping(0) {
 		assert.Equal(t, int64(-1), pttl(k), "bookkeeping key %s has no TTL", k)
 	}
@@ -459,8 +460,8 @@ func TestLayoutKeepsTheStoresKeysApart(t *testing.T) {
 	tests := []struct {
 		name, prefix, pattern string
 	}{
-		{"a plain prefix", "mchttp:", "mchttp:{*}:i:*"},
-		{"glob characters in the prefix match literally", `a*b?[c]\:`, `a\*b\?\[c\]\\:{*}:i:*`},
+		{"a plain prefix", "mchttp:", "mchttp:{*}:s:*"},
+		{"glob characters in the prefix match literally", `a*b?[c]\:`, `a\*b\?\[c\]\\:{*}:s:*`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,7 +472,7 @@ func TestLayoutKeepsTheStoresKeysApart(t *testing.T) {
 				assert.True(t, ok)
 				assert.Equal(t, b, got)
 			}
-			for _, foreign := range []string{"x" + tt.prefix + "{1}:i:ns:k", tt.prefix + "{9}:i:ns:k", tt.prefix + "{a}:i:ns:k"} {
+			for _, foreign := range []string{"x" + tt.prefix + "{1}:s:ns:k", tt.prefix + "{9}:s:ns:k", tt.prefix + "{a}:s:ns:k"} {
 				_, ok := l.bucketOf(foreign)
 				assert.False(t, ok, "%q is not an item of the store", foreign)
 			}

@@ -1,0 +1,61 @@
+package redisstore
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// An item is kept in Redis as one string (itemLua is its Lua twin):
+//
+//	g,e,k,f,c,r,m,l|value
+//
+// generation, expires (Unix s, 0 = never), kind, flags, cas, when the idle
+// TTL was last set (Unix s, empty when never), the meta protocol's marks
+// (letters h, x, w; see scripts.go) and locked-until (Unix s, empty but for
+// a delete lock, whose value is empty). The header is decimal text so the
+// scripts read it with one pattern match; the value follows the first '|'
+// as it is, whatever bytes it holds.
+
+// itemHeader is an item string's fields before its value.
+type itemHeader struct {
+	gen, exp, kind, flags, cas, renewed, marks, lock string
+}
+
+// errBadItem says an item key holds a string that is not an item.
+var errBadItem = errors.New("malformed item string")
+
+// parseItem splits an item string into its header and value, neither copied.
+func parseItem(s string) (itemHeader, string, error) {
+	head, value, ok := strings.Cut(s, "|")
+	if !ok {
+		return itemHeader{}, "", errBadItem
+	}
+	var f [8]string
+	for i := range 7 {
+		var more bool
+		f[i], head, more = strings.Cut(head, ",")
+		if !more {
+			return itemHeader{}, "", errBadItem
+		}
+	}
+	f[7] = head
+	return itemHeader{gen: f[0], exp: f[1], kind: f[2], flags: f[3], cas: f[4], renewed: f[5], marks: f[6], lock: f[7]}, value, nil
+}
+
+// appendItem appends the item string of a live, unmarked item to dst.
+func appendItem(dst []byte, gen, exp int64, kind uint8, flags uint32, cas uint64, renewed int64, value []byte) []byte {
+	dst = strconv.AppendInt(dst, gen, 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, exp, 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendUint(dst, uint64(kind), 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendUint(dst, uint64(flags), 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendUint(dst, cas, 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, renewed, 10)
+	dst = append(dst, ",,|"...)
+	return append(dst, value...)
+}
