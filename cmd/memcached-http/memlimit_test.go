@@ -57,7 +57,17 @@ func TestSetSoftMemoryLimit(t *testing.T) {
 	assert.Equal(t, before, debug.SetMemoryLimit(-1), "an explicit GOMEMLIMIT, applied by the runtime, wins")
 
 	debug.SetGCPercent(gcBefore)
-	setSoftMemoryLimit(config{store: "redis://127.0.0.1:6379", memoryLimit: 256 << 20}, none, logger)
-	assert.Equal(t, before, debug.SetMemoryLimit(-1), "a Redis store holds no items here")
-	assert.Equal(t, gcBefore, gcPercent(), "nor a soft limit to bound a higher GOGC")
+	debug.SetMemoryLimit(before)
+	setSoftMemoryLimit(config{store: "redis://127.0.0.1:6379", memoryLimit: 1 << 30}, none, logger)
+	assert.Equal(t, int64(redisSoftMemoryLimit), debug.SetMemoryLimit(-1), "a Redis store holds no items here: not -memory-limit")
+	assert.Equal(t, serverGCPercent, gcPercent(), "under that limit, the server's GOGC")
+
+	debug.SetGCPercent(gcBefore)
+	debug.SetMemoryLimit(before)
+	setSoftMemoryLimit(config{store: "redis://127.0.0.1:6379"}, gogc, logger)
+	assert.Equal(t, before, debug.SetMemoryLimit(-1), "an explicit GOGC leaves a Redis store's process as the runtime set it")
+	assert.Equal(t, gcBefore, gcPercent())
+	setSoftMemoryLimit(config{store: "redis://127.0.0.1:6379"}, gomemlimit, logger)
+	assert.Equal(t, before, debug.SetMemoryLimit(-1), "and so does an explicit GOMEMLIMIT")
+	assert.Equal(t, gcBefore, gcPercent())
 }

@@ -340,3 +340,10 @@ func TestCASIdsOfTwoNodesNeverRepeat(t *testing.T) {
 		last[i%2] = cas
 	}
 }
+
+func TestASyncGoesOutInRoundTripsOfAboutOneChunk(t *testing.T) {
+	assert.Empty(t, batchEnds(nil, 128))
+	assert.Equal(t, []int{3}, batchEnds([]int{1, 1, 1}, 128), "a cluster's small buckets share a round trip")
+	assert.Equal(t, []int{1, 2, 3}, batchEnds([]int{129, 129, 129}, 128), "full chunks go one by one")
+	assert.Equal(t, []int{2, 3, 5}, batchEnds([]int{100, 28, 129, 64, 64}, 128))
+}

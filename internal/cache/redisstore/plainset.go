@@ -133,9 +133,11 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 			return 0, false, err
 		}
 		// Noted before the SET goes out, since it may be done even if its
-		// reply is lost (the sync accounts the item as it then finds it),
-		// and again after each: a FlushAll of this process in between drops
-		// what was noted.
+		// reply is lost (the sync accounts the item as it then finds it).
+		// A FlushAll of this process in between drops what was noted, and
+		// needs nothing of it: if the flush came first the generation read
+		// back differs and the set is written again, noted again; if it
+		// came after, it hid the item.
 		s.recordPlainSet(b, gen, name, touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)})
 		buf = appendItem(buf[:0], gen, exp, uint8(e.Kind), e.Flags, id, now.Unix(), e.Value)
 		bld := s.client.B()
@@ -153,7 +155,6 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 		got := parseGen(g)
 		s.seeGen(b, got)
 		if got == gen {
-			s.recordPlainSet(b, gen, name, touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)})
 			return id, true, nil
 		}
 		gen = got // written under a generation a FlushAll has left: again

@@ -670,7 +670,7 @@ func (s *Store) putResult(res rueidis.RedisResult, c call, now int64) (uint64, e
 
 // Put writes e under mode and returns the item's new CAS id.
 func (s *Store) Put(ctx context.Context, mode cache.Mode, e cache.Entry) (uint64, error) {
-	now, ms, sec := s.clock()
+	now := s.opts.Clock()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
 	if mode == cache.ModeSet {
@@ -686,7 +686,7 @@ func (s *Store) Put(ctx context.Context, mode cache.Mode, e cache.Entry) (uint64
 			return cas, nil
 		}
 	}
-	c, err := s.putCall(mode, e, now, ms, sec)
+	c, err := s.putCall(mode, e, now, strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(now.Unix(), 10))
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: put %q: %w", e.Key.Name, err)
 	}
