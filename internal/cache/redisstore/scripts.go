@@ -348,28 +348,50 @@ local gen = redis.call('HGET', meta, 'g') or '0'
 local limit = tonumber(ARGV[8])
 if limit > 0 then sweep(limit) end
 local nt, nr = tonumber(ARGV[9]), tonumber(ARGV[10])
-for i = 11 + 2 * (nt + nr), #ARGV, 2 do
-  local n = ARGV[i + 1]
-  local it = ipfx .. n
-  local t = dec(redis.call('GET', it))
-  if t and t.g == gen and t.l == '' and (t.e == '0' or tonumber(t.e) > nows) then
-    -- key bytes (after the namespace's ':') plus value bytes
-    local size = #n - string.find(n, ':', 1, true) + #t.v
-    local old = redis.call('HGET', sz, n)
-    if not old then
-      redis.call('HSET', sz, n, size)
-      redis.call('HINCRBY', meta, 'items', 1)
-      redis.call('HINCRBY', meta, 'bytes', size)
-    elseif tonumber(old) ~= size then
-      redis.call('HINCRBY', meta, 'bytes', size - tonumber(old))
-      redis.call('HSET', sz, n, size)
-    end
-    redis.call('ZADD', lru, 'GT', ARGV[i], n)
-    if t.e == '0' then redis.call('ZREM', exp, n) else redis.call('ZADD', exp, t.e, n) end
-  else
-    forget(n)
-    if t and t.g == gen and t.l == '' then redis.call('UNLINK', it) end -- expired
+-- The items plain sets wrote, read and accounted with a few calls for the
+-- whole chunk rather than four or five each: every redis.call costs Redis
+-- about 0.6 µs besides its work.
+local first = 11 + 2 * (nt + nr)
+if first <= #ARGV then
+  local names, keys = {}, {}
+  for i = first, #ARGV, 2 do
+    names[#names + 1] = ARGV[i + 1]
+    keys[#keys + 1] = ipfx .. ARGV[i + 1]
   end
+  local blobs = redis.call('MGET', unpack(keys))
+  local olds = redis.call('HMGET', sz, unpack(names))
+  local sizes, lruAdd, expAdd, expRem = {}, {}, {}, {}
+  local items, bytes = 0, 0
+  for j, n in ipairs(names) do
+    local t = dec(blobs[j])
+    if t and t.g == gen and t.l == '' and (t.e == '0' or tonumber(t.e) > nows) then
+      -- key bytes (after the namespace's ':') plus value bytes
+      local size = #n - string.find(n, ':', 1, true) + #t.v
+      local old = olds[j]
+      if not old then
+        items, bytes = items + 1, bytes + size
+        sizes[#sizes + 1], sizes[#sizes + 2] = n, size
+      elseif tonumber(old) ~= size then
+        bytes = bytes + size - tonumber(old)
+        sizes[#sizes + 1], sizes[#sizes + 2] = n, size
+      end
+      lruAdd[#lruAdd + 1], lruAdd[#lruAdd + 2] = ARGV[first + 2 * (j - 1)], n
+      if t.e == '0' then
+        expRem[#expRem + 1] = n
+      else
+        expAdd[#expAdd + 1], expAdd[#expAdd + 2] = t.e, n
+      end
+    else
+      forget(n)
+      if t and t.g == gen and t.l == '' then redis.call('UNLINK', keys[j]) end -- expired
+    end
+  end
+  if #sizes > 0 then redis.call('HSET', sz, unpack(sizes)) end
+  if items ~= 0 then redis.call('HINCRBY', meta, 'items', items) end
+  if bytes ~= 0 then redis.call('HINCRBY', meta, 'bytes', bytes) end
+  if #lruAdd > 0 then redis.call('ZADD', lru, 'GT', unpack(lruAdd)) end
+  if #expAdd > 0 then redis.call('ZADD', exp, unpack(expAdd)) end
+  if #expRem > 0 then redis.call('ZREM', exp, unpack(expRem)) end
 end
 if ARGV[3] ~= gen then return 0 end
 if ARGV[4] ~= '0' then redis.call('HINCRBY', meta, 'hits', ARGV[4]) end
