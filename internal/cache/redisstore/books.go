@@ -102,6 +102,9 @@ const sweepPerSync = 1000
 
 // parseGen reads a generation as Redis holds it ("" or nil for none: 0).
 func parseGen(g string) int64 {
+	if g == "" {
+		return 0 // no flush yet: skips the error ParseInt would allocate, on every read and set
+	}
 	n, err := strconv.ParseInt(g, 10, 64)
 	if err != nil {
 		return 0

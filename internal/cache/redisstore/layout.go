@@ -73,6 +73,13 @@ func (l layout) itemPrefix(b int) string {
 	return l.items[b]
 }
 
+// itemKey is the Redis key of item k in bucket b and, as a substring of it,
+// the item's name: one allocation for both.
+func (l layout) itemKey(b int, k cache.Key) (key, name string) {
+	key = l.items[b] + k.Namespace + ":" + k.Name
+	return key, key[len(l.items[b]):]
+}
+
 // itemName is how an item is known inside its bucket's bookkeeping.
 func itemName(k cache.Key) string {
 	return k.Namespace + ":" + k.Name

@@ -121,8 +121,7 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 		return 0, false, nil
 	}
 	b := s.lay.bucket(e.Key)
-	name := itemName(e.Key)
-	item := s.lay.itemPrefix(b) + name
+	item, name := s.lay.itemKey(b, e.Key)
 	meta := s.lay.bookkeeping(b)[0]
 	ttl := s.redisTTLms(now, exp)
 	gen := max(s.gens[b].Load(), 0)

@@ -429,10 +429,12 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 	now := s.opts.Clock()
 	nowMS, nows := now.UnixMilli(), now.Unix()
 	cmds := make(rueidis.Commands, 0, 2*len(keys))
-	for _, k := range keys {
+	items := make([]string, len(keys)) // each item's key; its name is the part after the prefix
+	for i, k := range keys {
 		b := s.lay.bucket(k)
+		items[i], _ = s.lay.itemKey(b, k)
 		cmds = append(cmds,
-			s.client.B().Get().Key(s.lay.itemPrefix(b)+itemName(k)).Build(),
+			s.client.B().Get().Key(items[i]).Build(),
 			s.client.B().Hget().Key(s.lay.bookkeeping(b)[0]).Field("g").Build())
 	}
 	res := s.client.DoMulti(ctx, cmds...)
@@ -480,7 +482,7 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 			renew[i] = nows-set >= s.renewAfter
 		}
 		if !strings.Contains(h.marks, "h") {
-			marks = append(marks, call{keys: []string{s.lay.itemPrefix(b) + itemName(k)}, args: []string{h.cas}})
+			marks = append(marks, call{keys: []string{items[i]}, args: []string{h.cas}})
 			marked = append(marked, i)
 		}
 	}
@@ -494,7 +496,8 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 		if out[i].hit {
 			bytes = len(k.Name) + len(out[i].str[0])
 		}
-		s.recordRead(s.lay.bucket(k), gens[i], itemName(k), out[i].hit, bytes,
+		b := s.lay.bucket(k)
+		s.recordRead(b, gens[i], items[i][len(s.lay.itemPrefix(b)):], out[i].hit, bytes,
 			touch{at: nows, cas: out[i].str[3], renew: renew[i]})
 	}
 	return out, nil
