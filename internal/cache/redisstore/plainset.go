@@ -18,8 +18,9 @@ import (
 // lock, and a read of the bucket's generation after it, the two in one
 // pipeline. Under wrk at 64 connections, with the server and Redis on one
 // core, the MULTI/EXEC of eight commands that wrote a hash item took
-// 45-65 µs of CPU per set, the SET 34-45 µs, against Webdis's 34-46 µs
-// for its SET in the same rounds.
+// 40-65 µs of server and Redis CPU per set, 0.6× Webdis's SET in requests
+// per second; the SET, with the sync below, 28.5-29.4 µs against Webdis's
+// 27.9-29.2 (BENCHMARKS.md, "Over Redis: one string per item").
 //
 // What a script did at once is done otherwise:
 //   - The CAS id: counts are reserved from the bucket's counter in blocks
