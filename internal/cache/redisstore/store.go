@@ -476,7 +476,10 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 		if exp != 0 && nowMS >= exp*1000 {
 			continue
 		}
-		out[i] = found{hit: true, str: [5]string{value, h.kind, h.flags, h.cas, h.exp}}
+		// The fields are substrings of the item string: the cas, which the
+		// pending bookkeeping keeps until the sync, is copied so that it
+		// does not keep a value of up to a MiB alive with it.
+		out[i] = found{hit: true, str: [5]string{value, h.kind, h.flags, strings.Clone(h.cas), h.exp}}
 		if exp == 0 {
 			set, _ := strconv.ParseInt(h.renewed, 10, 64) // empty: never set by a read or put, so due
 			renew[i] = nows-set >= s.renewAfter
