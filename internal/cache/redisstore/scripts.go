@@ -86,9 +86,7 @@ local function sweep(limit)
   local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', nows, 'LIMIT', 0, limit)
   for _, n in ipairs(dead) do
     local t = dec(redis.call('GET', ipfx .. n))
-    if t and t.g == gen and t.l ~= '' then
-      redis.call('ZREM', exp, n)
-    elseif t and t.g == gen and t.e == '0' then
+    if t and t.g == gen and (t.l ~= '' or t.e == '0') then
       redis.call('ZREM', exp, n)
     elseif t and t.g == gen and tonumber(t.e) > nows then
       redis.call('ZADD', exp, t.e, n)
