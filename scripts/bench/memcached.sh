@@ -18,6 +18,8 @@
 #   BENCH_MC_DURATION     time per run (default 10s)
 #   BENCH_MC_ROUNDS       interleaved rounds (default 5)
 #   BENCH_MC_CONCURRENCY  memcaslap connections (default 16)
+#   BENCH_SERVER_CPU      share of one core the two servers get together
+#                         (default 0.6, 0 for none; scripts/bench/cpucap.sh)
 #   BENCH_INSTALL         0 forbids apt-get install of memcached/libmemcached-tools (default 1)
 #   BENCH_OUTPUT          file to write the section into (default BENCHMARKS.md)
 set -euo pipefail
@@ -36,12 +38,17 @@ cleanup() {
 	local pid
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	cpucap_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "bench-memcached: $*" >&2; }
+
+# shellcheck source=scripts/bench/cpucap.sh
+. "$root/scripts/bench/cpucap.sh"
+cpucap_setup log
 
 # need installs a Debian package for a missing tool when allowed, or stops.
 need() {
@@ -88,12 +95,12 @@ go build -o "$work/memcached-http" ./cmd/memcached-http
 http_port="$(free_port)"
 ours_port="$(free_port)"
 theirs_port="$(free_port)"
-GOMAXPROCS=1 "${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$http_port" \
+GOMAXPROCS=1 "${server_pin[@]}" "${server_cap[@]}" "$work/memcached-http" -addr "127.0.0.1:$http_port" \
 	-memcached-addr "127.0.0.1:$ours_port" -memory-limit $((64 << 20)) -log-level warn 2>"$work/ours.log" &
 pids+=($!)
 memcached_args=(-l 127.0.0.1 -p "$theirs_port" -U 0 -t 1 -m 64)
 [ "$(id -u)" = 0 ] && memcached_args+=(-u nobody)
-"${server_pin[@]}" memcached "${memcached_args[@]}" &
+"${server_pin[@]}" "${server_cap[@]}" memcached "${memcached_args[@]}" &
 pids+=($!)
 wait_port "$ours_port"
 wait_port "$theirs_port"
@@ -165,7 +172,7 @@ section="$work/section.md"
 	echo "Written by \`scripts/bench/memcached.sh\` (\`make bench\`); rerun it to refresh this section."
 	echo
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	echo "- Machine: $ncpu CPUs, $(go version | cut -d' ' -f3-), $pinning; load average (1 min) at the start of each round: ${round_loads[*]}."
+	echo "- Machine: $ncpu CPUs, $(go version | cut -d' ' -f3-), $pinning, $cap_note; load average (1 min) at the start of each round: ${round_loads[*]}."
 	echo "- Servers: \`memcached-http -memcached-addr\` (embedded store, 64 MiB, GOMAXPROCS=1) against memcached $memcached_version (\`memcached -t 1 -m 64\`), on the same core."
 	busy="$(awk -v n="$ncpu" '{ for (i = 1; i <= NF; i++) if ($i + 0 > n) { print "yes"; exit } }' <<<"${round_loads[*]}")"
 	if [ "$busy" = yes ]; then

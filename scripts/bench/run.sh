@@ -26,6 +26,8 @@
 #   BENCH_KEYS       key space (default 10000), BENCH_VALUE_SIZE bytes (default 100)
 #   BENCH_BATCH      keys per batchGet (default 100)
 #   BENCH_ROUNDS     interleaved rounds (default 5)
+#   BENCH_SERVER_CPU share of one core the servers get together (default 0.6,
+#                    0 for no cap; scripts/bench/cpucap.sh says why)
 #   BENCH_INSTALL    0 forbids apt-get install of wrk/webdis/redis-server (default 1)
 #   BENCH_OUTPUT     file to write the section into (default BENCHMARKS.md)
 set -euo pipefail
@@ -53,12 +55,16 @@ cleanup() {
 	for pid in "${pids[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	cpucap_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+
+# shellcheck source=scripts/bench/cpucap.sh
+. "$root/scripts/bench/cpucap.sh"
 
 # free_port prints a loopback TCP port nobody listens on, below the kernel's
 # ephemeral range, where an outgoing connection may hold a port without
@@ -109,6 +115,8 @@ else
 	pinning="not pinned (taskset missing or a single core)"
 fi
 
+cpucap_setup log
+
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 
 # Debian packages the rows need, installed when allowed: wrk for every closed
@@ -144,13 +152,13 @@ bench=("${load_pin[@]}" "$work/memcached-bench")
 # redis-server too).
 declare -A serving
 ours_port="$(free_port)"
-"${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_port" -log-level warn 2>"$work/memcached-http.log" &
+"${server_pin[@]}" "${server_cap[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_port" -log-level warn 2>"$work/memcached-http.log" &
 pids+=($!)
 serving[$ours_port]=$!
 wait_port "$ours_port" "$work/memcached-http.log"
 
 ceiling_port="$(free_port)"
-"${server_pin[@]}" "$work/memcached-bench" -serve-fixed -addr "127.0.0.1:$ceiling_port" -value-size "$value_size" >"$work/ceiling.log" 2>&1 &
+"${server_pin[@]}" "${server_cap[@]}" "$work/memcached-bench" -serve-fixed -addr "127.0.0.1:$ceiling_port" -value-size "$value_size" >"$work/ceiling.log" 2>&1 &
 pids+=($!)
 serving[$ceiling_port]=$!
 wait_port "$ceiling_port" "$work/ceiling.log"
@@ -160,7 +168,7 @@ redis_port=""
 ours_redis_port=""
 if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
 	redis_port="$(free_port)"
-	"${server_pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+	"${server_pin[@]}" "${server_cap[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
 		--daemonize no --logfile "$work/redis.log" &
 	pids+=($!)
 	redis_pid=$!
@@ -176,12 +184,12 @@ if command -v webdis >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1;
 	"verbosity": 0, "logfile": "$work/webdis.log"
 }
 JSON
-	"${server_pin[@]}" webdis "$work/webdis.json" &
+	"${server_pin[@]}" "${server_cap[@]}" webdis "$work/webdis.json" &
 	pids+=($!)
 	serving[$webdis_port]="$! $redis_pid"
 	wait_port "$webdis_port" "$work/webdis.log"
 	ours_redis_port="$(free_port)"
-	"${server_pin[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_redis_port" -log-level warn \
+	"${server_pin[@]}" "${server_cap[@]}" "$work/memcached-http" -addr "127.0.0.1:$ours_redis_port" -log-level warn \
 		-store "redis://127.0.0.1:$redis_port/0" 2>"$work/memcached-http-redis.log" &
 	pids+=($!)
 	serving[$ours_redis_port]="$! $redis_pid"
@@ -318,7 +326,7 @@ section="$work/section.md"
 	echo
 	echo "- Command: \`$command_line\`"
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$tree_state"
-	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning; load average $load_before before, $load_after after$busy_note"
+	echo "- Machine: $ncpu CPUs (${cpu_model:-unknown CPU}), $(go version | cut -d' ' -f3-), $pinning, $cap_note; load average $load_before before, $load_after after$busy_note"
 	echo "- Load: keep-alive HTTP/1.1, $conns connections, $keys keys (uniform unless noted), $value_size-byte values stored as JSON strings and read as JSON, preloaded so GETs hit. Closed-model rows, batchGet among them, are wrk $wrk_version (\`scripts/bench/wrk.lua\`, $wrk_threads thread(s) on the load core(s); a batchGet asks for $batch keys drawn at random from the key space, one of 1000 bodies rendered up front); the mix and the open model are \`memcached-bench\`. Each row is the median of its runs, $duration each; rounds interleaved, so each ratio is the median of its per-round ratios (their range beside it)."
 	echo "- Load average (1 min) at the start of each round: ${round_loads[*]}."
 	echo "- Ceiling: \`memcached-bench -serve-fixed\`, a bare net/http handler returning a fixed $value_size-byte body. $webdis_note"
