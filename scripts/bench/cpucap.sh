@@ -15,10 +15,12 @@
 #                    needs root and a writable cgroup tree.
 #
 # After sourcing: cpucap_setup LOGFN, then "${server_cap[@]}" CMD… runs CMD
-# inside the cap, $cap_note says what was done, cpucap_cleanup removes the
-# cgroup once every capped process has exited.
+# inside the cap, $cap_note says what was done, cpucap_lift ends the cap
+# for the paced rows, cpucap_cleanup removes the cgroup once every capped
+# process has exited.
 
 server_cap=()
+cap_share="" # the share while capped, empty when not
 cap_note="servers not capped"
 cap_dir=""
 
@@ -63,7 +65,20 @@ cpucap_setup() {
 	fi
 	# The child moves itself into the cgroup, then becomes the server.
 	server_cap=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cap_dir")
+	cap_share="$share"
 	cap_note="the servers capped together at $share of a core (a CPU cgroup: $(awk -v q="$quota" 'BEGIN { printf "%g", q / 1000 }') ms of every $((period / 1000)) ms), the load generator uncapped"
+}
+
+# cpucap_lift lifts the cap (the cgroup stays, its processes in it): for
+# paced rows, where the load is below what the servers can take and the
+# cap's pauses would only show up as latency.
+cpucap_lift() {
+	[ -n "$cap_dir" ] || return 0
+	if [ -f "$cap_dir/cpu.max" ]; then
+		echo "max" >"$cap_dir/cpu.max"
+	else
+		echo -1 >"$cap_dir/cpu.cfs_quota_us"
+	fi
 }
 
 # cpucap_cleanup removes the cgroup; call it after the capped processes exit.
