@@ -4,8 +4,8 @@
 # never what sets the pace. On a machine where one wrk core is slower than
 # one server core every closed row came out client-bound (wrk at 77-84 % of
 # its core) and no ratio could be stated; with the servers at 0.6 of a core
-# wrk used 18-43 % (make bench, 2026-12-02). Every server, ours and its baselines alike, gets
-# the same cap, so the ratios compare the same budget.
+# wrk used 18-43 % (make bench, 2026-12-02). Every server, ours and its
+# baselines alike, gets the same cap, so the ratios compare the same budget.
 #
 # BENCH_SERVER_CPU   share of one core the servers get together (default
 #                    0.6); 0 turns the cap off. Enforced with a CPU cgroup
