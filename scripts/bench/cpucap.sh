@@ -23,37 +23,43 @@ server_cap=()
 cap_share="" # the share while capped, empty when not
 cap_note="servers not capped"
 cap_dir=""
+cap_period=""
+
+# cpucap_quota QUOTA sets the cgroup's quota per period (µs; "max" for none),
+# in whichever of cgroup v2 or v1 it lives.
+cpucap_quota() {
+	if [ -f "$cap_dir/cpu.max" ]; then
+		echo "$1 $cap_period" >"$cap_dir/cpu.max"
+	else
+		[ "$1" = max ] && set -- -1
+		echo "$cap_period" >"$cap_dir/cpu.cfs_period_us" && echo "$1" >"$cap_dir/cpu.cfs_quota_us"
+	fi
+}
 
 # cpucap_setup makes the cgroup; without one it leaves the servers uncapped
 # and says why in $cap_note.
 cpucap_setup() {
-	local share="${BENCH_SERVER_CPU:-0.6}" period="${BENCH_SERVER_CPU_PERIOD_US:-5000}" quota base
+	local share="${BENCH_SERVER_CPU:-0.6}" quota base=""
+	cap_period="${BENCH_SERVER_CPU_PERIOD_US:-5000}"
 	if awk -v s="$share" 'BEGIN { exit !(s + 0 <= 0) }'; then
 		cap_note="servers not capped (BENCH_SERVER_CPU=$share)"
 		return 0
 	fi
-	quota="$(awk -v s="$share" -v p="$period" 'BEGIN { printf "%d", s * p }')"
+	quota="$(awk -v s="$share" -v p="$cap_period" 'BEGIN { printf "%d", s * p }')"
 	if [ "$quota" -lt 1000 ]; then
 		quota=1000 # the kernel's smallest quota
 	fi
 	if [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
 		base=/sys/fs/cgroup
 		grep -qw cpu "$base/cgroup.subtree_control" 2>/dev/null || echo +cpu >"$base/cgroup.subtree_control" 2>/dev/null || true
-		cap_dir="$base/memcached-http-bench.$$"
-		if mkdir "$cap_dir" 2>/dev/null && echo "$quota $period" >"$cap_dir/cpu.max" 2>/dev/null; then
-			:
-		else
-			rmdir "$cap_dir" 2>/dev/null || true
-			cap_dir=""
-		fi
-	elif [ -w /sys/fs/cgroup/cpu ] || [ -w /sys/fs/cgroup/cpu,cpuacct ]; then
+	elif [ -w /sys/fs/cgroup/cpu ]; then
 		base=/sys/fs/cgroup/cpu
-		[ -d "$base" ] || base=/sys/fs/cgroup/cpu,cpuacct
+	elif [ -w /sys/fs/cgroup/cpu,cpuacct ]; then
+		base=/sys/fs/cgroup/cpu,cpuacct
+	fi
+	if [ -n "$base" ]; then
 		cap_dir="$base/memcached-http-bench.$$"
-		if mkdir "$cap_dir" 2>/dev/null && echo "$period" >"$cap_dir/cpu.cfs_period_us" &&
-			echo "$quota" >"$cap_dir/cpu.cfs_quota_us"; then
-			:
-		else
+		if ! { mkdir "$cap_dir" && cpucap_quota "$quota"; } 2>/dev/null; then
 			rmdir "$cap_dir" 2>/dev/null || true
 			cap_dir=""
 		fi
@@ -66,19 +72,14 @@ cpucap_setup() {
 	# The child moves itself into the cgroup, then becomes the server.
 	server_cap=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cap_dir")
 	cap_share="$share"
-	cap_note="the servers capped together at $share of a core (a CPU cgroup: $(awk -v q="$quota" 'BEGIN { printf "%g", q / 1000 }') ms of every $((period / 1000)) ms), the load generator uncapped"
+	cap_note="the servers capped together at $share of a core (a CPU cgroup: $(awk -v q="$quota" 'BEGIN { printf "%g", q / 1000 }') ms of every $((cap_period / 1000)) ms), the load generator uncapped"
 }
 
 # cpucap_lift lifts the cap (the cgroup stays, its processes in it): for
 # paced rows, where the load is below what the servers can take and the
 # cap's pauses would only show up as latency.
 cpucap_lift() {
-	[ -n "$cap_dir" ] || return 0
-	if [ -f "$cap_dir/cpu.max" ]; then
-		echo "max" >"$cap_dir/cpu.max"
-	else
-		echo -1 >"$cap_dir/cpu.cfs_quota_us"
-	fi
+	[ -z "$cap_dir" ] || cpucap_quota max
 }
 
 # cpucap_cleanup removes the cgroup; call it after the capped processes exit.
