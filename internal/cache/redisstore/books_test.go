@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -346,4 +347,105 @@ func TestASyncGoesOutInRoundTripsOfAboutOneChunk(t *testing.T) {
 	assert.Equal(t, []int{3}, batchEnds([]int{1, 1, 1}, 128), "a cluster's small buckets share a round trip")
 	assert.Equal(t, []int{1, 2, 3}, batchEnds([]int{129, 129, 129}, 128), "full chunks go one by one")
 	assert.Equal(t, []int{2, 3, 5}, batchEnds([]int{100, 28, 129, 64, 64}, 128))
+}
+
+// lruScore is item k's access time in the lru zset, behind the store's back.
+func lruScore(t *testing.T, raw rueidis.Client, s *Store, k cache.Key) int64 {
+	t.Helper()
+	score, err := raw.Do(context.Background(), raw.B().Zscore().Key(s.lay.bookkeeping(0)[1]).Member(itemName(k)).Build()).AsFloat64()
+	require.NoError(t, err)
+	return int64(score)
+}
+
+func TestAnAccessTimeIsWrittenOncePerTouchIntervalAndInFullBeforeStats(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	raw := rawClient(t, srv.addr())
+	k := key(t, "", "k")
+	start := cachetest.Start.Unix()
+	put(t, s, k, "v", cache.KindBytes)
+	s.tickAndWait(t)
+	require.Equal(t, start, lruScore(t, raw, s.Store, k), "the first access goes out with the first sync")
+
+	clock.Advance(10 * time.Second)
+	_, err := s.Get(ctx, k, nil)
+	require.NoError(t, err)
+	s.tickAndWait(t)
+	assert.Equal(t, start, lruScore(t, raw, s.Store, k), "an access within the interval waits in the process")
+	f, err := s.Fetch(ctx, k, cache.FetchOptions{NoBump: true}, nil)
+	require.NoError(t, err)
+	assert.Zero(t, f.Idle, "this process's idle time counts from the access it holds")
+
+	clock.Advance(DefaultTouchInterval)
+	s.tickAndWait(t)
+	assert.Equal(t, start+10, lruScore(t, raw, s.Store, k), "once the interval is over the held access goes out")
+
+	_, err = s.Get(ctx, k, nil) // at +70, held again
+	require.NoError(t, err)
+	s.tickAndWait(t)
+	require.Equal(t, start+10, lruScore(t, raw, s.Store, k))
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.OldestItemAge, "Stats writes every held access first")
+	assert.Equal(t, start+70, lruScore(t, raw, s.Store, k))
+}
+
+// commandCalls is how many times Redis ran cmd since its stats were reset.
+func commandCalls(t *testing.T, raw rueidis.Client, cmd string) int {
+	t.Helper()
+	info, err := raw.Do(context.Background(), raw.B().Info().Section("commandstats").Build()).ToString()
+	require.NoError(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
+			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			require.NoError(t, err)
+			return n
+		}
+	}
+	return 0
+}
+
+func TestARewriteAtTheAccountedSizeIsSyncedWithoutReadingTheItem(t *testing.T) {
+	ctx := context.Background()
+	srv := ownServer(t)
+	clock := cachetest.NewClock()
+	prefix := uniquePrefix()
+	a := openSynced(t, srv.url(), prefix, clock)
+	b := openSynced(t, srv.url(), prefix, clock)
+	raw := rawClient(t, srv.addr())
+	k := key(t, "", "k")
+	put(t, a, k, "12345", cache.KindBytes)
+	a.tickAndWait(t)
+	require.NoError(t, raw.Do(ctx, raw.B().ConfigResetstat().Build()).Error())
+
+	put(t, a, k, "54321", cache.KindBytes)
+	a.tickAndWait(t)
+	assert.Zero(t, commandCalls(t, raw, "mget"), "accounted at the size written: nothing to read")
+	put(t, a, k, "123", cache.KindBytes)
+	a.tickAndWait(t)
+	assert.Equal(t, 1, commandCalls(t, raw, "mget"), "a new size is read from the item")
+	st, err := a.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k123"))}, st)
+
+	require.NoError(t, b.Delete(ctx, k, 0)) // another node drops the accounting
+	put(t, a, k, "321", cache.KindBytes)    // the size a accounted before
+	a.tickAndWait(t)
+	st, err = a.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k321"))}, st, "an item no longer accounted is read and counted again")
+}
+
+func TestTwoWritesOfOneItemThatDifferMakeTheSyncReadIt(t *testing.T) {
+	var p pending
+	p.noteWrittenLocked("ns:k", wrote{at: 1, size: 3})
+	p.noteWrittenLocked("ns:k", wrote{at: 2, size: 3})
+	assert.Equal(t, wrote{at: 2, size: 3}, p.written["ns:k"], "the same size: still known")
+	p.noteWrittenLocked("ns:k", wrote{at: 1, size: 4})
+	assert.Equal(t, wrote{at: 2, size: -1}, p.written["ns:k"], "either may have landed last")
+	p.noteWrittenLocked("ns:j", wrote{at: 1, size: 3})
+	p.noteWrittenLocked("ns:j", wrote{at: 1, size: 3, exp: 9})
+	assert.Equal(t, -1, p.written["ns:j"].size, "a different expiry too")
 }

@@ -322,7 +322,9 @@ return {r}
 // none), [4] hits, [5] misses, [6] byte hits, [7] idle TTL (ms), [8] sweep
 // limit, [9] touches t, [10] renewals r, then t pairs (access time, item
 // name), r pairs (item name, cas) of items whose idle TTL is due, and to the
-// end pairs (write time, item name) of items written by plain sets. Writes what Store.Sync
+// end quadruples (write time, item name, size written or empty when unsure,
+// expiry written) of items written by plain sets, the time after a '-'
+// when the access is held (TouchInterval). Writes what Store.Sync
 // batched (books.go) and sweeps the bucket.
 //
 // A plain set leaves the item's accounting (sz, items, bytes) and its lru
@@ -351,21 +353,33 @@ local nt, nr = tonumber(ARGV[9]), tonumber(ARGV[10])
 -- about 0.6 µs besides its work.
 local first = 11 + 2 * (nt + nr)
 if first <= #ARGV then
-  local names, keys = {}, {}
-  for i = first, #ARGV, 2 do
-    names[#names + 1] = ARGV[i + 1]
-    keys[#keys + 1] = ipfx .. ARGV[i + 1]
-  end
-  local blobs = redis.call('MGET', unpack(keys))
+  local names = {}
+  for i = first, #ARGV, 4 do names[#names + 1] = ARGV[i + 1] end
   local olds = redis.call('HMGET', sz, unpack(names))
   local sizes, lruAdd, expAdd, expRem = {}, {}, {}, {}
   local items, bytes = 0, 0
+  -- An item accounted at the size this process wrote needs no read: if
+  -- another node rewrote it since, that node's accounting reads it. Its exp
+  -- entry may be left out of date, which the sweep mends.
+  local check, keys = {}, {}
   for j, n in ipairs(names) do
-    local t = dec(blobs[j])
-    if t and t.g == gen and t.l == '' and (t.e == '0' or tonumber(t.e) > nows) then
+    local i = first + 4 * (j - 1)
+    if olds[j] and olds[j] == ARGV[i + 2] then
+      if ARGV[i + 3] ~= '0' then expAdd[#expAdd + 1], expAdd[#expAdd + 2] = ARGV[i + 3], n end
+    else
+      check[#check + 1] = j
+      keys[#keys + 1] = ipfx .. n
+    end
+  end
+  local blobs = #keys > 0 and redis.call('MGET', unpack(keys)) or {}
+  for c, j in ipairs(check) do
+    local n, w, old = names[j], ARGV[first + 4 * (j - 1)], olds[j]
+    -- the header fields the accounting needs, without dec's table and copy
+    local b, g, e, l, at = blobs[c]
+    if b then g, e, l, at = string.match(b, '^(%d*),(%d*),%d*,%d*,%d*,%d*,%a*,(%d*)|()') end
+    if g == gen and l == '' and (e == '0' or tonumber(e) > nows) then
       -- key bytes (after the namespace's ':') plus value bytes
-      local size = #n - string.find(n, ':', 1, true) + #t.v
-      local old = olds[j]
+      local size = #n - string.find(n, ':', 1, true) + #b - at + 1
       if not old then
         items, bytes = items + 1, bytes + size
         sizes[#sizes + 1], sizes[#sizes + 2] = n, size
@@ -373,15 +387,20 @@ if first <= #ARGV then
         bytes = bytes + size - tonumber(old)
         sizes[#sizes + 1], sizes[#sizes + 2] = n, size
       end
-      lruAdd[#lruAdd + 1], lruAdd[#lruAdd + 2] = ARGV[first + 2 * (j - 1)], n
-      if t.e == '0' then
+      -- a write time after '-' is a held access: an accounted item keeps its entry
+      if string.byte(w, 1) == 45 then
+        if not old then lruAdd[#lruAdd + 1], lruAdd[#lruAdd + 2] = string.sub(w, 2), n end
+      else
+        lruAdd[#lruAdd + 1], lruAdd[#lruAdd + 2] = w, n
+      end
+      if e == '0' then
         expRem[#expRem + 1] = n
       else
-        expAdd[#expAdd + 1], expAdd[#expAdd + 2] = t.e, n
+        expAdd[#expAdd + 1], expAdd[#expAdd + 2] = e, n
       end
     else
       forget(n)
-      if t and t.g == gen and t.l == '' then redis.call('UNLINK', keys[j]) end -- expired
+      if g == gen and l == '' then redis.call('UNLINK', keys[c]) end -- expired
     end
   end
   if #sizes > 0 then redis.call('HSET', sz, unpack(sizes)) end

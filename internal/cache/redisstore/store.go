@@ -94,6 +94,10 @@ const (
 	// 500 µs and 1 ms no more. Without it nearly every call was a write and
 	// a read system call of its own (1.98 writes per HTTP GET).
 	DefaultFlushDelay = 200 * time.Microsecond
+	// DefaultTouchInterval is how often, at most, the periodic sync writes
+	// one item's access time: memcached itself moves an item in its LRU at
+	// most once a minute (ITEM_UPDATE_INTERVAL).
+	DefaultTouchInterval = time.Minute
 )
 
 // Options configure a Store; zero fields take the defaults above.
@@ -128,6 +132,17 @@ type Options struct {
 	// concurrency. A lone call never waits; with several in flight one may
 	// wait up to FlushDelay. Negative: no wait.
 	FlushDelay time.Duration
+	// TouchInterval is how often, at most, the periodic sync writes one
+	// item's access time to Redis: an item read or written again within
+	// the interval after its access time was written keeps the newer access
+	// in the process until the interval is over, or until this process
+	// answers Stats or Counts (which write every access first). This
+	// process's own oldest_item_age and idle times stay exact; other
+	// processes see an item's access time up to TouchInterval old. Each
+	// write of an access time cost Redis a sorted-set update, which under
+	// load was the larger part of its CPU per GET. Negative: every sync
+	// writes every access.
+	TouchInterval time.Duration
 	// TLSConfig replaces the default TLS settings (system roots, server name
 	// from the URL) of a rediss:// URL, e.g. to trust a private CA.
 	TLSConfig *tls.Config
@@ -171,6 +186,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushDelay == 0 {
 		o.FlushDelay = DefaultFlushDelay
+	}
+	if o.TouchInterval == 0 {
+		o.TouchInterval = DefaultTouchInterval
 	}
 	return o
 }
