@@ -294,6 +294,17 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 		if !all && interval > 0 && gen >= 0 {
 			touched, held = p.holdLocked(now.Unix(), interval, touched)
 		}
+		// The plain sets whose access is held, found while held is still
+		// ours: it goes back to the bucket, where reads add to it.
+		var heldSets map[string]struct{}
+		for n := range written {
+			if _, ok := held[n]; ok {
+				if heldSets == nil {
+					heldSets = make(map[string]struct{})
+				}
+				heldSets[n] = struct{}{}
+			}
+		}
 		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
 		if len(held) > 0 {
 			p.gen, p.touched = gen, held
@@ -346,7 +357,7 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 				// '-': the access is held, so an item accounted already
 				// keeps its lru entry.
 				at := strconv.FormatInt(w.at, 10)
-				if _, ok := held[n]; ok {
+				if _, ok := heldSets[n]; ok {
 					at = "-" + at
 				}
 				size := ""

@@ -449,3 +449,50 @@ func TestTwoWritesOfOneItemThatDifferMakeTheSyncReadIt(t *testing.T) {
 	p.noteWrittenLocked("ns:j", wrote{at: 1, size: 3, exp: 9})
 	assert.Equal(t, -1, p.written["ns:j"].size, "a different expiry too")
 }
+
+func TestReadsAndSetsRacingPeriodicSyncsWhileAccessesAreHeld(t *testing.T) {
+	ctx := context.Background()
+	clock := cachetest.NewClock()
+	s := openSynced(t, sharedServer(t).url(), uniquePrefix(), clock)
+	keys := []cache.Key{key(t, "", "a"), key(t, "", "b"), key(t, "", "c")}
+	for _, k := range keys {
+		put(t, s, k, "v", cache.KindBytes)
+	}
+	s.tickAndWait(t) // every access written: the next ones are held
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for w := range 2 {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				k := keys[i%len(keys)]
+				var err error
+				if w == 0 {
+					_, err = s.Get(ctx, k, nil)
+				} else {
+					_, err = s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("v"), Kind: cache.KindBytes})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 20 {
+		s.tickAndWait(t) // the race detector watches the held accesses go back to the bucket
+	}
+	close(done)
+	for range 2 {
+		require.NoError(t, <-errs)
+	}
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), st.Items)
+	assert.Equal(t, uint64(3*len("av")), st.Bytes)
+}
