@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/memcached-http/memcached-http/internal/cache"
@@ -127,4 +128,38 @@ func BenchmarkSetHandler(b *testing.B) {
 			b.Fatalf("status %d", w.status)
 		}
 	}
+}
+
+// TestABatchGetAllocatesNoMoreForMoreKeys holds batchGet's allocations to a
+// count that does not grow with its keys: the response buffer, the set that
+// tells duplicates apart and the value buffer are pooled, so 100 keys cost
+// what 2 do.
+func TestABatchGetAllocatesNoMoreForMoreKeys(t *testing.T) {
+	store, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	h := handlers.NewRouter(store, handlers.Config{})
+	allocs := func(n int) float64 {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("key-%d", i)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/v1/ns/default/keys/"+keys[i], strings.NewReader(`{"value": `+benchValue+`}`)))
+			require.Equal(t, http.StatusOK, rec.Code)
+		}
+		body, err := json.Marshal(map[string]any{"keys": keys})
+		require.NoError(t, err)
+		w := &discardWriter{h: http.Header{}}
+		return testing.AllocsPerRun(200, func() {
+			w.reset()
+			r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(w, r)
+			if w.status != http.StatusOK {
+				t.Fatalf("status %d", w.status)
+			}
+		})
+	}
+	few, many := allocs(2), allocs(100)
+	assert.LessOrEqual(t, many, few+1, "allocations per batchGet: %v for 2 keys, %v for 100", few, many)
 }
