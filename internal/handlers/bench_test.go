@@ -161,5 +161,9 @@ func TestABatchGetAllocatesNoMoreForMoreKeys(t *testing.T) {
 		})
 	}
 	few, many := allocs(2), allocs(100)
-	assert.LessOrEqual(t, many, few+1, "allocations per batchGet: %v for 2 keys, %v for 100", few, many)
+	slack := 1.0
+	if raceEnabled {
+		slack = 10 // the race detector's sync.Pool drops a quarter of what it is given; make go-test runs this without it too
+	}
+	assert.LessOrEqual(t, many, few+slack, "allocations per batchGet: %v for 2 keys, %v for 100", few, many)
 }
