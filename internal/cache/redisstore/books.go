@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -56,9 +57,21 @@ type pending struct {
 	// dirty says the bucket was written to, so the sync sweeps it even
 	// without counts to send.
 	dirty bool
+	// syncing is touched as a sync took it, until the sync has split it
+	// into what it sends and what it holds, so pendingAccess still sees it.
+	syncing map[string]touch
+
+	// heldMu guards held, which the sync fills and empties without mu, so
+	// that reads never wait for its work on every held item.
+	heldMu sync.Mutex
+	// held are accesses of generation heldGen the periodic sync holds back:
+	// their items' access times went to Redis within the last
+	// Options.TouchInterval (sent, owned by the sync).
+	held    map[string]touch
+	heldGen int64
+
 	// sent names the items whose access time the periodic sync wrote since
-	// Unix second sentSince, in generation sentGen: their next accesses are
-	// held in touched until a new period starts (Options.TouchInterval).
+	// Unix second sentSince, in generation sentGen; only the sync uses it.
 	sent      map[string]struct{}
 	sentSince int64
 	sentGen   int64
@@ -73,7 +86,22 @@ type wrote struct {
 
 // emptyLocked reports whether there is nothing to send.
 func (p *pending) emptyLocked() bool {
-	return !p.dirty && p.gen < 0
+	if p.dirty || p.gen >= 0 {
+		return false
+	}
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	return len(p.held) == 0
+}
+
+// heldGeneration is the generation of the held accesses, -1 for none.
+func (p *pending) heldGeneration() int64 {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	if len(p.held) == 0 {
+		return -1
+	}
+	return p.heldGen
 }
 
 // acceptLocked reports whether an observation made in generation gen may
@@ -87,6 +115,11 @@ func (p *pending) acceptLocked(gen int64) bool {
 		return false
 	}
 	p.gen, p.hits, p.misses, p.byteHits, p.touched = gen, 0, 0, 0, nil
+	p.heldMu.Lock()
+	if gen > p.heldGen {
+		p.held = nil // of an older generation: void
+	}
+	p.heldMu.Unlock()
 	return true
 }
 
@@ -103,34 +136,80 @@ func (p *pending) touchLocked(name string, t touch) {
 	p.touched[name] = t
 }
 
-// holdLocked splits the touches a periodic sync at Unix second now took
-// from the bucket: those of items whose access time it wrote within the
-// last interval seconds stay held, the rest go out (send). Renewals always
-// go, and everything goes when more than half of maxTouched would be held,
-// so the map stays bounded and an early sync (wake) makes room.
-func (p *pending) holdLocked(now, interval int64, touched map[string]touch) (send, held map[string]touch) {
-	if p.sent == nil || now-p.sentSince >= interval || p.sentGen != p.gen || len(p.sent) >= maxTouched {
-		p.sent, p.sentSince, p.sentGen = make(map[string]struct{}, len(touched)), now, p.gen
+// hold splits the accesses a periodic sync at Unix second now took from
+// bucket p (observed in generation gen) and those it held before: the ones
+// of items whose access time it wrote within the last interval seconds stay
+// held, the rest are returned to send. Renewals always go, and everything
+// goes when a new period starts or more than half of maxTouched would be
+// held, so the held map stays bounded. It works without p.mu, yielding now
+// and then: with one P, a sync of 10 k accesses otherwise held every
+// request of the process for milliseconds.
+func (p *pending) hold(now, interval, gen int64, touched map[string]touch) map[string]touch {
+	if p.sent == nil || now-p.sentSince >= interval || p.sentGen != gen || len(p.sent) >= maxTouched {
+		p.sent, p.sentSince, p.sentGen = make(map[string]struct{}, len(touched)), now, gen
 	}
-	for n, t := range touched {
-		if _, ok := p.sent[n]; ok && !t.renew {
-			if held == nil {
-				held = make(map[string]touch)
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	switch {
+	case gen < p.heldGen:
+		return nil // observed before a FlushAll the held ones came after: void
+	case gen > p.heldGen:
+		p.held, p.heldGen = nil, gen
+	}
+	if len(p.sent) == 0 || len(p.held)+len(touched) > maxTouched/2 {
+		// A new period: what was held goes out with the rest.
+		if touched == nil {
+			touched = make(map[string]touch, len(p.held))
+		}
+		for n, t := range p.held {
+			if old, ok := touched[n]; !ok || old.at < t.at {
+				touched[n] = t
 			}
-			held[n] = t
+		}
+		p.held = nil
+	}
+	i := 0
+	for n, t := range touched {
+		if i++; i%512 == 0 {
+			p.heldMu.Unlock()
+			runtime.Gosched()
+			p.heldMu.Lock()
+		}
+		if _, ok := p.sent[n]; ok && !t.renew {
+			if p.held == nil {
+				p.held = make(map[string]touch)
+			}
+			if old, ok := p.held[n]; !ok || old.at < t.at {
+				p.held[n] = t
+			}
 			delete(touched, n)
+			continue
 		}
-	}
-	if len(held) > maxTouched/2 {
-		for n, t := range held {
-			touched[n] = t
-		}
-		held = nil
-	}
-	for n := range touched {
 		p.sent[n] = struct{}{}
 	}
-	return touched, held
+	return touched
+}
+
+// takeHeld empties the bucket's held accesses of generation gen into
+// touched, for a full sync.
+func (p *pending) takeHeld(gen int64, touched map[string]touch) map[string]touch {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	if gen < p.heldGen {
+		return nil // void, as in hold
+	}
+	if p.heldGen == gen {
+		for n, t := range p.held {
+			if touched == nil {
+				touched = make(map[string]touch, len(p.held))
+			}
+			if old, ok := touched[n]; !ok || old.at < t.at {
+				touched[n] = t
+			}
+		}
+	}
+	p.held = nil
+	return touched
 }
 
 // maxTouched bounds the distinct items pending in one bucket; past it the
@@ -248,7 +327,10 @@ func (s *Store) pendingAccess(b int, name string) int64 {
 	p := s.pend[b]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.touched[name].at
+	at := max(p.touched[name].at, p.syncing[name].at)
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	return max(at, p.held[name].at)
 }
 
 // wake asks the sync loop for an early sync without waiting for it.
@@ -290,28 +372,34 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 			continue
 		}
 		gen, hits, misses, bh, touched, written, dirty := p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty
-		var held map[string]touch
-		if !all && interval > 0 && gen >= 0 {
-			touched, held = p.holdLocked(now.Unix(), interval, touched)
+		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
+		p.syncing = touched
+		if gen < 0 {
+			gen = p.heldGeneration() // held accesses only
 		}
-		// The plain sets whose access is held, found while held is still
-		// ours: it goes back to the bucket, where reads add to it.
+		p.mu.Unlock()
+		if gen >= 0 && !all && interval > 0 {
+			touched = p.hold(now.Unix(), interval, gen, touched)
+		} else if gen >= 0 {
+			touched = p.takeHeld(gen, touched)
+		}
+		p.mu.Lock()
+		p.syncing = nil
+		p.mu.Unlock()
+		// The plain sets whose access is held keep their lru entry.
 		var heldSets map[string]struct{}
+		p.heldMu.Lock()
 		for n := range written {
-			if _, ok := held[n]; ok {
+			if _, ok := p.held[n]; ok {
 				if heldSets == nil {
 					heldSets = make(map[string]struct{})
 				}
 				heldSets[n] = struct{}{}
 			}
 		}
-		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
-		if len(held) > 0 {
-			p.gen, p.touched = gen, held
-		}
-		p.mu.Unlock()
+		p.heldMu.Unlock()
 		if !dirty && hits == 0 && misses == 0 && bh == 0 && len(touched) == 0 {
-			continue // only held touches: nothing to write
+			continue // only held accesses: nothing to write
 		}
 
 		g := ""
@@ -370,6 +458,7 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 			calls = append(calls, call{keys: s.lay.bookkeeping(b), args: args})
 			buckets, accounts = append(buckets, b), append(accounts, put)
 			weights = append(weights, 1+len(tc)+len(wc))
+			runtime.Gosched() // a chunk's worth of work at a time, as in hold
 		}
 	}
 	if len(calls) == 0 {
@@ -423,7 +512,9 @@ func (s *Store) discard() {
 	for _, p := range s.pend {
 		p.mu.Lock()
 		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
-		p.sent = nil
+		p.heldMu.Lock()
+		p.held = nil
+		p.heldMu.Unlock()
 		p.mu.Unlock()
 	}
 }

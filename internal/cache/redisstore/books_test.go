@@ -496,3 +496,29 @@ func TestReadsAndSetsRacingPeriodicSyncsWhileAccessesAreHeld(t *testing.T) {
 	assert.Equal(t, uint64(3), st.Items)
 	assert.Equal(t, uint64(3*len("av")), st.Bytes)
 }
+
+func TestHeldAccessesWaitForTheNextPeriodAndDieWithTheirGeneration(t *testing.T) {
+	p := &pending{}
+	send := p.hold(100, 60, 3, map[string]touch{"ns:a": {at: 100}})
+	assert.Contains(t, send, "ns:a", "the first access of a period goes out")
+	send = p.hold(101, 60, 3, map[string]touch{"ns:a": {at: 101}, "ns:b": {at: 101}})
+	assert.Equal(t, map[string]touch{"ns:b": {at: 101}}, send, "a's access waits, b's first goes")
+	assert.Equal(t, map[string]touch{"ns:a": {at: 101}}, p.held)
+	send = p.hold(102, 60, 3, map[string]touch{"ns:a": {at: 102, renew: true}})
+	assert.Contains(t, send, "ns:a", "a renewal never waits")
+
+	p.hold(103, 60, 3, map[string]touch{"ns:a": {at: 103}})
+	assert.Nil(t, p.hold(104, 60, 2, map[string]touch{"ns:a": {at: 104}}), "observed before a flush the held ones came after: void")
+	assert.Equal(t, touch{at: 103}, p.held["ns:a"], "and the held ones stay")
+	send = p.hold(161, 60, 3, nil)
+	assert.Equal(t, map[string]touch{"ns:a": {at: 103}}, send, "a new period sends what was held")
+	assert.Empty(t, p.held)
+
+	p.hold(162, 60, 3, map[string]touch{"ns:a": {at: 162}})
+	p.hold(163, 60, 3, map[string]touch{"ns:a": {at: 163}})
+	require.NotEmpty(t, p.held)
+	send = p.hold(164, 60, 4, map[string]touch{"ns:c": {at: 164}})
+	assert.Equal(t, map[string]touch{"ns:c": {at: 164}}, send, "a flush voids the held accesses")
+	assert.Empty(t, p.held)
+	assert.Equal(t, map[string]touch{"ns:d": {at: 1}}, p.takeHeld(4, map[string]touch{"ns:d": {at: 1}}))
+}
