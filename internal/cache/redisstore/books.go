@@ -310,15 +310,37 @@ func (p *pending) noteWrittenLocked(name string, w wrote) {
 // putBack returns to the bucket the plain sets a failed sync was to
 // account, up to maxTouched and without waking the loop: a Redis that is
 // down must neither grow the map without bound nor spin the sync.
-func (p *pending) putBack(written map[string]wrote) {
+func (p *pending) putBack(a accounting) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for n, w := range written {
+	for _, n := range a.names {
 		if len(p.written) >= maxTouched {
 			return
 		}
-		p.noteWrittenLocked(n, w)
+		p.noteWrittenLocked(n, a.written[n])
 	}
+}
+
+// accounting is the plain sets one sync call accounts: names, looked up in
+// written, the map the sync took from the bucket and owns.
+type accounting struct {
+	names   []string
+	written map[string]wrote
+}
+
+// formatted formats n in decimal, reusing the last string when n repeats:
+// a sync's write times are mostly one or two seconds, its sizes few.
+type formatted struct {
+	n int64
+	s string
+}
+
+// of is n in decimal.
+func (f *formatted) of(n int64) string {
+	if f.s == "" || f.n != n {
+		f.n, f.s = n, strconv.FormatInt(n, 10)
+	}
+	return f.s
 }
 
 // pendingAccess is the latest access to item name in bucket b that this
@@ -363,7 +385,8 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 	// ends as once (syncScript) while dropping it would leave the item
 	// uncounted until it is written again.
 	var buckets []int
-	var accounts []map[string]wrote
+	var accounts []accounting
+	var atStr, sizeStr, expStr formatted
 	var weights []int
 	for b, p := range s.pend {
 		p.mu.Lock()
@@ -439,24 +462,22 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 				args = append(args, strconv.FormatInt(touched[n].at, 10), n)
 			}
 			args = append(args, renew...)
-			put := make(map[string]wrote, len(wc))
 			for _, n := range wc {
 				w := written[n]
 				// '-': the access is held, so an item accounted already
 				// keeps its lru entry.
-				at := strconv.FormatInt(w.at, 10)
+				at := atStr.of(w.at)
 				if _, ok := heldSets[n]; ok {
 					at = "-" + at
 				}
 				size := ""
 				if w.size >= 0 {
-					size = strconv.Itoa(w.size)
+					size = sizeStr.of(int64(w.size))
 				}
-				args = append(args, at, n, size, strconv.FormatInt(w.exp, 10))
-				put[n] = w
+				args = append(args, at, n, size, expStr.of(w.exp))
 			}
 			calls = append(calls, call{keys: s.lay.bookkeeping(b), args: args})
-			buckets, accounts = append(buckets, b), append(accounts, put)
+			buckets, accounts = append(buckets, b), append(accounts, accounting{names: wc, written: written})
 			weights = append(weights, 1+len(tc)+len(wc))
 			runtime.Gosched() // a chunk's worth of work at a time, as in hold
 		}
