@@ -114,7 +114,10 @@ func (p *pending) acceptLocked(gen int64) bool {
 	case gen < p.gen:
 		return false
 	}
-	p.gen, p.hits, p.misses, p.byteHits, p.touched = gen, 0, 0, 0, nil
+	p.gen, p.hits, p.misses, p.byteHits = gen, 0, 0, 0
+	if len(p.touched) > 0 {
+		p.touched = nil // void; an empty map keeps the room the sync gave it
+	}
 	p.heldMu.Lock()
 	if gen > p.heldGen {
 		p.held = nil // of an older generation: void
@@ -397,6 +400,15 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 		gen, hits, misses, bh, touched, written, dirty := p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty
 		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
 		p.syncing = touched
+		// About as many accesses and sets are due by the next sync: room
+		// for them now saves the maps growing again, under the lock reads
+		// and sets take (5-8 % of a set's CPU over Redis under wrk).
+		if len(touched) > 0 {
+			p.touched = make(map[string]touch, len(touched))
+		}
+		if len(written) > 0 {
+			p.written = make(map[string]wrote, len(written))
+		}
 		if gen < 0 {
 			gen = p.heldGeneration() // held accesses only
 		}
