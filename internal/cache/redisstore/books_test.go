@@ -397,7 +397,7 @@ func commandCalls(t *testing.T, raw rueidis.Client, cmd string) int {
 	t.Helper()
 	info, err := raw.Do(context.Background(), raw.B().Info().Section("commandstats").Build()).ToString()
 	require.NoError(t, err)
-	for _, line := range strings.Split(info, "\n") {
+	for line := range strings.SplitSeq(info, "\r\n") {
 		if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
 			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
 			require.NoError(t, err)

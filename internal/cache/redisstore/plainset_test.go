@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,16 +17,7 @@ import (
 // were last reset.
 func setCalls(t *testing.T, raw rueidis.Client) int {
 	t.Helper()
-	info, err := raw.Do(context.Background(), raw.B().Info().Section("commandstats").Build()).ToString()
-	require.NoError(t, err)
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_set:calls="); ok {
-			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			require.NoError(t, err)
-			return n
-		}
-	}
-	return 0
+	return commandCalls(t, raw, "set")
 }
 
 func TestANodeOpenedAfterAFlushStampsItsFirstSetRight(t *testing.T) {
