@@ -88,6 +88,15 @@ func BenchmarkGetHandler(b *testing.B) {
 	}
 }
 
+// postBatchGet serves one batchGet of body into w and returns its status.
+func postBatchGet(h http.Handler, w *discardWriter, body []byte) int {
+	w.reset()
+	r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(w, r)
+	return w.status
+}
+
 // BenchmarkBatchGet is one batchGet of 100 hits of 100-byte JSON values.
 func BenchmarkBatchGet(b *testing.B) {
 	const n = 100
@@ -101,12 +110,8 @@ func BenchmarkBatchGet(b *testing.B) {
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
-		w.reset()
-		r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", bytes.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(w, r)
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
+		if status := postBatchGet(h, w, body); status != http.StatusOK {
+			b.Fatalf("status %d", status)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
@@ -151,12 +156,8 @@ func TestABatchGetAllocatesNoMoreForMoreKeys(t *testing.T) {
 		require.NoError(t, err)
 		w := &discardWriter{h: http.Header{}}
 		return testing.AllocsPerRun(200, func() {
-			w.reset()
-			r := httptest.NewRequest(http.MethodPost, "/v1/ns/default/keys:batchGet", bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			h.ServeHTTP(w, r)
-			if w.status != http.StatusOK {
-				t.Fatalf("status %d", w.status)
+			if status := postBatchGet(h, w, body); status != http.StatusOK {
+				t.Fatalf("status %d", status)
 			}
 		})
 	}

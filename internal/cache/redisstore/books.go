@@ -159,38 +159,40 @@ func (p *pending) hold(now, interval, gen int64, touched map[string]touch) map[s
 	case gen > p.heldGen:
 		p.held, p.heldGen = nil, gen
 	}
+	var carried map[string]touch
 	if len(p.sent) == 0 || len(p.held)+len(touched) > maxTouched/2 {
-		// A new period: what was held goes out with the rest.
-		if touched == nil {
-			touched = make(map[string]touch, len(p.held))
-		}
-		for n, t := range p.held {
-			if old, ok := touched[n]; !ok || old.at < t.at {
-				touched[n] = t
-			}
-		}
-		p.held = nil
+		carried, p.held = p.held, nil // a new period: what was held goes out with the rest
 	}
+	// touched is read only: pendingAccess reads it (as syncing) meanwhile.
+	send := make(map[string]touch, len(touched)+len(carried))
 	i := 0
-	for n, t := range touched {
-		if i++; i%512 == 0 {
-			p.heldMu.Unlock()
-			runtime.Gosched()
-			p.heldMu.Lock()
-		}
-		if _, ok := p.sent[n]; ok && !t.renew {
-			if p.held == nil {
-				p.held = make(map[string]touch)
+	for _, m := range []map[string]touch{carried, touched} {
+		for n, t := range m {
+			if i++; i%512 == 0 {
+				p.heldMu.Unlock()
+				runtime.Gosched()
+				p.heldMu.Lock()
 			}
-			if old, ok := p.held[n]; !ok || old.at < t.at {
-				p.held[n] = t
+			_, going := send[n]
+			if _, ok := p.sent[n]; ok && !going && !t.renew {
+				if p.held == nil {
+					p.held = make(map[string]touch)
+				}
+				keepLatest(p.held, n, t)
+				continue
 			}
-			delete(touched, n)
-			continue
+			keepLatest(send, n, t)
+			p.sent[n] = struct{}{}
 		}
-		p.sent[n] = struct{}{}
 	}
-	return touched
+	return send
+}
+
+// keepLatest records access t to item n in m unless m has a later one.
+func keepLatest(m map[string]touch, n string, t touch) {
+	if old, ok := m[n]; !ok || old.at < t.at {
+		m[n] = t
+	}
 }
 
 // takeHeld empties the bucket's held accesses of generation gen into
@@ -201,18 +203,18 @@ func (p *pending) takeHeld(gen int64, touched map[string]touch) map[string]touch
 	if gen < p.heldGen {
 		return nil // void, as in hold
 	}
-	if p.heldGen == gen {
-		for n, t := range p.held {
-			if touched == nil {
-				touched = make(map[string]touch, len(p.held))
-			}
-			if old, ok := touched[n]; !ok || old.at < t.at {
-				touched[n] = t
-			}
+	held := p.held
+	p.held = nil
+	if p.heldGen != gen || len(held) == 0 {
+		return touched
+	}
+	send := make(map[string]touch, len(touched)+len(held)) // touched is read only, as in hold
+	for _, m := range []map[string]touch{touched, held} {
+		for n, t := range m {
+			keepLatest(send, n, t)
 		}
 	}
-	p.held = nil
-	return touched
+	return send
 }
 
 // maxTouched bounds the distinct items pending in one bucket; past it the

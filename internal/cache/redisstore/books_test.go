@@ -454,14 +454,17 @@ func TestReadsAndSetsRacingPeriodicSyncsWhileAccessesAreHeld(t *testing.T) {
 	ctx := context.Background()
 	clock := cachetest.NewClock()
 	s := openSynced(t, sharedServer(t).url(), uniquePrefix(), clock)
-	keys := []cache.Key{key(t, "", "a"), key(t, "", "b"), key(t, "", "c")}
-	for _, k := range keys {
-		put(t, s, k, "v", cache.KindBytes)
+	// More keys than a sync splits between two yields, so the readers run
+	// while it is halfway through them.
+	keys := make([]cache.Key, 1500)
+	for i := range keys {
+		keys[i] = key(t, "", "k"+strconv.Itoa(i))
+		put(t, s, keys[i], "v", cache.KindBytes)
 	}
 	s.tickAndWait(t) // every access written: the next ones are held
 	done := make(chan struct{})
-	errs := make(chan error, 2)
-	for w := range 2 {
+	errs := make(chan error, 3)
+	for w := range 3 {
 		go func() {
 			for i := 0; ; i++ {
 				select {
@@ -472,9 +475,12 @@ func TestReadsAndSetsRacingPeriodicSyncsWhileAccessesAreHeld(t *testing.T) {
 				}
 				k := keys[i%len(keys)]
 				var err error
-				if w == 0 {
+				switch w {
+				case 0:
 					_, err = s.Get(ctx, k, nil)
-				} else {
+				case 1:
+					_, err = s.Fetch(ctx, k, cache.FetchOptions{NoBump: true}, nil) // reads the accesses a sync is splitting
+				default:
 					_, err = s.Put(ctx, cache.ModeSet, cache.Entry{Key: k, Value: []byte("v"), Kind: cache.KindBytes})
 				}
 				if err != nil {
@@ -488,13 +494,17 @@ func TestReadsAndSetsRacingPeriodicSyncsWhileAccessesAreHeld(t *testing.T) {
 		s.tickAndWait(t) // the race detector watches the held accesses go back to the bucket
 	}
 	close(done)
-	for range 2 {
+	for range 3 {
 		require.NoError(t, <-errs)
 	}
 	st, err := s.Stats(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(3), st.Items)
-	assert.Equal(t, uint64(3*len("av")), st.Bytes)
+	assert.Equal(t, uint64(len(keys)), st.Items)
+	var bytes int
+	for _, k := range keys {
+		bytes += len(k.Name) + len("v")
+	}
+	assert.Equal(t, uint64(bytes), st.Bytes)
 }
 
 func TestHeldAccessesWaitForTheNextPeriodAndDieWithTheirGeneration(t *testing.T) {
