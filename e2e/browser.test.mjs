@@ -60,6 +60,17 @@ async function openPage() {
   return { page, console, requests };
 }
 
+// press clicks a Swagger UI button by dispatching the click to it once it is
+// visible and enabled. A deep link opens the page with Swagger UI's scroll
+// animation, and on a loaded machine CI saw a button "not stable" (still
+// moving) for Playwright's whole 15 s timeout; these tests are about what the
+// buttons do, not where they sit mid-scroll.
+async function press(button) {
+  await button.waitFor({ state: "visible" });
+  assert.ok(await button.isEnabled(), "the button is enabled");
+  await button.dispatchEvent("click");
+}
+
 describe("Swagger UI at /docs", () => {
   let server;
   before(async () => {
@@ -75,8 +86,8 @@ describe("Swagger UI at /docs", () => {
       // Deep linking opens the operation (tag cache, operationId getStats).
       await page.goto(`${server.baseUrl}/docs#/cache/getStats`);
       const op = page.locator("#operations-cache-getStats");
-      await op.locator("button.try-out__btn").click();
-      await op.locator("button.execute").click();
+      await press(op.locator("button.try-out__btn"));
+      await press(op.locator("button.execute"));
       const status = op.locator(".live-responses-table tr.response .response-col_status");
       await status.waitFor();
       assert.equal((await status.textContent()).trim(), "200");
@@ -114,8 +125,8 @@ describe("Swagger UI's defaults", () => {
     try {
       await page.goto(`${server.baseUrl}/docs#/${tag}/${operationId}`);
       const op = page.locator(`#operations-${tag}-${operationId}`);
-      await op.locator("button.try-out__btn").click();
-      await op.locator("button.execute").click();
+      await press(op.locator("button.try-out__btn"));
+      await press(op.locator("button.execute"));
       const status = op.locator(".live-responses-table tr.response .response-col_status");
       await status.waitFor();
       return (await status.textContent()).trim();

@@ -362,14 +362,16 @@
 
   function listFirst() {
     browser.cursors = [""];
-    browser.page = 0;
-    return listPage();
+    return listPage(0);
   }
 
-  async function listPage() {
+  // listPage asks for page n; browser.page becomes n only when its answer is
+  // shown, so it always names the rows on screen (and Next after a slow answer
+  // follows the cursor of the page the user sees).
+  async function listPage(n) {
     const q = new URLSearchParams({ limit: $("limit").value });
     if ($("prefix").value) q.set("prefix", $("prefix").value);
-    const cursor = browser.cursors[browser.page];
+    const cursor = browser.cursors[n];
     if (cursor) q.set("cursor", cursor);
     const ns = $("ns").value || "~";
     const seq = ++browser.seq; // a slower answer to an older request must not win
@@ -377,6 +379,7 @@
       const body = await apiJSON(`/v1/ns/${encodeURIComponent(ns)}/keys?${q}`);
       if (seq !== browser.seq) return;
       showError(null);
+      browser.page = n;
       browser.query = q.toString();
       browser.loaded = true;
       browser.ns = ns;
@@ -450,13 +453,11 @@
   $("next-page").addEventListener("click", () => {
     if (browser.next === null) return;
     browser.cursors[browser.page + 1] = browser.next;
-    browser.page++;
-    listPage();
+    listPage(browser.page + 1);
   });
   $("prev-page").addEventListener("click", () => {
     if (browser.page === 0) return;
-    browser.page--;
-    listPage();
+    listPage(browser.page - 1);
   });
 
   // --- Item inspector ---------------------------------------------------------
@@ -655,7 +656,7 @@
 
   /** Re-reads the listing page so a saved item shows its new size and CAS. */
   function refreshRow() {
-    if (browser.loaded) listPage();
+    if (browser.loaded) listPage(browser.page);
   }
 
   // --- Flush ------------------------------------------------------------------
