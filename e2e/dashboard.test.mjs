@@ -264,6 +264,32 @@ describe("the dashboard at /ui", () => {
       await page.locator('#insp-formats button[data-format="base64"]').click();
       assert.equal(await page.locator("#insp-value").textContent(), "AAECQf8=");
 
+      // A slow answer for the item clicked first does not replace the one
+      // clicked last, and nothing of the last item is shown while one loads.
+      let release;
+      const held = new Promise((resolve) => (release = resolve));
+      let asked;
+      const askedFor = new Promise((resolve) => (asked = resolve));
+      await page.route(/\/v1\/ns\/insp\/keys\/raw$/, async (route) => {
+        asked();
+        await held;
+        await route.continue();
+      });
+      await page.locator('#keys tbody tr[data-key="doc"]').click();
+      await page.waitForFunction(() => window.dashboard.inspector.item?.cas && document.querySelector("#insp-value").textContent.includes("Ada Lovelace"));
+      const answers = await page.evaluate(() => window.dashboard.inspector.answers);
+      await page.locator('#keys tbody tr[data-key="raw"]').click();
+      await askedFor;
+      assert.deepEqual(await page.evaluate(() => [window.dashboard.inspector.item, document.querySelector("#insp-value").textContent, document.querySelector("#insp-cas")]), [null, "", null],
+        "while raw loads, nothing of doc is shown or can be saved under raw's name");
+      await page.locator('#keys tbody tr[data-key="doc"]').click();
+      await page.waitForFunction((n) => window.dashboard.inspector.answers === n + 1, answers);
+      release();
+      await page.waitForFunction((n) => window.dashboard.inspector.answers === n + 2, answers);
+      assert.equal(await page.locator("#insp-key").textContent(), "doc");
+      assert.match(await page.locator("#insp-value").textContent(), /Ada Lovelace/, "the item clicked last is the one shown");
+      await page.unroute(/\/v1\/ns\/insp\/keys\/raw$/);
+
       // Delete removes the item and its row.
       await page.locator('#keys tbody tr[data-key="doc"]').click();
       await page.locator("#insp-cas").waitFor();

@@ -462,7 +462,9 @@
 
   // --- Item inspector ---------------------------------------------------------
 
-  const inspector = { ns: null, key: null, item: null, format: null };
+  // seq numbers the reads: a slower answer for an item clicked earlier must
+  // not replace the one clicked last. answers counts the reads that came back.
+  const inspector = { ns: null, key: null, item: null, format: null, seq: 0, answers: 0 };
 
   function b64ToBytes(b64) {
     const bin = atob(b64);
@@ -540,7 +542,10 @@
 
   /** A key that is not UTF-8 (written through the memcached listener) has no HTTP path. */
   function notAddressable(k) {
+    inspector.seq++; // a read still on its way is for another item
+    inspector.key = null; // nothing here for Save or Delete to act on
     inspector.item = null;
+    $("insp-formats").textContent = "";
     $("inspector").hidden = false;
     $("insp-key").textContent = k.key;
     $("insp-meta").textContent = "";
@@ -550,6 +555,16 @@
   }
 
   async function inspect(ns, key) {
+    const seq = ++inspector.seq;
+    if (inspector.ns !== ns || inspector.key !== key) {
+      // Another item: until it arrives, show nothing of the last one, so Save
+      // cannot send its value (or its CAS id) under this key.
+      inspector.item = null;
+      $("insp-meta").textContent = "";
+      $("insp-formats").textContent = "";
+      $("insp-value").textContent = "";
+      $("insp-edit").value = "";
+    }
     inspector.ns = ns;
     inspector.key = key;
     for (const tr of $("keys").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.key === key);
@@ -559,11 +574,15 @@
     try {
       const res = await api(keyPath(ns, key));
       const item = await res.json();
+      inspector.answers++;
+      if (seq !== inspector.seq) return;
       item.etag = res.headers.get("ETag");
       inspector.item = item;
       inspector.format = formatsOf(item)[0];
       renderInspector();
     } catch (err) {
+      inspector.answers++;
+      if (seq !== inspector.seq) return;
       inspector.item = null;
       $("insp-meta").textContent = "";
       $("insp-value").textContent = "";
@@ -610,7 +629,7 @@
     tickTTL();
   }
 
-  $("insp-reload").addEventListener("click", () => inspect(inspector.ns, inspector.key));
+  $("insp-reload").addEventListener("click", () => inspector.key !== null && inspect(inspector.ns, inspector.key));
 
   $("insp-save").addEventListener("click", async () => {
     const item = inspector.item;
@@ -640,6 +659,7 @@
 
   $("insp-delete").addEventListener("click", async () => {
     const { ns, key } = inspector;
+    if (key === null) return;
     try {
       await api(keyPath(ns, key), { method: "DELETE" });
       inspector.item = null;
