@@ -26,7 +26,8 @@ import (
 // so a single server's stats are exact; Fetch takes an access recorded
 // here into account, so memcached's idle time is too; the meta protocol's
 // hit-before mark is set at once by the read that finds it unset (a small
-// script, on the first read of each written value only). What lags, with
+// script, on the first read of each written value only, sent with the read
+// when this process wrote the value). What lags, with
 // several servers on one Redis: the counters recorded by the other servers,
 // by up to their SyncInterval, and the access times by up to their
 // TouchInterval (as memcached, which moves an item in its LRU at most once
@@ -57,6 +58,11 @@ type pending struct {
 	// dirty says the bucket was written to, so the sync sweeps it even
 	// without counts to send.
 	dirty bool
+	// unread maps the items plain sets wrote to the CAS id they wrote, a
+	// value no read has marked hit-before yet, so the first read sends its
+	// mark with it (Store.lookup). A wrong guess costs only the round trip
+	// the mark takes without one; the map is dropped when it fills.
+	unread map[string]string
 	// syncing is touched as a sync took it, until the sync has split it
 	// into what it sends and what it holds, so pendingAccess still sees it.
 	syncing map[string]touch
@@ -290,9 +296,25 @@ func (s *Store) recordPlainSet(b int, gen int64, name string, t touch, w wrote) 
 	if p.acceptLocked(gen) {
 		p.touchLocked(name, t)
 	}
+	if p.unread == nil || len(p.unread) >= maxTouched {
+		p.unread = make(map[string]string)
+	}
+	p.unread[name] = t.cas
 	if len(p.written) >= maxTouched || len(p.touched) >= maxTouched {
 		s.wake()
 	}
+}
+
+// takeUnread returns and forgets the CAS id of the unread value a plain
+// set of this process wrote to item name, "" for none.
+func (p *pending) takeUnread(name string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cas, ok := p.unread[name]
+	if ok {
+		delete(p.unread, name)
+	}
+	return cas
 }
 
 // noteWrittenLocked records that item name, written as w, awaits the
@@ -547,6 +569,7 @@ func (s *Store) discard() {
 	for _, p := range s.pend {
 		p.mu.Lock()
 		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
+		p.unread = nil
 		p.heldMu.Lock()
 		p.held = nil
 		p.heldMu.Unlock()

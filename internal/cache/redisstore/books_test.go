@@ -282,6 +282,56 @@ func TestTheHitBeforeMarkIsExactAfterAPlainRead(t *testing.T) {
 	assert.False(t, f.HitBefore)
 }
 
+func TestAValueThisProcessWroteIsMarkedHitBeforeWithTheReadItself(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	url, prefix := srv.url(), uniquePrefix()
+	clock := cachetest.NewClock()
+	late := 0
+	a := openStore(t, url, Options{Clock: clock.Now, KeyPrefix: prefix, markedLate: func() { late++ }})
+	b := openStore(t, url, Options{Clock: clock.Now, KeyPrefix: prefix})
+	raw := rawClient(t, srv.addr())
+	k := key(t, "", "k")
+	item := a.lay.itemPrefix(0) + itemName(k)
+	marks := func() string {
+		t.Helper()
+		blob, err := raw.Do(ctx, raw.B().Get().Key(item).Build()).ToString()
+		require.NoError(t, err)
+		h, _, err := parseItem(blob)
+		require.NoError(t, err)
+		return h.marks
+	}
+	read := func(s *Store) {
+		t.Helper()
+		_, err := s.Get(ctx, k, nil)
+		require.NoError(t, err)
+	}
+
+	put(t, a, k, "v", cache.KindBytes)
+	read(a)
+	assert.Zero(t, late, "the mark of a value this process wrote goes with the read")
+	assert.Contains(t, marks(), "h")
+	f, err := b.Fetch(ctx, k, cache.FetchOptions{NoBump: true}, nil)
+	require.NoError(t, err)
+	assert.True(t, f.HitBefore, "another node sees the mark once the read has answered")
+
+	put(t, b, k, "w", cache.KindBytes)
+	read(a)
+	assert.Equal(t, 1, late, "a value another node wrote is marked in a round trip of its own")
+	assert.Contains(t, marks(), "h")
+
+	// This process's guess is out of date: another node wrote after it.
+	put(t, a, k, "x", cache.KindBytes)
+	put(t, b, k, "y", cache.KindBytes)
+	read(a)
+	assert.Equal(t, 2, late, "a mark sent for a version that is gone is followed by one for the version read")
+	assert.Contains(t, marks(), "h")
+
+	// A read that finds the value already marked sends nothing more.
+	read(a)
+	assert.Equal(t, 2, late)
+}
+
 func TestAPlainSetIsAccountedByTheSyncWhateverHappenedToItSince(t *testing.T) {
 	ctx := context.Background()
 	url, prefix := sharedServer(t).url(), uniquePrefix()
