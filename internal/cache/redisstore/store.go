@@ -456,13 +456,11 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 	nowMS, nows := now.UnixMilli(), now.Unix()
 	cmds := make(rueidis.Commands, 0, 2*len(keys))
 	items := make([]string, len(keys)) // each item's key; its name is the part after the prefix
-	at := make([]int, len(keys))       // where each key's replies start in res
 	var unread []string                // per key, the CAS id of the value marked with the read, if any
 	for i, k := range keys {
 		b := s.lay.bucket(k)
 		var name string
 		items[i], name = s.lay.itemKey(b, k)
-		at[i] = len(cmds)
 		cmds = append(cmds,
 			s.client.B().Get().Key(items[i]).Build(),
 			s.client.B().Hget().Key(s.lay.bookkeeping(b)[0]).Field("g").Build())
@@ -471,22 +469,36 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 				unread = make([]string, len(keys))
 			}
 			unread[i] = cas
+		}
+	}
+	// The marks go after every GET, each key's after its own, in key order.
+	for i, cas := range unread {
+		if cas != "" {
 			cmds = append(cmds, s.client.B().Evalsha().Sha1(markLua.sha).Numkeys(1).Key(items[i]).Arg(cas).Build())
 		}
 	}
 	res := s.client.DoMulti(ctx, cmds...)
+	marksSent := res[2*len(keys):]
+	for i, cas := range unread {
+		if cas != "" {
+			if marksSent[0].Error() != nil {
+				unread[i] = "" // not marked (NOSCRIPT, say): marked below as any other
+			}
+			marksSent = marksSent[1:]
+		}
+	}
 	out := make([]found, len(keys))
 	gens := make([]int64, len(keys))
 	renew := make([]bool, len(keys))
 	var marks []call
 	var marked []int
 	for i, k := range keys {
-		blob, err := res[at[i]].ToString()
+		blob, err := res[2*i].ToString()
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return nil, s.fail("get", err)
 		}
 		present := err == nil
-		gen, err := res[at[i]+1].ToString()
+		gen, err := res[2*i+1].ToString()
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return nil, s.fail("get", err)
 		}
@@ -524,7 +536,7 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 		// The mark sent with the read ran after the GET: on the version read
 		// if that is the one predicted (or on none, if it was rewritten in
 		// between, when the version read is gone anyway).
-		sentMark := unread != nil && unread[i] == h.cas && res[at[i]+2].Error() == nil
+		sentMark := unread != nil && unread[i] == h.cas
 		if !strings.Contains(h.marks, "h") && !sentMark {
 			marks = append(marks, call{keys: []string{items[i]}, args: []string{h.cas}})
 			marked = append(marked, i)
