@@ -27,8 +27,8 @@ import (
 // here into account, so memcached's idle time is too; the meta protocol's
 // hit-before mark is set at once by the read that finds it unset (a small
 // script, on the first read of each written value only, sent with the read
-// when this process wrote the value). What lags, with
-// several servers on one Redis: the counters recorded by the other servers,
+// when this process wrote the value). What lags, with several servers on
+// one Redis: the counters recorded by the other servers,
 // by up to their SyncInterval, and the access times by up to their
 // TouchInterval (as memcached, which moves an item in its LRU at most once
 // a minute).

@@ -331,13 +331,18 @@ type call struct {
 	keys, args []string
 }
 
+// evalsha is the EVALSHA of sc for call c.
+func (s *Store) evalsha(sc script, c call) rueidis.Completed {
+	return s.client.B().Evalsha().Sha1(sc.sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
+}
+
 // eval runs sc once per call in one pipeline. EVALSHA that fail because the
 // server lost its script cache (restart, failover) are sent again as EVAL;
 // they did not run, so resending cannot apply a write twice.
 func (s *Store) eval(ctx context.Context, sc script, calls []call) []rueidis.RedisResult {
 	cmds := make(rueidis.Commands, len(calls))
 	for i, c := range calls {
-		cmds[i] = s.client.B().Evalsha().Sha1(sc.sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
+		cmds[i] = s.evalsha(sc, c)
 	}
 	res := s.client.DoMulti(ctx, cmds...)
 	var again []int
@@ -474,7 +479,7 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 	// The marks go after every GET, each key's after its own, in key order.
 	for i, cas := range unread {
 		if cas != "" {
-			cmds = append(cmds, s.client.B().Evalsha().Sha1(markLua.sha).Numkeys(1).Key(items[i]).Arg(cas).Build())
+			cmds = append(cmds, s.evalsha(markLua, call{keys: []string{items[i]}, args: []string{cas}}))
 		}
 	}
 	res := s.client.DoMulti(ctx, cmds...)
