@@ -63,8 +63,6 @@ func (s *Store) Fetch(ctx context.Context, key cache.Key, opts cache.FetchOption
 		// A plain read's access waits in the process until the sync; the
 		// idle time counts from it all the same.
 		strconv.FormatInt(s.pendingAccess(s.lay.bucket(key), itemName(key)), 10))
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	f, err := decodeFetched(s.eval(ctx, fetchLua, []call{c})[0], dst, opts.NoValue)
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -126,8 +124,6 @@ func (s *Store) Concat(ctx context.Context, key cache.Key, value []byte, opts ca
 		strconv.Itoa(len(key.Name)), string(value), flag(opts.Prepend), casArg(opts.CAS),
 		strconv.Itoa(s.opts.MaxValueSize),
 		strconv.Itoa(s.lay.buckets), strconv.Itoa(s.lay.bucket(key)), s.idleTTL)
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	n, err := s.eval(ctx, concatLua, []call{c})[0].AsInt64()
 	switch {
 	case err != nil:
@@ -163,8 +159,6 @@ func (s *Store) Invalidate(ctx context.Context, key cache.Key, opts cache.Invali
 	c := s.itemCall(key, ms, sec,
 		strconv.Itoa(len(key.Name)), casArg(opts.CAS), flag(opts.Stale), flag(opts.Empty), exp, ttl,
 		strconv.Itoa(s.lay.buckets), strconv.Itoa(s.lay.bucket(key)))
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	n, err := s.eval(ctx, invalidateLua, []call{c})[0].AsInt64()
 	switch {
 	case err != nil:

@@ -58,6 +58,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,7 +109,14 @@ type Options struct {
 	// server with other data; it must not contain '{' or '}'.
 	KeyPrefix   string
 	DialTimeout time.Duration // bound on connecting to a node
-	OpTimeout   time.Duration // bound on each operation, round trips included
+	// OpTimeout bounds how long a call waits on a server that stopped
+	// answering: a connection that gets no reply for that long is closed
+	// and the calls waiting on it fail as unavailable, while calls on a
+	// connection that is still answering wait their turn. Item operations
+	// rely on that alone; the rare ones (Stats, Counts, FlushAll, List,
+	// Ping, the periodic sync), which take several round trips, also give
+	// each round trip that deadline.
+	OpTimeout time.Duration
 	// ExpirySlack is how long after an item's expiry Redis keeps its key; it
 	// covers the skew between Options.Clock and the server's clock.
 	ExpirySlack time.Duration
@@ -265,7 +273,19 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	copt.DisableCache = true // no client-side caching: every read must see other nodes' writes
 	copt.Dialer.Timeout = opts.DialTimeout
-	copt.ConnWriteTimeout = opts.OpTimeout
+	// OpTimeout bounds a call against a Redis that stops answering through
+	// the connection, not with a timer per call: a connection with no reply
+	// for a sixth of OpTimeout is pinged at the next sixth, and one whose
+	// ping goes unanswered for two thirds of it is closed, failing every
+	// call waiting on it, so no call waits on a hung server for longer than
+	// OpTimeout. A caller's cancel still ends the wait at once. The context
+	// with a deadline that every call made cost 6 % of the process's CPU
+	// per GET under wrk (its timer, and registering with the request's
+	// context); without it a capped GET over Redis served 1.16x the
+	// requests (BENCHMARKS.md, "The round of 2026-12-03, later").
+	copt.ConnWriteTimeout = opts.OpTimeout * 2 / 3
+	copt.Dialer.KeepAlive = opts.OpTimeout / 6
+	copt.RetryDelay = retryDelay
 	// Every call goes through the pipeline, where a canceled context ends
 	// the wait at once. Otherwise a lone call is written and read in place
 	// until its deadline, so a request whose client went away kept its
@@ -324,6 +344,21 @@ func (s *Store) Close() error {
 		s.client.Close()
 	})
 	return err
+}
+
+// maxRetries is how many times a read whose connection broke is sent again.
+const maxRetries = 3
+
+// retryDelay says when rueidis sends a read again whose connection broke
+// (or a node that was loading or failing over refused): soon, a few times,
+// and never after a timeout. With no deadline per call (see Open) rueidis
+// would retry until the call's context ended; a server that stopped
+// answering is not waited for twice.
+func retryDelay(attempts int, _ rueidis.Completed, err error) time.Duration {
+	if attempts > maxRetries || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return -1
+	}
+	return time.Duration(attempts) * time.Millisecond
 }
 
 // call is one script execution.
@@ -572,8 +607,6 @@ func (s *Store) Get(ctx context.Context, key cache.Key, dst []byte) (cache.Item,
 	if err := checkKeys(key); err != nil {
 		return cache.Item{}, fmt.Errorf("redisstore: get: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	f, err := s.lookup(ctx, []cache.Key{key})
 	if err == nil && !f[0].hit {
 		err = cache.ErrNotFound
@@ -604,8 +637,6 @@ func (s *Store) GetMulti(ctx context.Context, keys []cache.Key, maxBytes int) (m
 	if room == 0 {
 		room = math.MaxInt
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	uniq := make([]cache.Key, 0, len(keys))
 	seen := make(map[cache.Key]struct{}, len(keys))
 	for _, k := range keys {
@@ -738,8 +769,6 @@ func (s *Store) putResult(res rueidis.RedisResult, c call, now int64) (uint64, e
 // Put writes e under mode and returns the item's new CAS id.
 func (s *Store) Put(ctx context.Context, mode cache.Mode, e cache.Entry) (uint64, error) {
 	now := s.opts.Clock()
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	if mode == cache.ModeSet {
 		exp, err := s.checkEntry(mode, e, now)
 		if err != nil {
@@ -775,8 +804,6 @@ func (s *Store) PutMulti(ctx context.Context, mode cache.Mode, entries []cache.E
 		}
 		calls[i] = c
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	errs := make([]error, len(entries))
 	for i, res := range s.eval(ctx, putLua, calls) {
 		_, err := s.putResult(res, calls[i], now.Unix())
@@ -823,8 +850,6 @@ func (s *Store) Delete(ctx context.Context, key cache.Key, seconds float64) erro
 	if err != nil {
 		return fmt.Errorf("redisstore: delete %q: %w", key.Name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	if err := s.deleteResult(s.eval(ctx, deleteLua, []call{s.deleteCall(key, now, ms, sec, lock)})[0]); err != nil {
 		return fmt.Errorf("redisstore: delete %q: %w", key.Name, err)
 	}
@@ -845,8 +870,6 @@ func (s *Store) DeleteMulti(ctx context.Context, keys []cache.Key, seconds float
 	for i, k := range keys {
 		calls[i] = s.deleteCall(k, now, ms, sec, lock)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	errs := make([]error, len(keys))
 	for i, res := range s.eval(ctx, deleteLua, calls) {
 		err := s.deleteResult(res)
@@ -915,8 +938,6 @@ func (s *Store) Offset(ctx context.Context, key cache.Key, d cache.Delta, initia
 	if err := checkKeys(key); err != nil {
 		return 0, fmt.Errorf("redisstore: offset: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	_, ms, sec := s.clock()
 	v, err := s.offsetResult(s.eval(ctx, offsetLua, []call{s.offsetCall(key, d, initial, ms, sec)})[0])
 	if err != nil {
@@ -933,8 +954,6 @@ func (s *Store) OffsetMulti(ctx context.Context, keys []cache.Key, deltas []cach
 	if err := checkKeys(keys...); err != nil {
 		return nil, nil, fmt.Errorf("redisstore: offset_multi: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-	defer cancel()
 	_, ms, sec := s.clock()
 	calls := make([]call, len(keys))
 	for i, k := range keys {

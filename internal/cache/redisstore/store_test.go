@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -526,7 +528,7 @@ func TestAHungRedisFailsWithinTheOperationTimeout(t *testing.T) {
 	_, err := s.Get(ctx, k, nil)
 	elapsed := time.Since(start)
 	assert.ErrorIs(t, err, cache.ErrUnavailable)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "the connection's ping timed out")
 	assert.Less(t, elapsed, time.Second, "bounded by OpTimeout, not by the server")
 
 	require.NoError(t, srv.signal(syscall.SIGCONT))
@@ -568,5 +570,17 @@ func TestACallCanceledByItsCallerIsNotABackendFailure(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s: a canceled call still waits for the hung server", name)
 		}
+	}
+}
+
+func TestAReadIsRetriedAfterABrokenConnectionButNeverAfterATimeout(t *testing.T) {
+	var cmd rueidis.Completed
+	broken := errors.New("read tcp: connection reset by peer")
+	for attempts := 1; attempts <= maxRetries; attempts++ {
+		assert.Positive(t, retryDelay(attempts, cmd, broken), "attempt %d after a broken connection", attempts)
+	}
+	assert.Negative(t, retryDelay(maxRetries+1, cmd, broken), "a few times, not until the caller gives up")
+	for _, err := range []error{os.ErrDeadlineExceeded, fmt.Errorf("dial: %w", context.DeadlineExceeded)} {
+		assert.Negative(t, retryDelay(1, cmd, err), "%v: a server that stopped answering is not waited for twice", err)
 	}
 }
