@@ -58,10 +58,11 @@ type pending struct {
 	// dirty says the bucket was written to, so the sync sweeps it even
 	// without counts to send.
 	dirty bool
-	// unread maps the items plain sets wrote to the CAS id they wrote, a
-	// value no read has marked hit-before yet, so the first read sends its
-	// mark with it (Store.lookup). A wrong guess costs only the round trip
-	// the mark takes without one; the map is dropped when it fills.
+	// unread maps the items plain sets wrote to the header of the item
+	// string they wrote, a value no read has marked hit-before yet, so the
+	// first read sends its mark with it (Store.lookup). A wrong guess costs
+	// only the round trip the mark takes without one; the map is dropped
+	// when it fills.
 	unread map[string]string
 	// syncing is touched as a sync took it, until the sync has split it
 	// into what it sends and what it holds, so pendingAccess still sees it.
@@ -288,7 +289,7 @@ func (s *Store) recordWrite(b int, gen int64, name string, t touch) {
 // recordPlainSet notes that a plain set wrote item name in bucket b,
 // stamped with generation gen, and left its accounting, its lru and exp
 // entries to the sync; t is the write's access.
-func (s *Store) recordPlainSet(b int, gen int64, name string, t touch, w wrote) {
+func (s *Store) recordPlainSet(b int, gen int64, name, header string, t touch, w wrote) {
 	p := s.pend[b]
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -299,22 +300,22 @@ func (s *Store) recordPlainSet(b int, gen int64, name string, t touch, w wrote) 
 	if p.unread == nil || len(p.unread) >= maxTouched {
 		p.unread = make(map[string]string)
 	}
-	p.unread[name] = t.cas
+	p.unread[name] = header
 	if len(p.written) >= maxTouched || len(p.touched) >= maxTouched {
 		s.wake()
 	}
 }
 
-// takeUnread returns and forgets the CAS id of the unread value a plain
+// takeUnread returns and forgets the header of the unread value a plain
 // set of this process wrote to item name, "" for none.
 func (p *pending) takeUnread(name string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cas, ok := p.unread[name]
+	header, ok := p.unread[name]
 	if ok {
 		delete(p.unread, name)
 	}
-	return cas
+	return header
 }
 
 // noteWrittenLocked records that item name, written as w, awaits the

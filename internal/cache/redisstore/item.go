@@ -59,3 +59,14 @@ func appendItem(dst []byte, gen, exp int64, kind uint8, flags uint32, cas uint64
 	dst = append(dst, ",,|"...)
 	return append(dst, value...)
 }
+
+// markedHeader returns header, an item string's header up to and including
+// its '|', with the hit-before mark added to its marks.
+func markedHeader(header string) string {
+	// The marks end at the seventh comma.
+	at := 0
+	for range 7 {
+		at += strings.IndexByte(header[at:], ',') + 1
+	}
+	return header[:at-1] + "h" + header[at-1:]
+}

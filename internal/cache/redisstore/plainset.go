@@ -139,9 +139,9 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 		// needs nothing of it: if the flush came first the generation read
 		// back differs and the set is written again, noted again; if it
 		// came after, it hid the item.
-		s.recordPlainSet(b, gen, name, touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)},
-			wrote{at: now.Unix(), exp: exp, size: len(name) - strings.IndexByte(name, ':') - 1 + len(e.Value)})
 		buf = appendItem(buf[:0], gen, exp, uint8(e.Kind), e.Flags, id, now.Unix(), e.Value)
+		s.recordPlainSet(b, gen, name, string(buf[:len(buf)-len(e.Value)]), touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)},
+			wrote{at: now.Unix(), exp: exp, size: len(name) - strings.IndexByte(name, ':') - 1 + len(e.Value)})
 		bld := s.client.B()
 		res := s.client.DoMulti(ctx,
 			bld.Set().Key(item).Value(rueidis.BinaryString(buf)).PxMilliseconds(ttl).Build(),

@@ -98,3 +98,8 @@ func TestItemStringsCarryAnyValueBytes(t *testing.T) {
 		assert.ErrorIs(t, err, errBadItem, "%q", bad)
 	}
 }
+
+func TestTheHitBeforeMarkIsAddedToAHeadersMarks(t *testing.T) {
+	assert.Equal(t, "5,0,1,0,123,1700000000,h,|", markedHeader("5,0,1,0,123,1700000000,,|"))
+	assert.Equal(t, "5,0,1,0,123,,xh,|", markedHeader("5,0,1,0,123,,x,|"))
+}

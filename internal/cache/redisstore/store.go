@@ -479,7 +479,7 @@ type found struct {
 // the access time and a due idle TTL renewal go to the pending bookkeeping
 // (books.go); a hit on a value nobody had read sets its hit-before mark at
 // once (markScript), so the meta protocol's h flag stays exact. For a value
-// this process wrote with a plain set, whose CAS id it knows unread
+// this process wrote with a plain set, whose header it knows unread
 // (pending.unread), the mark goes in the same pipeline, after the GET; for
 // any other it takes a second round trip. Under wrk, a GET row right after
 // a SET row over the same 10 k keys pays it on about one GET in six;
@@ -496,7 +496,7 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 	nowMS, nows := now.UnixMilli(), now.Unix()
 	cmds := make(rueidis.Commands, 0, 2*len(keys))
 	items := make([]string, len(keys)) // each item's key; its name is the part after the prefix
-	var unread []string                // per key, the CAS id of the value marked with the read, if any
+	var unread []string                // per key, the header of the value marked with the read, if any
 	for i, k := range keys {
 		b := s.lay.bucket(k)
 		var name string
@@ -504,25 +504,25 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 		cmds = append(cmds,
 			s.client.B().Get().Key(items[i]).Build(),
 			s.client.B().Hget().Key(s.lay.bookkeeping(b)[0]).Field("g").Build())
-		if cas := s.pend[b].takeUnread(name); cas != "" {
+		if header := s.pend[b].takeUnread(name); header != "" {
 			if unread == nil {
 				unread = make([]string, len(keys))
 			}
-			unread[i] = cas
+			unread[i] = header
 		}
 	}
 	// The marks go after every GET, each key's after its own, in key order.
-	for i, cas := range unread {
-		if cas != "" {
-			cmds = append(cmds, s.evalsha(markLua, call{keys: []string{items[i]}, args: []string{cas}}))
+	for i, header := range unread {
+		if header != "" {
+			cmds = append(cmds, s.evalsha(markLua, call{keys: []string{items[i]}, args: []string{header, markedHeader(header)}}))
 		}
 	}
 	res := s.client.DoMulti(ctx, cmds...)
 	marksSent := res[2*len(keys):]
-	for i, cas := range unread {
-		if cas != "" {
-			if marksSent[0].Error() != nil {
-				unread[i] = "" // not marked (NOSCRIPT, say): marked below as any other
+	for i, header := range unread {
+		if header != "" {
+			if n, err := marksSent[0].AsInt64(); err != nil || n != 1 {
+				unread[i] = "" // not marked (NOSCRIPT, or rewritten since): marked below as any other
 			}
 			marksSent = marksSent[1:]
 		}
@@ -573,12 +573,14 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 			set, _ := strconv.ParseInt(h.renewed, 10, 64) // empty: never set by a read or put, so due
 			renew[i] = nows-set >= s.renewAfter
 		}
-		// The mark sent with the read ran after the GET: on the version read
-		// if that is the one predicted (or on none, if it was rewritten in
-		// between, when the version read is gone anyway).
-		sentMark := unread != nil && unread[i] == h.cas
+		// The mark sent with the read ran after the GET and marked the
+		// version predicted, if the item still held it: that is the version
+		// read if the header read is the one predicted; any other version
+		// read is marked here, in a round trip of its own.
+		header := blob[:len(blob)-len(value)]
+		sentMark := unread != nil && unread[i] == header
 		if !strings.Contains(h.marks, "h") && !sentMark {
-			marks = append(marks, call{keys: []string{items[i]}, args: []string{h.cas}})
+			marks = append(marks, call{keys: []string{items[i]}, args: []string{header, markedHeader(header)}})
 			marked = append(marked, i)
 		}
 	}
