@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -140,48 +137,24 @@ func TestStoreErrorsNeverQuoteThePassword(t *testing.T) {
 
 // server is the built binary running on a free port.
 type server struct {
-	cmd  *exec.Cmd
-	base string
-	logs chan map[string]any // the JSON log lines, in order
+	cmd    *exec.Cmd
+	base   string
+	logs   chan map[string]any // the JSON log lines, in order
+	stderr *io.PipeWriter      // the process's stderr, closed once it has exited
+}
+
+// wait waits for the process to exit and for its last log line to be read.
+func (s *server) wait() error {
+	err := s.cmd.Wait()
+	if s.stderr != nil {
+		_ = s.stderr.Close()
+	}
+	return err
 }
 
 func startBinary(t *testing.T) *server {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "memcached-http")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-shutdown-timeout", "20s")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MEMCACHED_HTTP_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-
-	s := &server{cmd: cmd, logs: make(chan map[string]any, 100)}
-	go func() {
-		defer close(s.logs)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil {
-				s.logs <- line
-			}
-		}
-	}()
-	line := s.waitLog(t, "listening")
-	s.base = "http://" + line["addr"].(string)
-	return s
+	return launch(t, binary(t), true)
 }
 
 // waitLog returns the next log line with message msg.
@@ -286,7 +259,7 @@ func TestBinaryServesAndDrainsOnSIGTERM(t *testing.T) {
 	assert.InDelta(t, http.StatusOK, line["status"], 0)
 	s.waitLog(t, "stopped")
 
-	require.NoError(t, s.cmd.Wait(), "the process exits 0 after draining")
+	require.NoError(t, s.wait(), "the process exits 0 after draining")
 	assert.Equal(t, 0, s.cmd.ProcessState.ExitCode())
 }
 

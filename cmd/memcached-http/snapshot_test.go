@@ -151,38 +151,52 @@ func binary(t *testing.T) string {
 	return builtBin
 }
 
-// run starts the binary with args and returns it once it logs "listening".
+// runBinary starts the binary with args and returns it once it logs
+// "listening". Request log lines are left out: populating writes thousands.
 func runBinary(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"-addr", "127.0.0.1:0", "-shutdown-timeout", "20s"}, args...)...)
+	return launch(t, binary(t), false, args...)
+}
+
+// launch starts bin on a free port, without the test's MEMCACHED_HTTP_
+// variables, and returns it once it logs "listening". Its stderr goes
+// through an io.Pipe, not cmd.StderrPipe: Wait closes the latter as soon
+// as the process exits, dropping the last lines (such as "snapshot
+// written") the reader had not reached, where with a writer Wait returns
+// only after every byte is copied.
+func launch(t *testing.T, bin string, keepRequests bool, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-shutdown-timeout", "20s"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MEMCACHED_HTTP_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
+	stderr, w := io.Pipe()
+	cmd.Stderr = w
 	require.NoError(t, cmd.Start())
+	s := &server{cmd: cmd, stderr: w, logs: make(chan map[string]any, 1000)}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			_ = s.wait()
 		}
 	})
-	s := &server{cmd: cmd, logs: make(chan map[string]any, 1000)}
 	go func() {
 		defer close(s.logs)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var line map[string]any
 			if json.Unmarshal(sc.Bytes(), &line) == nil {
-				if line["msg"] != "request" {
+				if keepRequests || line["msg"] != "request" {
 					s.logs <- line
 				}
 			} else {
 				s.logs <- map[string]any{"msg": "stderr", "text": sc.Text()}
 			}
 		}
+		// Keep the copy from the process unblocked if a test stops reading.
+		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	line := s.waitLog(t, "listening")
 	s.base = "http://" + line["addr"].(string)
@@ -222,7 +236,7 @@ func (s *server) post(t *testing.T, path string, body any, out any) int {
 func (s *server) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	require.NoError(t, s.cmd.Process.Signal(sig))
-	err := s.cmd.Wait()
+	err := s.wait()
 	if sig == syscall.SIGTERM {
 		require.NoError(t, err, "the server exits 0 after SIGTERM")
 	}
