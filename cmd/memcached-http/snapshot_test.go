@@ -178,6 +178,9 @@ func launch(t *testing.T, bin string, keepRequests bool, args ...string) *server
 	s := &server{cmd: cmd, stderr: w, logs: make(chan map[string]any, 1000)}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
+			// Closed first, so that Wait cannot wait on a copy blocked
+			// behind a test that stopped reading the logs.
+			_ = stderr.Close()
 			_ = cmd.Process.Kill()
 			_ = s.wait()
 		}
