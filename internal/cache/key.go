@@ -17,7 +17,41 @@ type Key struct {
 // The namespace is an App Engine name ("" for the empty namespace) or its
 // wire spelling (`~` for the empty namespace).
 func NewKey(namespace, name string) (Key, error) {
-	k, err := NewBinaryKey(namespace, name)
+	in, err := InNamespace(namespace)
+	if err != nil {
+		return Key{}, err
+	}
+	return in.Key(name)
+}
+
+// NewBinaryKey is NewKey for names that are bytes rather than text, as
+// memcached keys are (its base64 keys are binary): the name need not be
+// UTF-8. HTTP, whose keys are JSON strings, reaches only the UTF-8 ones.
+func NewBinaryKey(namespace, name string) (Key, error) {
+	in, err := InNamespace(namespace)
+	if err != nil {
+		return Key{}, err
+	}
+	return in.BinaryKey(name)
+}
+
+// Namespaced builds the keys of one validated namespace: a batch's keys
+// share theirs, so it is checked once, not once per key.
+type Namespaced struct{ wire string }
+
+// InNamespace validates a namespace as NewKey does and returns the builder
+// of its keys.
+func InNamespace(namespace string) (Namespaced, error) {
+	wire, err := ParseNamespace(WireNamespace(namespace))
+	if err != nil {
+		return Namespaced{}, err
+	}
+	return Namespaced{wire: wire}, nil
+}
+
+// Key is NewKey in this namespace.
+func (n Namespaced) Key(name string) (Key, error) {
+	k, err := n.BinaryKey(name)
 	if err != nil {
 		return Key{}, err
 	}
@@ -27,19 +61,15 @@ func NewKey(namespace, name string) (Key, error) {
 	return k, nil
 }
 
-// NewBinaryKey is NewKey for names that are bytes rather than text, as
-// memcached keys are (its base64 keys are binary): the name need not be
-// UTF-8. HTTP, whose keys are JSON strings, reaches only the UTF-8 ones.
-func NewBinaryKey(namespace, name string) (Key, error) {
-	namespace, err := ParseNamespace(WireNamespace(namespace))
-	if err != nil {
-		return Key{}, err
-	}
+// BinaryKey is NewBinaryKey in this namespace.
+func (n Namespaced) BinaryKey(name string) (Key, error) {
 	switch {
+	case n.wire == "":
+		return Key{}, Refuse(ErrInvalidArgument, "namespace not validated: build keys with InNamespace")
 	case name == "":
 		return Key{}, Refuse(ErrInvalidArgument, "key must not be empty")
 	case len(name) > MaxKeyBytes:
 		return Key{}, Refuse(ErrKeyTooLong, "%d bytes, at most %d allowed", len(name), MaxKeyBytes)
 	}
-	return Key{Namespace: namespace, Name: name}, nil
+	return Key{Namespace: n.wire, Name: name}, nil
 }

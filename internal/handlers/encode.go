@@ -428,10 +428,11 @@ func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, er
 	for i := from; i < len(r.keys); i++ {
 		k := r.keys[i]
 		if r.seen != nil {
-			if _, dup := r.seen[k.Name]; dup {
+			// One map operation: a name already there leaves the size as it was.
+			n := len(r.seen)
+			if r.seen[k.Name] = struct{}{}; len(r.seen) == n {
 				continue
 			}
-			r.seen[k.Name] = struct{}{}
 		}
 		it, err := r.store.Get(r.ctx, k, *r.val)
 		if errors.Is(err, cache.ErrNotFound) {

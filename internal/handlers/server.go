@@ -205,13 +205,21 @@ func (s *Server) batchKeys(ns string, prefix *string, names []string, field stri
 	if _, err := cache.ParseNamespace(ns); err != nil {
 		return nil, onField("namespace", err)
 	}
+	in, err := cache.InNamespace(ns)
+	if err != nil {
+		return nil, onField("namespace", err)
+	}
+	pre := deref(prefix)
 	keys := make([]cache.Key, len(names))
 	for i, name := range names {
 		// A key is a non-empty string; the prefix alone is not one.
 		if name == "" {
 			return nil, invalid(fieldOf(i), "a key must not be empty")
 		}
-		k, err := cache.NewKey(ns, deref(prefix)+name)
+		if pre != "" {
+			name = pre + name
+		}
+		k, err := in.Key(name)
 		if err != nil {
 			return nil, onField(fieldOf(i), err)
 		}
