@@ -16,7 +16,11 @@ import { Client } from "../sdk/ts/dist/index.js";
 import { startServer } from "../sdk/ts/test/server.mjs";
 
 const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const timeout = 15_000;
+// Playwright's bound on the launch and on each navigation and wait. It is
+// generous because a busy CI machine (two cores, a load average of 12) can
+// take tens of seconds to start Chromium or settle a page: a failure should
+// mean the page never got there, not that the machine was slow.
+const timeout = 60_000;
 
 let browser; // a persistent context on a fresh profile directory
 let profile;
@@ -63,7 +67,7 @@ async function openPage() {
 // press clicks a Swagger UI button by dispatching the click to it once it is
 // visible and enabled. A deep link opens the page with Swagger UI's scroll
 // animation, and on a loaded machine CI saw a button "not stable" (still
-// moving) for Playwright's whole 15 s timeout; these tests are about what the
+// moving) for Playwright's whole timeout (then 15 s); these tests are about what the
 // buttons do, not where they sit mid-scroll.
 async function press(button) {
   await button.waitFor({ state: "visible" });

@@ -16,7 +16,11 @@ import { chromium } from "playwright-core";
 import { startServer } from "../sdk/ts/test/server.mjs";
 
 const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const timeout = 20_000;
+// Playwright's bound on the launch and on each navigation and wait. It is
+// generous because a busy CI machine (two cores, a load average of 12) can
+// take tens of seconds to start Chromium or settle a page: a failure should
+// mean the page never got there, not that the machine was slow.
+const timeout = 60_000;
 const shots = fileURLToPath(new URL("./screenshots/", import.meta.url));
 
 let browser;
