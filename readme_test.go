@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/memcached-http/memcached-http/internal/testserver"
 )
 
 // README.md's shell examples are tests. Every ```sh block runs, in order, in
@@ -233,13 +235,15 @@ func startREADMEServer(t *testing.T, bin string) string {
 	}
 }
 
+// freePort is a port for a server an example starts on a port the README
+// names, which the rewritten example must name up front: it comes from
+// outside the ephemeral range (testserver.PickPort), so the test's own
+// connections cannot take it before the example's server binds it.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testserver.PickPort()
 	require.NoError(t, err)
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return strconv.Itoa(port)
 }
 
 // cleanEnv is the test's environment without MEMCACHED_HTTP_* settings, which

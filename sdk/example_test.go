@@ -1,10 +1,11 @@
 package sdk_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,28 +16,58 @@ import (
 
 // exampleServer starts a memcached-http server (the binary TestMain built)
 // and returns its URL and a stop function; a real program points New at a
-// running memcached-http instead.
+// running memcached-http instead. The server listens on port 0 and is
+// found at the address it logs as "listening", so no other process can
+// take its port first; of its log lines, only those above info (warnings
+// and errors) are passed on to the test's stderr.
 func exampleServer() (string, func()) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv := exec.Command(serverBinary, "-addr", "127.0.0.1:0")
+	stderr, err := srv.StderrPipe()
 	if err != nil {
 		panic(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	srv := exec.Command(serverBinary, "-addr", addr, "-log-level", "warn")
-	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
 		panic(err)
 	}
-	stop := func() { _ = srv.Process.Kill(); _ = srv.Wait() }
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	addrs := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var entry struct{ Level, Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &entry) != nil {
+				fmt.Fprintln(os.Stderr, sc.Text())
+				continue
+			}
+			switch {
+			case entry.Msg == "listening":
+				addrs <- entry.Addr
+			case entry.Level != "INFO" && entry.Level != "DEBUG":
+				fmt.Fprintln(os.Stderr, sc.Text())
+			}
+		}
+	}()
+	// Wait may close the pipe only once the copier has read it to the end.
+	stop := func() { _ = srv.Process.Kill(); <-copied; _ = srv.Wait() }
+	var addr string
+	select {
+	case addr = <-addrs:
+	case <-copied:
+		stop()
+		panic("memcached-http exited before listening")
+	case <-time.After(60 * time.Second):
+		stop()
+		panic("memcached-http did not start within 60 s")
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			return "http://" + addr, stop
 		}
 	}
 	stop()
-	panic("memcached-http did not start on " + addr)
+	panic("memcached-http did not serve on " + addr)
 }
 
 func Example() {

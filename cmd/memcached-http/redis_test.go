@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -25,12 +26,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memcached-http/memcached-http/internal/handlers/contracttest"
+	"github.com/memcached-http/memcached-http/internal/testserver"
 )
 
 // These tests run the built binary against a real redis-server that each
 // test starts on a free loopback port. Process start-up and a Redis outage
 // are real time, so they poll with deadlines; nothing here sleeps for a
-// fixed duration to let something happen.
+// fixed duration to let something happen. The binary listens on port 0 and
+// logs the address it got; redis-server, which cannot, gets a port chosen
+// up front (testserver.PickPort) and another one if that was taken before
+// it bound it.
 
 // redisPassword protects the test's redis-server: nodes must pass it in the
 // -store URL, and it must never appear in their logs.
@@ -41,6 +46,7 @@ const redisPassword = "s3cret-pw"
 type redisServer struct {
 	bin, dir string
 	port     int
+	starts   int // how many times start ran; numbers its log files
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd
@@ -59,19 +65,18 @@ func startRedis(t testing.TB) *redisServer {
 		}
 		t.Skip(hint)
 	}
-	r := &redisServer{bin: bin, dir: t.TempDir(), port: freePort(t)}
-	require.NoError(t, r.start())
+	r := &redisServer{bin: bin, dir: t.TempDir()}
 	t.Cleanup(r.stop)
-	return r
-}
-
-// freePort asks the kernel for a loopback port nobody uses.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 5 {
+		if r.port, err = testserver.PickPort(); err != nil {
+			break
+		}
+		if err = r.start(); !errors.Is(err, testserver.ErrPortInUse) {
+			break
+		}
+	}
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return r
 }
 
 func (r *redisServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) }
@@ -80,10 +85,14 @@ func (r *redisServer) addr() string { return net.JoinHostPort("127.0.0.1", strco
 func (r *redisServer) url() string { return "redis://:" + redisPassword + "@" + r.addr() }
 
 // start runs redis-server without persistence and with the eviction policy
-// the Redis store requires, and waits until it answers.
+// the Redis store requires, and waits until it says it is ready and answers.
+// It returns testserver.ErrPortInUse, with the server stopped, when the
+// port was taken.
 func (r *redisServer) start() error {
+	r.starts++
+	logFile := filepath.Join(r.dir, fmt.Sprintf("redis-%d.log", r.starts))
 	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir,
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", logFile,
 		"--requirepass", redisPassword, "--maxmemory-policy", "volatile-lru")
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
@@ -91,6 +100,10 @@ func (r *redisServer) start() error {
 	r.mu.Lock()
 	r.cmd = cmd
 	r.mu.Unlock()
+	if err := testserver.WaitRedis(logFile, 30*time.Second); err != nil {
+		r.stop()
+		return err
+	}
 	return waitRedis(r.addr(), 10*time.Second)
 }
 
@@ -189,18 +202,23 @@ func (b *syncBuffer) String() string {
 // startNode runs bin with args (and env, given as KEY=value on top of the
 // test's environment without its MEMCACHED_HTTP_ variables) and waits
 // until /healthz answers. Logs go to a buffer, never to a pipe the test
-// must drain, so a busy node cannot block on them.
+// must drain, so a busy node cannot block on them. The node listens on
+// 127.0.0.1:0 and is found at the address it logs as "listening", unless
+// args give an -addr, which a node logging below info needs.
 func startNode(t testing.TB, bin string, env []string, args ...string) *node {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	cmd := exec.Command(bin, append([]string{"-addr", addr}, args...)...)
+	addr := ""
+	if i := slices.Index(args, "-addr"); i >= 0 && i+1 < len(args) {
+		addr = args[i+1]
+	}
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MEMCACHED_HTTP_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	n := &node{server: &server{cmd: cmd, base: "http://" + addr}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	n := &node{server: &server{cmd: cmd}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = n.stderr
 	require.NoError(t, cmd.Start())
 	go func() {
@@ -212,23 +230,41 @@ func startNode(t testing.TB, bin string, env []string, args ...string) *node {
 		<-n.exited
 	})
 
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
-		resp, err := http.Get(n.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n
+		if addr == "" {
+			addr = listeningAddr(n.stderr.String())
+		}
+		if addr != "" {
+			n.base = "http://" + addr
+			resp, err := http.Get(n.base + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return n
+				}
 			}
 		}
 		select {
 		case <-n.exited:
 			require.FailNow(t, "memcached-http exited during start-up", "%s", n.stderr)
 		case <-deadline:
-			require.FailNow(t, "memcached-http not serving after 30 s", "%s", n.stderr)
+			require.FailNow(t, "memcached-http not serving after 60 s", "%s", n.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// listeningAddr is the address in the "listening" line of logs, or "" while
+// there is none.
+func listeningAddr(logs string) string {
+	for line := range strings.Lines(logs) {
+		var v struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &v) == nil && v.Msg == "listening" {
+			return v.Addr
+		}
+	}
+	return ""
 }
 
 // running reports whether the process the test started has not exited.
@@ -592,7 +628,11 @@ func BenchmarkHTTPGetMemoryVsRedis(b *testing.B) {
 	}{{name: "memory", store: "memory"}, {name: "redis", store: rd.url()}}
 	for i := range stores {
 		s := &stores[i]
-		n := startNode(b, bin, nil, "-store", s.store, "-log-level", "warn")
+		// At warn the node does not log "listening", so it gets its port
+		// up front.
+		port, err := testserver.PickPort()
+		require.NoError(b, err)
+		n := startNode(b, bin, nil, "-store", s.store, "-log-level", "warn", "-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		s.urls = make([]string, keys)
 		for k := range s.urls {
 			s.urls[k] = fmt.Sprintf("%s/v1/ns/bench/keys/k%d", n.base, k)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,42 +62,63 @@ func requireTool(t *testing.T, name, debPackage string) string {
 	return ""
 }
 
-// freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
-}
-
-// startMemcached runs memcached 1.6 itself (one worker thread) on a free
-// loopback port, as the oracle the listener is compared with.
+// startMemcached runs memcached 1.6 itself (one worker thread) on a
+// loopback port of the kernel's choosing, as the oracle the listener is
+// compared with. memcached writes the port it bound to
+// $MEMCACHED_PORT_FILENAME (as "TCP INET: <port>"; it renames the file into
+// place once every listener is up), so no port is picked first and then
+// lost to another process before memcached binds it.
 func startMemcached(t *testing.T, extra ...string) string {
 	t.Helper()
 	bin := requireTool(t, "memcached", "memcached")
-	port := freePort(t)
-	args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "1", "-m", "64"}
+	dir := t.TempDir()
+	args := []string{"-l", "127.0.0.1:0", "-U", "0", "-t", "1", "-m", "64"}
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "nobody")
+		// memcached writes the file as nobody, who cannot enter the test's
+		// private temporary directory.
+		var err error
+		dir, err = os.MkdirTemp("", "memcached-port-")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		require.NoError(t, os.Chmod(dir, 0o777))
 	}
+	portFile := filepath.Join(dir, "ports")
 	cmd := exec.Command(bin, append(args, extra...)...)
+	cmd.Env = append(os.Environ(), "MEMCACHED_PORT_FILENAME="+portFile)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
-		nc, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = nc.Close()
-			return addr
+		if b, err := os.ReadFile(portFile); err == nil {
+			for line := range strings.Lines(string(b)) {
+				if port, ok := strings.CutPrefix(strings.TrimSpace(line), "TCP INET: "); ok {
+					addr := net.JoinHostPort("127.0.0.1", port)
+					nc, err := net.Dial("tcp", addr)
+					require.NoError(t, err, "memcached wrote port %s", port)
+					_ = nc.Close()
+					return addr
+				}
+			}
+			require.FailNow(t, "memcached's port file names no TCP port", "%s", b)
 		}
-		require.True(t, time.Now().Before(deadline), "memcached did not start listening on %s: %v", addr, err)
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+			require.FailNow(t, "memcached exited during start-up", "%s", stderr.String())
+		case <-deadline:
+			require.FailNow(t, "memcached did not start listening within 60 s")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

@@ -3,10 +3,11 @@ package sdkcheck
 import (
 	"bytes"
 	"context"
-	"net"
+	"encoding/json"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,7 +83,9 @@ func TestAppEngineProgramAgainstTheRouter(t *testing.T) {
 }
 
 // TestAppEngineProgramAgainstTheBinary builds cmd/memcached-http, starts it on a
-// free port and runs App Engine program over a real socket.
+// free port and runs App Engine program over a real socket. The server
+// listens on port 0 and is found at the address it logs as "listening"
+// (hence the info log level), so no other process can take its port first.
 func TestAppEngineProgramAgainstTheBinary(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	require.NoError(t, err, "the test builds the server with the go tool")
@@ -92,13 +95,8 @@ func TestAppEngineProgramAgainstTheBinary(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
 	stderr := &lockedBuffer{}
-	server := exec.Command(bin, "-addr", addr, "-log-level", "warn")
+	server := exec.Command(bin, "-addr", "127.0.0.1:0", "-log-level", "info")
 	server.Stderr = stderr
 	require.NoError(t, server.Start())
 	t.Cleanup(func() {
@@ -106,15 +104,26 @@ func TestAppEngineProgramAgainstTheBinary(t *testing.T) {
 		_ = server.Wait() // a killed process always reports its signal
 	})
 
-	base := "http://" + addr
+	var base string
 	require.Eventually(t, func() bool {
+		if base == "" {
+			for line := range strings.Lines(stderr.String()) {
+				var entry struct{ Msg, Addr string }
+				if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+					base = "http://" + entry.Addr
+				}
+			}
+			if base == "" {
+				return false
+			}
+		}
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "the server never became healthy: %s", stderr)
+	}, 60*time.Second, 20*time.Millisecond, "the server never became healthy: %s", stderr)
 
 	c, err := sdk.New(base)
 	require.NoError(t, err)

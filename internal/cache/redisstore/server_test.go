@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +19,14 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/memcached-http/memcached-http/internal/testserver"
 )
 
 // The tests run against real redis-server processes on free loopback ports.
+// redis-server cannot listen on port 0 and say which port it got, so each
+// gets a port chosen up front (testserver.PickPort), and another one if
+// that was taken before it bound it.
 
 // binary finds redis-server or redis-cli. Without them the tests are
 // skipped locally but fail in CI, where a missing server must not pass
@@ -51,38 +58,46 @@ type server struct {
 	args []string
 	tls  *tls.Config // set when the port speaks TLS only; the client side
 
+	starts int // how many times start ran; numbers its log files
+
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd
-}
-
-// freePort asks the kernel for a loopback port nobody uses.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // startServer starts redis-server on a free port; extra args are appended
 // to the command line. The caller stops it.
 func startServer(bin, dir string, args ...string) (*server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &server{bin: bin, port: port, dir: dir, args: args}
-	return s, s.start()
+	s := &server{bin: bin, dir: dir, args: args}
+	return s, s.startOnFreePort()
 }
 
+// startOnFreePort starts the server on a port nobody listens on, trying
+// another when the one chosen is taken before the server binds it.
+func (s *server) startOnFreePort() error {
+	var err error
+	for range 5 {
+		if s.port, err = testserver.PickPort(); err != nil {
+			return err
+		}
+		if err = s.start(); !errors.Is(err, testserver.ErrPortInUse) {
+			return err
+		}
+	}
+	return err
+}
+
+// start runs the server on s.port and waits until it says it is ready and
+// answers PING. It returns testserver.ErrPortInUse, with the server
+// stopped, when the port was taken.
 func (s *server) start() error {
 	port := []string{"--port", strconv.Itoa(s.port)}
 	if s.tls != nil {
 		port = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
 	}
+	s.starts++
+	logFile := filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", s.starts))
 	args := append(append(port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", logFile,
 	), s.args...)
 	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
@@ -91,6 +106,10 @@ func (s *server) start() error {
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
+	if err := testserver.WaitRedis(logFile, 30*time.Second); err != nil {
+		s.stop()
+		return err
+	}
 	return waitPing(s.addr(), s.tls, 10*time.Second)
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/cache/cachetest"
+	"github.com/memcached-http/memcached-http/internal/testserver"
 )
 
 // prefixes keeps every store of a test run apart on a shared server.
@@ -386,7 +387,7 @@ func TestOpenRejectsBadConfiguration(t *testing.T) {
 	}
 
 	t.Run("an unreachable server is unavailable, quickly", func(t *testing.T) {
-		port, err := freePort()
+		port, err := testserver.PickPort()
 		require.NoError(t, err)
 		start := time.Now()
 		_, err = Open(context.Background(), fmt.Sprintf("redis://127.0.0.1:%d", port), Options{DialTimeout: 200 * time.Millisecond})

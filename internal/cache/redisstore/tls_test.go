@@ -55,14 +55,12 @@ func tlsServer(t *testing.T) (*server, *tls.Config) {
 	roots.AddCert(cert)
 	conf := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 
-	port, err := freePort()
-	require.NoError(t, err)
-	srv := &server{bin: bin, port: port, dir: dir, tls: conf, args: []string{
+	srv := &server{bin: bin, dir: dir, tls: conf, args: []string{
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--tls-ca-cert-file", certFile, "--tls-auth-clients", "no",
 	}}
-	require.NoError(t, srv.start())
 	t.Cleanup(srv.stop)
+	require.NoError(t, srv.startOnFreePort())
 	return srv, conf
 }
 

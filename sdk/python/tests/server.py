@@ -2,8 +2,10 @@
 
 The binary is built once per test process with `go build ./cmd/memcached-http`
 from the repository root, or taken from $MEMCACHED_HTTP_BIN when that is set.
-Each Server listens on a free loopback port and is stopped by stop(); on Linux
-the kernel also stops it if the test process dies first.
+Each Server listens on a loopback port of the kernel's choosing (-addr
+127.0.0.1:0), found in the "listening" line it logs, so no other process can
+take the port between its choice and the bind; it is stopped by stop(), and
+on Linux the kernel also stops it if the test process dies first.
 """
 
 import atexit
@@ -21,7 +23,7 @@ import urllib.error
 import urllib.request
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-START_TIMEOUT = 15.0
+START_TIMEOUT = 60.0
 
 _binary = None
 
@@ -57,7 +59,8 @@ def _build():
 
 
 def free_port():
-    """Returns a loopback TCP port that nothing listens on right now."""
+    """Returns a loopback TCP port that nothing listens on right now (and
+    that anything may take the moment after)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -67,11 +70,11 @@ class Server:
     """One running memcached-http process."""
 
     def __init__(self, *args, env=None):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.port = None
+        self.url = None
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            [binary(), "-addr", "127.0.0.1:%d" % self.port, *args],
+            [binary(), "-addr", "127.0.0.1:0", *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=dict(os.environ, **(env or {})),
@@ -88,15 +91,31 @@ class Server:
         while True:
             if self._proc.poll() is not None:
                 raise RuntimeError("memcached-http exited with %d:\n%s" % (self._proc.returncode, self.output()))
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+            if self.url is None:
+                self._find_address()
+            if self.url is not None:
+                try:
+                    with urllib.request.urlopen(self.url + "/healthz", timeout=5) as resp:
+                        if resp.status == 200:
+                            return
+                except (urllib.error.URLError, OSError):
+                    pass
             if time.monotonic() > deadline:
                 raise RuntimeError("memcached-http not healthy after %.0fs:\n%s" % (START_TIMEOUT, self.output()))
             time.sleep(0.05)
+
+    def _find_address(self):
+        """Sets port and url from the "listening" log line, once there is one."""
+        for line in self.output().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if isinstance(entry, dict) and entry.get("msg") == "listening":
+                host, _, port = entry["addr"].rpartition(":")
+                self.port = int(port)
+                self.url = "http://%s:%d" % (host, self.port)
+                return
 
     def output(self):
         """Returns what the server printed so far."""
