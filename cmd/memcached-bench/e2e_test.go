@@ -41,6 +41,26 @@ func startFixed(t *testing.T, valueSize string) string {
 	return url
 }
 
+// verifyNoLeaks fails the test if goroutines other than the test's own
+// are still running 10 s after it asks. goleak.VerifyNone alone gives them
+// about 0.4 s to end, which a busy machine can take to wind down a stopped
+// server's connections; a leaked goroutine still fails, only later.
+func verifyNoLeaks(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := goleak.Find()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Error(err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // bench runs the generator with args plus -json and decodes its report.
 func bench(t *testing.T, args ...string) result {
 	t.Helper()
@@ -61,7 +81,7 @@ func assertLatencyOrdered(t *testing.T, l latencyMicros) {
 }
 
 func TestClosedModelAgainstTheCeiling(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	t.Cleanup(func() { verifyNoLeaks(t) }) // once every server has stopped
 	url := startFixed(t, "100")
 	res := bench(t, "-url", url, "-target", "fixed", "-conns", "4", "-duration", "300ms", "-label", "ceiling-get")
 
@@ -104,7 +124,7 @@ func arrivalServer(t *testing.T) (url string, arrivals func() []time.Time) {
 }
 
 func TestOpenModelSendsAtTheRequestedRate(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	t.Cleanup(func() { verifyNoLeaks(t) }) // once every server has stopped
 	url, arrivals := arrivalServer(t)
 	const rate = 2000
 	args := []string{"-url", url, "-target", "fixed", "-conns", "4", "-duration", "500ms"}
@@ -189,7 +209,7 @@ func (f *fakeCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPreloadMakesEveryGetAHit(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	t.Cleanup(func() { verifyNoLeaks(t) }) // once every server has stopped
 	fake := &fakeCache{items: map[string][]byte{}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
@@ -204,7 +224,7 @@ func TestPreloadMakesEveryGetAHit(t *testing.T) {
 }
 
 func TestWithoutPreloadGetsMiss(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	t.Cleanup(func() { verifyNoLeaks(t) }) // once every server has stopped
 	srv := httptest.NewServer(&fakeCache{items: map[string][]byte{}})
 	defer srv.Close()
 
@@ -215,7 +235,7 @@ func TestWithoutPreloadGetsMiss(t *testing.T) {
 }
 
 func TestBatchGetCountsKeysPerRequest(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	t.Cleanup(func() { verifyNoLeaks(t) }) // once every server has stopped
 	srv := httptest.NewServer(&fakeCache{items: map[string][]byte{}})
 	defer srv.Close()
 
@@ -228,7 +248,7 @@ func TestBatchGetCountsKeysPerRequest(t *testing.T) {
 }
 
 func TestServerErrorsAreCounted(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // once every server has stopped
+	t.Cleanup(func() { verifyNoLeaks(t) }) // once every server has stopped
 	srv := httptest.NewServer(&fakeCache{items: map[string][]byte{}})
 	defer srv.Close()
 
@@ -282,7 +302,7 @@ func stallingServer(t *testing.T) string {
 }
 
 func TestOpenModelCountsTheRequestsAStallHeldBack(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Cleanup(func() { verifyNoLeaks(t) })
 	// One connection at 1,000/s: the 100 ms stall holds back about 100
 	// scheduled requests, each late by up to 100 ms, so well over 1 % of
 	// the 500 requests are slower than 50 ms.
