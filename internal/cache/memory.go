@@ -391,6 +391,99 @@ func (m *Memory) GetMulti(_ context.Context, keys []Key, maxBytes int) (map[Key]
 	return items, nil
 }
 
+// readBatchPart is how many keys ReadBatch groups by shard at a time: with
+// 16 shards per CPU a part of 128 keys puts a few in each shard.
+const readBatchPart = 128
+
+// ReadBatch implements BatchReader. Each part of the keys is ordered by
+// shard, and each shard's keys are looked up under one hold of its lock,
+// their index and arena lines loaded together first (shard.warmLocked).
+func (m *Memory) ReadBatch(_ context.Context, keys []Key, items []Item, got []Outcome, buf []byte, maxLen int) ([]byte, error) {
+	if len(items) < len(keys) || len(got) < len(keys) {
+		return buf, fmt.Errorf("%w: read_batch: %d keys, room for %d items and %d outcomes", ErrInvalidArgument, len(keys), len(items), len(got))
+	}
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return buf, err
+		}
+	}
+	r := m.reading()
+	for from := 0; from < len(keys); from += readBatchPart {
+		to := min(from+readBatchPart, len(keys))
+		buf = m.readPart(keys[from:to], items[from:to], got[from:to], buf, maxLen, &r)
+	}
+	return buf, nil
+}
+
+// readPart is ReadBatch for at most readBatchPart keys.
+func (m *Memory) readPart(keys []Key, items []Item, got []Outcome, buf []byte, maxLen int, r *reading) []byte {
+	var hs [readBatchPart]uint64
+	var order [readBatchPart]uint8
+	for j, k := range keys {
+		hs[j] = m.hash(k)
+		order[j] = uint8(j)
+	}
+	n := len(keys)
+	if ns := len(m.shards); ns > 1 && ns <= 256 {
+		// A counting sort by shard; with more shards than that the keys
+		// stay in order, a shard's keys grouped only where adjacent.
+		var at [257]uint8
+		for j := range n {
+			at[hs[j]>>m.shift+1]++
+		}
+		for i := 1; i <= ns; i++ {
+			at[i] += at[i-1]
+		}
+		for j := range n {
+			si := hs[j] >> m.shift
+			order[at[si]] = uint8(j)
+			at[si]++
+		}
+	}
+	for a := 0; a < n; {
+		s := m.shardOf(hs[order[a]])
+		b := a + 1
+		for b < n && m.shardOf(hs[order[b]]) == s {
+			b++
+		}
+		group := order[a:b]
+		s.mu.Lock()
+		s.warmLocked(&hs, group)
+		for _, j := range group {
+			h, k := hs[j], keys[j]
+			i := m.findLocked(s, h, k, r)
+			if i == nilSlot || s.slots[i].state&stateMask != stateItem {
+				s.misses++
+				got[j] = Missed
+				continue
+			}
+			sl := &s.slots[i]
+			if int(sl.valLen) > maxLen {
+				got[j] = Deferred
+				continue
+			}
+			// An earlier Value keeps the array it was copied into even
+			// when an append here moves buf.
+			start := len(buf)
+			buf = append(buf, s.valueOf(sl)...)
+			items[j] = Item{
+				Value:   buf[start:len(buf):len(buf)],
+				Kind:    sl.kind,
+				Flags:   sl.flags,
+				CAS:     sl.cas(),
+				Expires: sl.expires(),
+			}
+			got[j] = Found
+			s.hits++
+			s.byteHits += uint64(sl.keyLen) + uint64(sl.valLen)
+			s.touchLocked(i, m.tick(r.sec))
+		}
+		s.mu.Unlock()
+		a = b
+	}
+	return buf
+}
+
 // PeekMulti calls fn with each live item among keys, its Value nil and
 // valueLen its length, under the item's shard lock; it counts nothing.
 func (m *Memory) PeekMulti(_ context.Context, keys []Key, fn func(i int, it Item, valueLen int)) error {

@@ -116,6 +116,9 @@ type shardState struct {
 	// (casEnd-casBlock, casEnd] it took from Memory.cas; never reset, so
 	// ids keep increasing across FlushAll.
 	casNext, casEnd uint64
+
+	// warm is what warmLocked last loaded, summed; nothing reads it.
+	warm uint64
 }
 
 func newShard(budget int64) *shard {
@@ -193,6 +196,35 @@ func (s *shard) lookupLocked(h uint64, ns, name string) int32 {
 			return i
 		}
 	}
+}
+
+// warmLocked loads, for the keys of group (indexes into hs, their hashes),
+// first their home index positions and then the slots and key bytes those
+// name, before any key is looked up. The loads of different keys do not
+// depend on one another, so the CPU waits for their cache misses together,
+// not key after key: with 10 k items the lookups of a 100-key batchGet
+// spent a third of its CPU waiting on them. The sum kept in s.warm stops
+// the compiler from dropping loads whose values are otherwise unused.
+func (s *shard) warmLocked(hs *[readBatchPart]uint64, group []uint8) {
+	x := &s.idx
+	if len(group) < 2 || len(x.entries) == 0 {
+		return
+	}
+	var sum uint64
+	for _, j := range group {
+		p := x.home(uint32(hs[j]))
+		sum += x.entries[p] + uint64(x.offs[p])
+	}
+	for _, j := range group {
+		p := x.home(uint32(hs[j]))
+		if e := x.entries[p]; e != 0 && entryFP(e) == uint32(hs[j]) {
+			sum += uint64(s.slots[entrySlot(e)].valLen)
+			if k, ok := s.bytesAt(x.offs[p], 1); ok {
+				sum += uint64(k[0])
+			}
+		}
+	}
+	s.warm = sum
 }
 
 func (s *shard) pushFrontLocked(i int32) {

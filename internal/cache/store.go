@@ -181,6 +181,31 @@ type Peeker interface {
 	PeekMulti(ctx context.Context, keys []Key, fn func(i int, it Item, valueLen int)) error
 }
 
+// Outcome is what ReadBatch found for one key.
+type Outcome uint8
+
+const (
+	// Missed: no live item; counted as a miss.
+	Missed Outcome = iota
+	// Found: a hit, its item returned and counted as Get counts it.
+	Found
+	// Deferred: a live item whose value is longer than the call allows;
+	// neither copied nor counted, for the caller to Get.
+	Deferred
+)
+
+// BatchReader is implemented by stores that read many keys faster together
+// than one by one (the embedded engine looks up the keys of each shard
+// under one hold of its lock, their cache misses overlapped).
+type BatchReader interface {
+	// ReadBatch looks up keys, none named twice, as Get looks up each: got[i]
+	// is the outcome for keys[i] and, when Found, items[i] its item, whose
+	// Value is appended to buf (the grown buf is returned; a Value stays
+	// valid until buf is reused). A live item whose value is longer than
+	// maxLen bytes is Deferred.
+	ReadBatch(ctx context.Context, keys []Key, items []Item, got []Outcome, buf []byte, maxLen int) ([]byte, error)
+}
+
 // Store is the contract of a cache backend: every App Engine operation, single and
 // multi. Multi results are aligned with their inputs; the error returned
 // beside them is for the whole call (invalid batch, unreachable backend).

@@ -345,7 +345,7 @@ func (r batchGetResponse) VisitGetMultiResponse(w http.ResponseWriter) error {
 // found over budget fails with cache.ErrBatchTooLarge at once; the keys read
 // until then have counted as hits.
 func readGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, names []string, keys []cache.Key, budget, room int) (gen.GetMultiResponseObject, error) {
-	r := &batchReader{ctx: ctx, store: store, names: names, keys: keys, out: getBuf(), val: getBuf()}
+	r := &batchReader{ctx: ctx, store: store, names: names, keys: keys, out: getBuf(), val: getBuf(), budget: budget}
 	r.b = append((*r.out)[:0], batchGetOpen...)
 	if len(keys) > 1 {
 		// Every key of a batch is in one namespace: the name tells them apart.
@@ -398,7 +398,7 @@ func readGetMulti(ctx context.Context, p cache.Peeker, store cache.Store, names 
 		}
 	}
 	putBuf(r.val)
-	r.dropSeen()
+	r.dropScratch()
 	*r.out = append(r.b, batchGetClose...)
 	return batchGetResponse{out: r.out}, nil
 }
@@ -417,22 +417,108 @@ type batchReader struct {
 	out    *[]byte             // the pooled buffer b lives in
 	val    *[]byte             // a pooled buffer for one value
 	b      []byte
-	n      int // items encoded
-	values int // their value bytes
-	next   int // the first key not read yet
+	chunk  *readChunkState // read's room for a chunk of keys; nil until needed
+	big    *[]byte         // a pooled buffer for a value read alone; nil until needed
+	budget int             // the response's limit in bytes
+	n      int             // items encoded
+	values int             // their value bytes
+	next   int             // the first key not read yet
 }
 
 // read encodes the items of keys[from:] into r.b until stop, called after
-// each item, says to; it returns the index of the first key not read.
+// each item, says to; it returns the index of the first key not read. A
+// store that reads batches (cache.BatchReader) is asked for up to
+// readChunk keys at a time; when stop says done in the middle of a chunk,
+// the rest of it waits in r for the next call, which continues from the
+// index returned.
 func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, error) {
+	br, ok := r.store.(cache.BatchReader)
+	if !ok {
+		return r.readEach(from, stop)
+	}
+	if r.chunk == nil {
+		r.chunk = chunkPool.Get().(*readChunkState)
+	}
+	c := r.chunk
+	i, j := from, 0
+	if c.n > 0 {
+		// The rest of the chunk a done cut short.
+		i, j = c.next, c.pos
+	}
+	for {
+		for ; j < c.n; j++ {
+			it := c.items[j]
+			switch c.got[j] {
+			case cache.Missed:
+				continue
+			case cache.Deferred:
+				// A value too long to gather with the others is read alone.
+				if r.big == nil {
+					r.big = getBuf()
+				}
+				var err error
+				it, err = r.store.Get(r.ctx, c.keys[j], *r.big)
+				if errors.Is(err, cache.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return c.at[j], fmt.Errorf("handlers: key %d of %d: %w", c.at[j]+1, len(r.keys), err)
+				}
+				*r.big = it.Value[:0]
+			}
+			done, err := r.encode(c.at[j], it, stop)
+			if err != nil {
+				return c.at[j] + 1, err
+			}
+			if done {
+				if j+1 < c.n {
+					c.pos, c.next = j+1, i
+					return c.at[j+1], nil
+				}
+				c.n = 0
+				return i, nil
+			}
+		}
+		c.n, j = 0, 0
+		if i >= len(r.keys) {
+			return len(r.keys), nil
+		}
+		// The next chunk of keys not named before.
+		n, names := 0, 0
+		for ; i < len(r.keys) && n < readChunk; i++ {
+			if r.firstTime(r.keys[i].Name) {
+				c.keys[n], c.at[n] = r.keys[i], i
+				names += len(r.names[i])
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		c.used = max(c.used, n)
+		// Each key gets an equal share of the value bytes the chunk may
+		// gather: at most chunkRoom in all, and little enough that every
+		// item, escaped at worst, still fits the budget. A longer value is
+		// read alone, in request order, as a store without batches reads
+		// every key, so a batch that passes its budget stops where that one
+		// would, with the same keys counted.
+		worst := r.budget - len(r.b) - len(batchGetClose) - n*itemOverhead - 12*names
+		maxLen := max(min(chunkRoom/n, worst/(6*n)), 0)
+		buf, err := br.ReadBatch(r.ctx, c.keys[:n], c.items[:n], c.got[:n], (*r.val)[:0], maxLen)
+		*r.val = buf[:0]
+		if err != nil {
+			return c.at[0], fmt.Errorf("handlers: keys %d-%d of %d: %w", c.at[0]+1, c.at[n-1]+1, len(r.keys), err)
+		}
+		c.n = n
+	}
+}
+
+// readEach is read for a store without cache.BatchReader: one Get a key.
+func (r *batchReader) readEach(from int, stop func(b []byte) (bool, error)) (int, error) {
 	for i := from; i < len(r.keys); i++ {
 		k := r.keys[i]
-		if r.seen != nil {
-			// One map operation: a name already there leaves the size as it was.
-			n := len(r.seen)
-			if r.seen[k.Name] = struct{}{}; len(r.seen) == n {
-				continue
-			}
+		if !r.firstTime(k.Name) {
+			continue
 		}
 		it, err := r.store.Get(r.ctx, k, *r.val)
 		if errors.Is(err, cache.ErrNotFound) {
@@ -442,15 +528,7 @@ func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, er
 			return i, fmt.Errorf("handlers: key %d of %d: %w", i+1, len(r.keys), err)
 		}
 		*r.val = it.Value[:0]
-		if r.n > 0 {
-			r.b = append(r.b, ',')
-		}
-		r.n++
-		r.values += len(it.Value)
-		r.b = appendJSONString(r.b, r.names[i])
-		r.b = append(r.b, ':')
-		r.b = appendItem(r.b, r.names[i], it)
-		done, err := stop(r.b)
+		done, err := r.encode(i, it, stop)
 		if err != nil {
 			return i + 1, err
 		}
@@ -461,19 +539,79 @@ func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, er
 	return len(r.keys), nil
 }
 
+// firstTime reports whether a batch names key name for the first time.
+func (r *batchReader) firstTime(name string) bool {
+	if r.seen == nil {
+		return true
+	}
+	// One map operation: a name already there leaves the size as it was.
+	n := len(r.seen)
+	r.seen[name] = struct{}{}
+	return len(r.seen) > n
+}
+
+// encode appends the item of key i to r.b and returns what stop says.
+func (r *batchReader) encode(i int, it cache.Item, stop func(b []byte) (bool, error)) (bool, error) {
+	if r.n > 0 {
+		r.b = append(r.b, ',')
+	}
+	r.n++
+	r.values += len(it.Value)
+	r.b = appendJSONString(r.b, r.names[i])
+	r.b = append(r.b, ':')
+	r.b = appendItem(r.b, r.names[i], it)
+	return stop(r.b)
+}
+
+// readChunk is how many keys read asks a cache.BatchReader for at once, and
+// chunkRoom how many value bytes it may gather for them: larger values are
+// read one at a time, so a batch of large values holds one in memory.
+const (
+	readChunk = 128
+	chunkRoom = streamFlush
+)
+
+// readChunkState is read's room for one chunk, pooled: 128 keys and items
+// are about 11 KB, too much to allocate per batchGet.
+type readChunkState struct {
+	keys  [readChunk]cache.Key
+	items [readChunk]cache.Item
+	got   [readChunk]cache.Outcome
+	at    [readChunk]int // the index in the batch of each key
+	used  int            // how many of keys and items were filled
+	// n keys are read; those from pos on wait to be encoded, and the key
+	// after them is next. n is 0 once all are.
+	n, pos, next int
+}
+
+var chunkPool = sync.Pool{New: func() any { return new(readChunkState) }}
+
 func (r *batchReader) release() {
 	*r.out = r.b[:0]
 	putBuf(r.out)
 	putBuf(r.val)
-	r.dropSeen()
+	r.dropScratch()
 }
 
-// dropSeen returns the set of names read to its pool.
-func (r *batchReader) dropSeen() {
+// dropScratch returns the set of names read, the chunk's room and the
+// buffer of a value read alone to their pools.
+func (r *batchReader) dropScratch() {
 	if r.seen != nil {
 		clear(r.seen)
 		seenPool.Put(r.seen)
 		r.seen = nil
+	}
+	if r.chunk != nil {
+		// The items alias the value buffers: drop them with the chunk.
+		clear(r.chunk.items[:r.chunk.used])
+		clear(r.chunk.keys[:r.chunk.used])
+		r.chunk.used, r.chunk.n = 0, 0
+		chunkPool.Put(r.chunk)
+		r.chunk = nil
+	}
+	if r.big != nil {
+		putBuf(r.big)
+		r.big = nil
 	}
 }
 

@@ -66,12 +66,16 @@ func TestStreamedBatchGetSendsTheBufferedBytes(t *testing.T) {
 	assert.Contains(t, resp, "batch_too_large")
 }
 
-// failingGets lets PeekMulti through and fails every Get, as a store that
+// failingGets lets PeekMulti through and fails every Get and ReadBatch, as a store that
 // loses its backend between the size check and the reads would.
 type failingGets struct{ *cache.Memory }
 
 func (f failingGets) Get(context.Context, cache.Key, []byte) (cache.Item, error) {
 	return cache.Item{}, fmt.Errorf("lost the backend: %w", cache.ErrUnavailable)
+}
+
+func (f failingGets) ReadBatch(_ context.Context, _ []cache.Key, _ []cache.Item, _ []cache.Outcome, buf []byte, _ int) ([]byte, error) {
+	return buf, fmt.Errorf("lost the backend: %w", cache.ErrUnavailable)
 }
 
 func TestStreamedBatchGetSetsContentLengthWhenItFitsOneWrite(t *testing.T) {
@@ -154,4 +158,82 @@ func TestBatchGetPastOneWriteIsCheckedAgainstItsLimitAsTheBufferedOne(t *testing
 	after, err := mem.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, before.Hits+1, after.Hits, "only the key read before the check counted")
+}
+
+// peekOnly is the engine without cache.BatchReader: batchGet then reads
+// its keys one Get at a time.
+type peekOnly struct {
+	cache.Store
+	p cache.Peeker
+}
+
+func (s peekOnly) PeekMulti(ctx context.Context, keys []cache.Key, fn func(int, cache.Item, int)) error {
+	return s.p.PeekMulti(ctx, keys, fn)
+}
+
+// TestBatchGetReadInChunksAnswersAsOneKeyAtATime compares batchGets served
+// from the engine's ReadBatch, in chunks of keys, with the same batchGets
+// read one Get at a time: the same status, the same bytes, the same hits
+// counted (but for a batch refused past its first write). The batches cross chunks, name keys twice, miss, hold values too
+// long to gather with the others, pass the first write in the middle of a
+// chunk (streamed), and come near or over the response limit.
+func TestBatchGetReadInChunksAnswersAsOneKeyAtATime(t *testing.T) {
+	mem, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mem.Close() })
+	names := make([]string, 0, 400)
+	for i := range 300 {
+		name := fmt.Sprintf("key-%d", i)
+		names = append(names, fmt.Sprintf("%q", name))
+		if i%9 == 0 {
+			continue // missing
+		}
+		size := 150
+		if i%17 == 0 || i >= 150 {
+			size = 3000 // longer than a key's share of a chunk
+		}
+		code, _ := do(handlers.NewRouter(mem, handlers.Config{}), http.MethodPut, "/v1/ns/~/keys/"+name, "application/json",
+			`{"value":"`+strings.Repeat(string(rune('a'+i%26)), size)+`"}`)
+		require.Equal(t, http.StatusOK, code)
+	}
+	names = append(names, names[3], names[200], names[7]) // named twice
+	all := `{"keys":[` + strings.Join(names, ",") + `]}`
+	small := `{"keys":[` + strings.Join(names[:40], ",") + `]}`
+	hits := func() uint64 {
+		st, err := mem.Stats(t.Context())
+		require.NoError(t, err)
+		return st.Hits
+	}
+	for _, tt := range []struct {
+		name   string
+		budget int64
+		body   string
+	}{
+		{"a few keys in one write", 4 << 20, small},
+		{"300 keys, streamed past the first write", 4 << 20, all},
+		{"300 keys near the limit", 60 << 10, all},
+		{"300 keys over the limit only past the first chunk", 200 << 10, all},
+		{"a limit passed inside the first chunk", 9 << 10, small},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := handlers.Config{MaxResponseBytes: tt.budget}
+			chunked, each := handlers.NewRouter(mem, cfg), handlers.NewRouter(peekOnly{Store: mem, p: mem}, cfg)
+			h0 := hits()
+			ccode, cbody := do(chunked, http.MethodPost, batchGet, "application/json", tt.body)
+			h1 := hits()
+			ecode, ebody := do(each, http.MethodPost, batchGet, "application/json", tt.body)
+			h2 := hits()
+			assert.Equal(t, ecode, ccode)
+			assert.Equal(t, ebody, cbody, "the same bytes either way")
+			if ecode == http.StatusOK {
+				assert.Equal(t, h2-h1, h1-h0, "the same hits counted")
+			} else {
+				// Refused past the first write: the keys of the chunk read
+				// by then count, which one Get at a time had not reached.
+				assert.GreaterOrEqual(t, h1-h0, h2-h1)
+				assert.LessOrEqual(t, h1-h0, h2-h1+128)
+			}
+			assert.NotZero(t, h1-h0)
+		})
+	}
 }
