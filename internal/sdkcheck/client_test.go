@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,6 +106,11 @@ func TestAsyncCallsRunConcurrentlyAndCanBeAwaitedInSelect(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"values": {"k": 1}}`)
 	})
+	// A failed check below must not leave the handlers waiting for ever,
+	// holding the server's Close.
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
 	first := c.OffsetMultiAsync(t.Context(), map[string]int{"k": 1})
 	second := c.OffsetMultiAsync(t.Context(), map[string]int{"k": 1})
 	require.Eventually(t, func() bool { return inFlight.Load() == 2 }, 5*time.Second, time.Millisecond,
@@ -114,7 +120,7 @@ func TestAsyncCallsRunConcurrentlyAndCanBeAwaitedInSelect(t *testing.T) {
 		t.Fatal("the result is ready before the server answered")
 	default:
 	}
-	close(release)
+	unblock()
 	for _, f := range []*sdk.Future[map[string]*uint64]{first, second} {
 		<-f.Done()
 		values, err := f.GetResult()
@@ -366,13 +372,20 @@ func TestNewAndTransportOptions(t *testing.T) {
 
 func TestContextBoundsEveryCall(t *testing.T) {
 	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
 	c := stub(t, func(w http.ResponseWriter, r *http.Request) {
+		// Read to the end of the body: only then does net/http watch the
+		// connection and cancel r.Context() when the client hangs up.
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	})
+	// Registered after stub's server, so it runs before the server's Close,
+	// which waits for this handler: a request the client canceled after it
+	// was sent otherwise held the test until its timeout (seen beside CPU
+	// hogs, where the request got out before the cancel).
+	t.Cleanup(func() { close(release) })
 	ctx, cancel := context.WithCancel(t.Context())
 	f := c.GetMultiAsync(ctx, []string{"k"})
 	cancel()
