@@ -394,7 +394,7 @@ func (m *Memory) GetMulti(_ context.Context, keys []Key, maxBytes int) (map[Key]
 // readBatchPart is how many keys ReadBatch groups by shard at a time: with
 // 16 shards per CPU a part of 128 keys puts four in each shard of a 2-CPU
 // machine; with 8 CPUs or more they rarely share one, and the lookups cost
-// what Get's do, less a lock per shard.
+// what Get's do.
 const readBatchPart = 128
 
 // ReadBatch implements BatchReader. Each part of the keys is ordered by
