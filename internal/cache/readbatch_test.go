@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,4 +119,66 @@ func TestReadBatchWarmsTheKeysOfAShard(t *testing.T) {
 		warmed = warmed || s.warm != 0
 	}
 	assert.True(t, warmed, "a shard with several keys of the batch was warmed")
+}
+
+// TestReadBatchBesideWritersAndOtherBatches runs batches beside other
+// batches and single writes and deletes, over few and many shards: under
+// -race it checks ReadBatch's locking.
+func TestReadBatchBesideWritersAndOtherBatches(t *testing.T) {
+	for _, shards := range []int{2, 32, 1024} {
+		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) {
+			m := newTestMemory(t, Options{Shards: shards, MemoryLimit: 2 << 30})
+			const n = 2000
+			keys := make([]Key, n)
+			for i := range keys {
+				keys[i] = mustKey(t, fmt.Sprintf("c%d", i))
+				set(t, m, keys[i].Name, "v", 0)
+			}
+			var readers, writers sync.WaitGroup
+			stop := make(chan struct{})
+			for w := range 4 {
+				readers.Add(1)
+				writers.Add(1)
+				go func() {
+					defer readers.Done()
+					batch := make([]Key, 100)
+					items, got := make([]Item, 100), make([]Outcome, 100)
+					var buf []byte
+					for i := range 300 {
+						for j := range batch {
+							batch[j] = keys[(i*7919+j*104729+w*31)%n]
+						}
+						// Distinct keys, as the contract asks: the strides
+						// above repeat only past n.
+						var err error
+						buf, err = m.ReadBatch(t.Context(), batch, items, got, buf[:0], 10)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+				go func() {
+					defer writers.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						k := keys[(i*31+w)%n]
+						if i%3 == 0 {
+							_ = m.Delete(t.Context(), k, 0)
+						} else if _, err := m.Put(t.Context(), ModeSet, Entry{Key: k, Value: []byte("w"), Kind: KindBytes}); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			readers.Wait()
+			close(stop)
+			writers.Wait()
+		})
+	}
 }
