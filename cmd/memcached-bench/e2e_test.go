@@ -16,7 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/memcached-http/memcached-http/internal/leakcheck"
 )
 
 // startFixed runs `memcached-bench -serve-fixed` in-process and returns its URL.
@@ -42,22 +43,11 @@ func startFixed(t *testing.T, valueSize string) string {
 }
 
 // verifyNoLeaks fails the test if goroutines other than the test's own
-// are still running 10 s after it asks. goleak.VerifyNone alone gives them
-// about 0.4 s to end, which a busy machine can take to wind down a stopped
-// server's connections; a leaked goroutine still fails, only later.
+// are still running leakcheck.Window after it asks.
 func verifyNoLeaks(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := goleak.Find()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Error(err)
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := leakcheck.Wait(); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -13,26 +13,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"github.com/memcached-http/memcached-http/internal/leakcheck"
 )
 
-// TestMain fails the package if any test leaves a sweeper goroutine behind.
-// goleak.VerifyTestMain gives goroutines about 0.4 s to end, which a busy
-// machine can take to stop a closed store's; a leaked one still fails the
-// package, 10 s on.
+// TestMain fails the package if any test leaves a sweeper goroutine behind,
+// giving them leakcheck.Window to end.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			err := goleak.Find()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintln(os.Stderr, "goleak:", err)
-				code = 1
-				break
-			}
+		if err := leakcheck.Wait(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
 		}
 	}
 	os.Exit(code)
@@ -518,7 +510,7 @@ func TestCloseStopsTheSweeper(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Close())
 	require.NoError(t, m.Close(), "Close is idempotent")
-	goleak.VerifyNone(t)
+	require.NoError(t, leakcheck.Wait(), "the sweeper ended")
 }
 
 func TestMixedLoadStaysWithinTheMemoryLimit(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/memcached-http/memcached-http/internal/leakcheck"
 	"github.com/memcached-http/memcached-http/internal/testserver"
 )
 
@@ -295,22 +296,13 @@ func TestMain(m *testing.M) {
 	if code == 0 {
 		// rueidis closes replaced cluster connections and retries slot
 		// refreshes from goroutines that sleep up to 5 s and then end.
-		// goleak.Find waits about 0.4 s for the others, which a busy
-		// machine can take to stop a closed store's; a leaked one still
-		// fails the package, 10 s on.
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			err := goleak.Find(
-				goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
-				goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
-			)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintln(os.Stderr, "goleak:", err)
-				code = 1
-				break
-			}
+		err := leakcheck.Wait(
+			goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+			goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
+		)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
 		}
 	}
 	os.Exit(code)
