@@ -37,6 +37,9 @@ func TestARawPutAllocatesAboutOneValue(t *testing.T) {
 	}
 	put(-1) // the pooled buffer's first allocation
 	const n = 40
+	// One P, as in TestJSONWritesAllocateAboutOneValue: a pooled buffer
+	// stays with the P that put it.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range n {
@@ -141,8 +144,13 @@ func TestJSONWritesAllocateAboutOneValue(t *testing.T) {
 					put(i) // the pooled buffers' first allocations
 				}
 				// A collection would empty the pools, and count their
-				// buffers again; there is none while this measures.
+				// buffers again; there is none while this measures. One P:
+				// a sync.Pool keeps a buffer in the P that put it, so a
+				// goroutine moved to the other P (beside CPU hogs, often)
+				// allocates a new one, which is the scheduler's doing, not
+				// the write's.
 				defer debug.SetGCPercent(debug.SetGCPercent(-1))
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
 				for i := range n {
