@@ -456,15 +456,14 @@ func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, er
 				if r.big == nil {
 					r.big = getBuf()
 				}
-				var err error
-				it, err = r.store.Get(r.ctx, c.keys[j], *r.big)
-				if errors.Is(err, cache.ErrNotFound) {
+				alone, found, err := r.readAlone(c.at[j], r.big)
+				if err != nil {
+					return c.at[j], err
+				}
+				if !found {
 					continue
 				}
-				if err != nil {
-					return c.at[j], fmt.Errorf("handlers: key %d of %d: %w", c.at[j]+1, len(r.keys), err)
-				}
-				*r.big = it.Value[:0]
+				it = alone
 			}
 			done, err := r.encode(c.at[j], it, stop)
 			if err != nil {
@@ -516,18 +515,16 @@ func (r *batchReader) read(from int, stop func(b []byte) (bool, error)) (int, er
 // readEach is read for a store without cache.BatchReader: one Get a key.
 func (r *batchReader) readEach(from int, stop func(b []byte) (bool, error)) (int, error) {
 	for i := from; i < len(r.keys); i++ {
-		k := r.keys[i]
-		if !r.firstTime(k.Name) {
+		if !r.firstTime(r.keys[i].Name) {
 			continue
 		}
-		it, err := r.store.Get(r.ctx, k, *r.val)
-		if errors.Is(err, cache.ErrNotFound) {
-			continue
-		}
+		it, found, err := r.readAlone(i, r.val)
 		if err != nil {
-			return i, fmt.Errorf("handlers: key %d of %d: %w", i+1, len(r.keys), err)
+			return i, err
 		}
-		*r.val = it.Value[:0]
+		if !found {
+			continue
+		}
 		done, err := r.encode(i, it, stop)
 		if err != nil {
 			return i + 1, err
@@ -537,6 +534,20 @@ func (r *batchReader) readEach(from int, stop func(b []byte) (bool, error)) (int
 		}
 	}
 	return len(r.keys), nil
+}
+
+// readAlone reads key i with the store's Get, its value into buf (kept for
+// the next read); found is false for a miss.
+func (r *batchReader) readAlone(i int, buf *[]byte) (it cache.Item, found bool, err error) {
+	it, err = r.store.Get(r.ctx, r.keys[i], *buf)
+	if errors.Is(err, cache.ErrNotFound) {
+		return cache.Item{}, false, nil
+	}
+	if err != nil {
+		return cache.Item{}, false, fmt.Errorf("handlers: key %d of %d: %w", i+1, len(r.keys), err)
+	}
+	*buf = it.Value[:0]
+	return it, true, nil
 }
 
 // firstTime reports whether a batch names key name for the first time.

@@ -205,10 +205,7 @@ func (s *Server) batchKeys(ns string, prefix *string, names []string, field stri
 	if _, err := cache.ParseNamespace(ns); err != nil {
 		return nil, onField("namespace", err)
 	}
-	in, err := cache.InNamespace(ns)
-	if err != nil {
-		return nil, onField("namespace", err)
-	}
+	in, _ := cache.InNamespace(ns) // accepts every name ParseNamespace did
 	pre := deref(prefix)
 	keys := make([]cache.Key, len(names))
 	for i, name := range names {
