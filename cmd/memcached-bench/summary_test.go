@@ -66,6 +66,9 @@ func TestSummaryReportsMediansAndRatios(t *testing.T) {
 	half := run3(labelOursGetHalf, targetMemcached, "get:1", []float64{35_000}, 1, []float64{1_200})
 	half[0].Model, half[0].Rate, half[0].Dropped = "open", 35_000, 7
 	runs = append(runs, half...)
+	webdisHalf := run3(labelWebdisGetHalf, targetWebdis, "get:1", []float64{35_000}, 1, []float64{2_400})
+	webdisHalf[0].Model, webdisHalf[0].Rate = "open", 35_000
+	runs = append(runs, webdisHalf...)
 
 	results, err := readResults(strings.NewReader(jsonLines(t, runs...) + "\n"))
 	require.NoError(t, err)
@@ -89,6 +92,9 @@ func TestSummaryReportsMediansAndRatios(t *testing.T) {
 	// Rounds: 1.5M/80k, 1.4M/60k, 1.6M/70k.
 	assert.Contains(t, md, "| batchGet keys/s ÷ single-GET keys/s | 22.9× | 18.8× – 23.3× | ≥ 20× | yes |")
 	assert.Contains(t, md, "| GET p99 at half of peak (open model) | 1.20 ms |  | ≤ 1.5 ms | yes |")
+	// The same offered load to both: 1.2 ms against Webdis's 2.4 ms.
+	assert.Contains(t, md, "| GET p99 ÷ Webdis GET p99, one offered load (open model) | 0.50× |  | — | — |")
+	assert.Contains(t, md, "| PUT set p99 ÷ Webdis SET p99, one offered load (open model) | not run |  | — | — |")
 	assert.Less(t, strings.Index(md, "| ours-get |"), strings.Index(md, "| ceiling-get |"), "rows keep the order they were run in")
 }
 
