@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,6 +228,16 @@ func serveFront(t *testing.T, srv *http.Server) (string, *Front) {
 	return ln.Addr().String(), f
 }
 
+// releaser returns a function that closes release once, and has the test's
+// cleanup call it too, so a handler blocked on release ends however the test
+// does.
+func releaser(t *testing.T, release chan struct{}) func() {
+	t.Helper()
+	once := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(once)
+	return once
+}
+
 func TestFrontCancelsARequestWhoseClientHangsUp(t *testing.T) {
 	canceled := make(chan error, 1)
 	started := make(chan struct{})
@@ -258,6 +269,9 @@ func TestFrontKeepsAByteReadWhileWatching(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	})})
+	// Registered after serveFront, so it runs before the front's Close: a
+	// failed check must not leave the handler waiting, nor Close with it.
+	unblock := releaser(t, release)
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
@@ -268,7 +282,7 @@ func TestFrontKeepsAByteReadWhileWatching(t *testing.T) {
 	_, err = io.WriteString(conn, "G")
 	require.NoError(t, err)
 	waitConn(t, f, func(c *frontConn) bool { return len(c.peeked) == 1 })
-	close(release)
+	unblock()
 	_, err = io.WriteString(conn, req("GET", "/v1/next", nil, "")[1:])
 	require.NoError(t, err)
 	br := bufio.NewReader(conn)
@@ -310,6 +324,7 @@ func TestFrontClosesIdleConnectionsAndDrains(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})}
 	addr, f := serveFront(t, srv)
+	unblock := releaser(t, release) // after serveFront, as above
 
 	// Idle past IdleTimeout: closed.
 	idle, err := net.Dial("tcp", addr)
@@ -342,7 +357,7 @@ func TestFrontClosesIdleConnectionsAndDrains(t *testing.T) {
 		t.Fatalf("drained with a request in flight: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	close(release)
+	unblock()
 	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
 	require.NoError(t, err)
 	assert.True(t, resp.Close, "the last answer says Connection: close")
