@@ -305,6 +305,11 @@ func (c *frontConn) serve() {
 				}
 				_ = c.fc.SetReadDeadline(c.readUntil)
 			}
+			// The answers already written go out before the wait: a
+			// pipelining client may send the rest only once it has them.
+			if c.bw.Buffered() > 0 && c.bw.Flush() != nil {
+				return
+			}
 			if _, err := c.br.Peek(len(buf) + 1); err == nil {
 				continue
 			}

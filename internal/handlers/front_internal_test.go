@@ -449,3 +449,73 @@ func TestFrontUnderConcurrentKeepAliveClients(t *testing.T) {
 	assert.Positive(t, p.f.served.Load())
 	assert.Equal(t, int64(clients/4), p.f.handed.Load(), "one hand-off per client that sent a HEAD")
 }
+
+// TestFrontAnswersBeforeTheNextRequestIsWhole: a pipelining client that has
+// sent part of its next request gets the answer to the one before it at
+// once, not when the next one is complete (or its header timeout ends).
+func TestFrontAnswersBeforeTheNextRequestIsWhole(t *testing.T) {
+	store, err := cache.NewMemory(cache.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	srv := &http.Server{Handler: NewRouter(store, Config{}), ReadHeaderTimeout: time.Hour, IdleTimeout: time.Hour}
+	addr, f := serveFront(t, srv)
+	js := []string{"Content-Type: application/json"}
+	for _, tc := range []struct{ name, first, next string }{
+		{"get, then part of a head", req("GET", "/v1/ns/~/keys/a", nil, ""), req("GET", "/v1/ns/~/keys/a", nil, "")},
+		{"put, then part of a head", req("PUT", "/v1/ns/~/keys/a", js, `{"value":1}`), req("GET", "/v1/ns/~/keys/a", nil, "")},
+		{"refusal, then part of a body", req("PUT", "/v1/ns/~/keys/a", js, `{"nope":1}`), req("PUT", "/v1/ns/~/keys/b", js, `{"value":2}`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served := f.served.Load()
+			conn, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			defer conn.Close()
+			// Without the fix the answer waits for the rest: an hour here.
+			require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
+			cut := len(tc.next) - 3
+			_, err = io.WriteString(conn, tc.first+tc.next[:cut])
+			require.NoError(t, err)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			require.NoError(t, err, "the first answer before the second request is whole")
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_, err = io.WriteString(conn, tc.next[cut:])
+			require.NoError(t, err)
+			resp, err = http.ReadResponse(br, nil)
+			require.NoError(t, err, "the second answer")
+			_, _ = io.Copy(io.Discard, resp.Body)
+			assert.Equal(t, int64(2), f.served.Load()-served, "both served by the front")
+		})
+	}
+}
+
+// TestACutOffBodyIsNotAnswered: a client that stops sending mid-body (here
+// it half-closes) gets no answer, where net/http would send 200 with an
+// empty body for a handler that answered nothing, and nothing is stored.
+func TestACutOffBodyIsNotAnswered(t *testing.T) {
+	p := newFrontPair(t, Config{})
+	js := "Content-Type: application/json\r\n"
+	cuts := map[string]string{
+		"put, length":       "PUT /v1/ns/t/keys/cut HTTP/1.1\r\nHost: x\r\n" + js + "Content-Length: 50\r\n\r\n{\"value\": 1",
+		"put, chunked":      "PUT /v1/ns/t/keys/cut HTTP/1.1\r\nHost: x\r\n" + js + "Transfer-Encoding: chunked\r\n\r\n20\r\n{\"value\":1}",
+		"batch set, length": "POST /v1/ns/t/keys:batchSet HTTP/1.1\r\nHost: x\r\n" + js + "Content-Length: 100\r\n\r\n{\"items\":[{\"key\":\"cut\",\"value\":1}]}",
+	}
+	for name, raw := range cuts {
+		for transport, addr := range map[string]string{"net/http": p.plain, "front": p.front} {
+			t.Run(name+", "+transport, func(t *testing.T) {
+				conn, err := net.Dial("tcp", addr)
+				require.NoError(t, err)
+				defer conn.Close()
+				require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
+				_, err = io.WriteString(conn, raw)
+				require.NoError(t, err)
+				require.NoError(t, conn.(*net.TCPConn).CloseWrite())
+				got, err := io.ReadAll(conn)
+				require.NoError(t, err, "the connection closes")
+				assert.Empty(t, string(got), "no answer to a request whose body never came")
+				miss := exchange(t, addr, req("GET", "/v1/ns/t/keys/cut", nil, ""), 1)
+				assert.Equal(t, http.StatusNotFound, miss[0].resp.StatusCode, "nothing stored")
+			})
+		}
+	}
+}

@@ -174,6 +174,14 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.observe(ww, r, time.Since(start))
+	if ww.status == 0 && clientGone(r) {
+		// Nothing was answered because the client left (writeError sends
+		// nothing then). Returning would have net/http send 200 with an
+		// empty body, success for a write that never happened, to a client
+		// that may still read (one that half-closed mid-body); aborting
+		// closes the connection instead.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // serveRoute is everything after CORS; w is ServeHTTP's statusWriter, which
