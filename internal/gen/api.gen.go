@@ -1753,6 +1753,20 @@ func (response FlushAll200JSONResponse) VisitFlushAllResponse(w http.ResponseWri
 	return err
 }
 
+type FlushAll400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FlushAll400JSONResponse) VisitFlushAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FlushAll401JSONResponse struct{ UnauthenticatedJSONResponse }
 
 func (response FlushAll401JSONResponse) VisitFlushAllResponse(w http.ResponseWriter) error {

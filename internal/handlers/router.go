@@ -205,6 +205,11 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 	if !s.guard.allow(w, r, m) {
 		return
 	}
+	if err := unevaluatedCondition(r, m.op); err != nil {
+		refuseBody(w, r)
+		writeError(w, r, err)
+		return
+	}
 	if limit := s.limits[m.op]; limit > 0 {
 		if !limitBody(w, r, limit) {
 			return
@@ -224,6 +229,23 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveGenerated(w, r, m)
+}
+
+// unevaluatedCondition refuses If-Match or If-None-Match on a request other
+// than a GET whose operation does not evaluate them (routes' conds): the
+// writes, where an ignored stale ETag would still delete or count, and
+// batchGet. A GET may ignore them; nothing is lost.
+func unevaluatedCondition(r *http.Request, o op) error {
+	if routes[o].conds || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	for _, h := range [...]string{"If-Match", "If-None-Match"} {
+		if _, ok := r.Header[h]; ok {
+			return invalid(h, "%s is evaluated only by PUT …/keys/{key} (a cas, replace or add) and GET; this request cannot be made conditional, and is refused rather than run as if the condition held: send it without %s",
+				h, h)
+		}
+	}
+	return nil
 }
 
 // refuseBody closes the connection after a refusal when the request still

@@ -21,6 +21,9 @@ import (
 //  3. the row's role (guard, middleware.go): without a valid token 401, out
 //     of role or namespace 403, over the rate limit 429, all before a body
 //     byte is read; failed attempts count against the client address;
+//     then a request other than a GET whose row does not evaluate
+//     If-Match / If-None-Match (conds) and carries one: 400, before the
+//     body too;
 //  4. the row's body limit (limitBody), then the row's handler: the fast path
 //     registered for the operation in fast.go when it takes the request,
 //     otherwise the generated strict handler (internal/gen) and Server's
@@ -72,13 +75,18 @@ type route struct {
 	role   auth.Role // the role a token needs when tokens are configured; 0 is public
 	perNS  bool      // the role is checked against the path's namespace, otherwise against every namespace
 	body   bodyKind
+	// conds: the operation evaluates If-Match and If-None-Match (the
+	// spec's parameters). Other requests but GETs refuse them, since RFC
+	// 9110 does not let a server that cannot evaluate a condition act as if
+	// it held: a delete with a stale ETag must not delete.
+	conds bool
 }
 
 // routes is the routing table, one row per operation.
 var routes = [numOps]route{
 	opNone:        {id: "none"},
-	opGet:         {id: "get", method: http.MethodGet, path: "/v1/ns/{namespace}/keys/{key}", role: auth.RoleRead, perNS: true},
-	opSet:         {id: "set", method: http.MethodPut, path: "/v1/ns/{namespace}/keys/{key}", role: auth.RoleWrite, perNS: true, body: bodySingleKey},
+	opGet:         {id: "get", method: http.MethodGet, path: "/v1/ns/{namespace}/keys/{key}", role: auth.RoleRead, perNS: true, conds: true},
+	opSet:         {id: "set", method: http.MethodPut, path: "/v1/ns/{namespace}/keys/{key}", role: auth.RoleWrite, perNS: true, body: bodySingleKey, conds: true},
 	opDelete:      {id: "delete", method: http.MethodDelete, path: "/v1/ns/{namespace}/keys/{key}", role: auth.RoleWrite, perNS: true},
 	opIncr:        {id: "incr", method: http.MethodPost, path: "/v1/ns/{namespace}/keys/{key}:incr", role: auth.RoleWrite, perNS: true, body: bodySingleKey},
 	opDecr:        {id: "decr", method: http.MethodPost, path: "/v1/ns/{namespace}/keys/{key}:decr", role: auth.RoleWrite, perNS: true, body: bodySingleKey},

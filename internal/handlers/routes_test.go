@@ -18,7 +18,7 @@ func TestRoutesMatchSpec(t *testing.T) {
 	doc := contracttest.Spec(t)
 	type row struct{ method, path, id string }
 	var inSpec, inTable []row
-	public := map[string]bool{}
+	public, conditional := map[string]bool{}, map[string]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			if method == http.MethodHead && item.Get != nil {
@@ -27,6 +27,11 @@ func TestRoutesMatchSpec(t *testing.T) {
 			}
 			inSpec = append(inSpec, row{method, path, o.OperationID})
 			public[o.OperationID] = o.Security != nil && len(*o.Security) == 0
+			for _, p := range o.Parameters {
+				if p.Value.In == "header" && (p.Value.Name == "If-Match" || p.Value.Name == "If-None-Match") {
+					conditional[o.OperationID] = true
+				}
+			}
 		}
 	}
 	for o, rt := range routes {
@@ -35,6 +40,7 @@ func TestRoutesMatchSpec(t *testing.T) {
 		}
 		inTable = append(inTable, row{rt.method, rt.path, rt.id})
 		assert.Equal(t, public[rt.id], rt.role == 0, "%s: public in the spec iff it has no role here", rt.id)
+		assert.Equal(t, conditional[rt.id], rt.conds, "%s: evaluates If-Match / If-None-Match iff the spec lists one", rt.id)
 		assert.Equal(t, strings.HasPrefix(rt.path, "/v1/ns/{namespace}/"), rt.perNS, "%s: namespace operations are checked against their namespace", rt.id)
 	}
 	assert.ElementsMatch(t, inSpec, inTable)

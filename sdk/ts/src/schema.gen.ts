@@ -1660,6 +1660,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlushResult"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             429: components["responses"]["RateLimited"];
