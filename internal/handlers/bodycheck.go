@@ -390,6 +390,72 @@ func (w *walker) array(want fields, open bool) *memberError {
 	}
 }
 
+// pathAt is the wire path (items[1].flags, offsets.hits) of the innermost
+// value of data, JSON that checkJSON accepted, whose bytes end at or after
+// off and begin before it: the value a json.UnmarshalTypeError's Offset
+// points into. encoding/json's own Field has no array indexes and stops at
+// a map ("items.flags", "offsets"). It is "" when no value holds off.
+func pathAt(data []byte, off int) string {
+	w := walker{data: data}
+	path, _ := w.pathAt(off, "")
+	return path
+}
+
+func (w *walker) pathAt(off int, path string) (string, bool) {
+	w.ws()
+	if w.i >= len(w.data) {
+		return "", false
+	}
+	start := w.i
+	switch w.data[w.i] {
+	case '{':
+		w.i++
+		for {
+			w.ws()
+			switch w.data[w.i] {
+			case '}':
+				w.i++
+				return path, start < off && off <= w.i
+			case ',':
+				w.i++
+				w.ws()
+			}
+			name := unquote(w.str())
+			w.ws()
+			w.i++ // :
+			inner := name
+			if path != "" {
+				inner = path + "." + name
+			}
+			if p, ok := w.pathAt(off, inner); ok {
+				return p, true
+			}
+		}
+	case '[':
+		w.i++
+		for n := 0; ; n++ {
+			w.ws()
+			switch w.data[w.i] {
+			case ']':
+				w.i++
+				return path, start < off && off <= w.i
+			case ',':
+				w.i++
+			}
+			if p, ok := w.pathAt(off, path+"["+strconv.Itoa(n)+"]"); ok {
+				return p, true
+			}
+		}
+	case '"':
+		w.str()
+	default:
+		for w.i < len(w.data) && strings.IndexByte(",}] \t\r\n", w.data[w.i]) < 0 {
+			w.i++
+		}
+	}
+	return path, start < off && off <= w.i
+}
+
 // maxUpFront bounds the buffer grown from a declared Content-Length before
 // its bytes arrive; beyond it the buffer grows with the bytes read.
 const maxUpFront = 1 << 20
@@ -432,14 +498,17 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *[]byte, o op) ([]byte
 
 // replay makes r.Body the bytes already read.
 func replay(r *http.Request, data []byte) {
-	body := new(replayBody)
+	body := &replayBody{data: data}
 	body.Reset(data)
 	r.Body = body
 }
 
 // replayBody replays a body already read: a bytes.Reader with Close, in one
 // allocation.
-type replayBody struct{ bytes.Reader }
+type replayBody struct {
+	bytes.Reader
+	data []byte // what it replays, for pathAt
+}
 
 func (*replayBody) Close() error { return nil }
 

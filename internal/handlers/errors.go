@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -220,6 +221,12 @@ func paramError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, badRequest("", "a parameter is not valid", err))
 		return
 	}
+	if n := len(r.URL.Query()[field]); n > 1 {
+		// Which of the values was meant is a guess; the first one may be
+		// valid, so saying it is not would mislead.
+		writeError(w, r, badRequest(field, fmt.Sprintf("%s is given %d times; send it once", field, n), err))
+		return
+	}
 	if _, ok := errors.AsType[*gen.RequiredParamError](err); ok {
 		writeError(w, r, badRequest(field, fmt.Sprintf("%s is required: %s", field, wantedOf(field)), err))
 		return
@@ -248,7 +255,7 @@ func requestError(w http.ResponseWriter, r *http.Request, err error) {
 	field, msg := "", "the request body does not decode"
 	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		if e.Field != "" {
-			writeError(w, r, mustBe(e.Field, jsonKind(e.Value), err))
+			writeError(w, r, mustBe(typeErrorField(r, e), jsonKind(e.Value), err))
 			return
 		}
 		msg = fmt.Sprintf("the request body must be a JSON object, not %s", jsonKind(e.Value))
@@ -258,6 +265,24 @@ func requestError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "the request body is not valid JSON: " + e.Error()
 	}
 	writeError(w, r, badRequest(field, msg, err))
+}
+
+// typeErrorField is the wire path of the member e refuses: items[1].flags
+// where encoding/json says items.flags, offsets.hits where it says offsets.
+// It keeps e's Field when the body is not at hand or the two disagree, and
+// for an element of an array (items[0] where an object was wanted), whose
+// form is worded by its array's name.
+func typeErrorField(r *http.Request, e *json.UnmarshalTypeError) string {
+	rb, ok := r.Body.(*replayBody)
+	if !ok {
+		return e.Field
+	}
+	p := pathAt(rb.data, int(e.Offset))
+	bare := index.ReplaceAllString(p, "")
+	if p == "" || strings.HasSuffix(p, "]") || bare != e.Field && !strings.HasPrefix(bare, e.Field+".") {
+		return e.Field
+	}
+	return p
 }
 
 // responseError is the strict server's ResponseErrorHandlerFunc: the error a

@@ -455,3 +455,39 @@ func TestTheLogLineKeepsTheWholeErrorChain(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(logs.String())), &line), "one JSON line: %s", logs.String())
 	assert.Equal(t, "cache: invalid argument: time must not be negative", line["error"], "the log keeps the chain")
 }
+
+// TestTypeErrorsNameTheMemberWithItsIndex: a member of the wrong type inside
+// a batch is named by its wire path, index and map key included, as the
+// spec's errors section promises (items[1].flags, offsets.o1), not by
+// encoding/json's path (items.flags, offsets).
+func TestTypeErrorsNameTheMemberWithItsIndex(t *testing.T) {
+	offsetForm := "offsets.o1 must be an integer from -9223372036854775808 to 9223372036854775807, not "
+	tests := []struct {
+		name, path, body, wantField, wantMsg string
+	}{
+		{"a batchSet flags", batchSet, `{"items":[{"key":"a","value":1},{"key":"b","value":1,"flags":-1}]}`,
+			"items[1].flags", "items[1].flags must be an integer from 0 to 4294967295, not -1"},
+		{"a batchSet cas as a number", batchSet, ` {"items":[{"key":"a","value":1},{"key":"b","value":1,"cas":5}], "mode":"cas"}`,
+			"items[1].cas", "items[1].cas must be " + `the item's CAS token as a JSON string of digits, e.g. "12" (a get answers it as "cas" and as the ETag), not a JSON number`},
+		{"a batchSet key as a number", batchSet, `{"items":[{"key":5,"value":1}]}`, "items[0].key", "items[0].key must be a non-empty string, not a JSON number"},
+		{"a fractional batchOffset delta", batchOffset, `{"offsets":{"a":1,"o1":1.5}}`, "offsets.o1", offsetForm + "1.5"},
+		{"a batchOffset delta past int64", batchOffset, `{"offsets":{"o1":9223372036854775808}}`, "offsets.o1", offsetForm + "9223372036854775808"},
+		{"a batchOffset delta as a string", batchOffset, `{"offsets":{"o1":"x"}}`, "offsets.o1", offsetForm + "a JSON string"},
+		{"an item that is not an object", batchSet, `{"items":[1]}`, "items", ""},
+		{"a single key's flags", keyPath("k"), `{"value":1,"flags":"x"}`, "flags", "flags must be an integer from 0 to 4294967295, not a JSON string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := http.MethodPost
+			if tt.path == keyPath("k") {
+				method = http.MethodPut
+			}
+			res := newEnv(t).do(request{method: method, path: tt.path, body: tt.body})
+			require.Equal(t, http.StatusBadRequest, res.status, "body: %s", res.body)
+			assert.Equal(t, tt.wantField, res.fieldOf(t))
+			if tt.wantMsg != "" {
+				assert.Equal(t, tt.wantMsg, res.messageOf(t))
+			}
+		})
+	}
+}

@@ -90,6 +90,10 @@ func TestErrorWordingOfCommonMistakes(t *testing.T) {
 			400, "invalid_argument", "", "the request body must be a JSON object, not a JSON array"},
 		{"for_cas that is not a boolean", request{method: "GET", path: keyPath("k") + "?for_cas=maybe"},
 			400, "invalid_argument", "for_cas", `for_cas must be true or false, not "maybe"`},
+		{"for_cas given twice, the first valid", request{method: "GET", path: keyPath("k") + "?for_cas=true&for_cas=false"},
+			400, "invalid_argument", "for_cas", "for_cas is given 2 times; send it once"},
+		{"a delete lock given twice", request{method: "DELETE", path: keyPath("k") + "?seconds=5&seconds=6"},
+			400, "invalid_argument", "seconds", "seconds is given 2 times; send it once"},
 		{"time in the query beside a JSON body", request{method: "PUT", path: keyPath("k") + "?time=60", body: `{"value": 1}`},
 			400, "invalid_argument", "time", "time goes in the JSON body"},
 	}
