@@ -158,6 +158,11 @@ var diffSteps = map[string][]string{
 		"ms d 1\r\nx\r\n", "md d k O5\r\n", "ms d 1\r\nx\r\n", "mg d c\r\n", "md d C999999999\r\n", "md d C{cas}\r\n", "mg d\r\n",
 		"ms d 3\r\nabc\r\n", "md d I\r\n", "mg d v c\r\n", "mg d v\r\n",
 	},
+	"meta size without the value": {
+		"set foo 5 0 3\r\nbar\r\n", "mg foo s\r\n", "mg foo s f k\r\n", "mg foo s q\r\n",
+		"append foo 0 0 2\r\nxy\r\n", "mg foo s\r\n", "mg foo s v\r\n",
+		"set big 0 0 10000\r\n" + strings.Repeat("z", 10000) + "\r\n", "mg big s\r\n", "mg none s\r\n",
+	},
 	"meta arithmetic": {
 		"ma none\r\n", "ma none q\r\n", "ma none N0 J5 v\r\n", "ma none v\r\n", "ma none MD D3 v\r\n",
 		"ma none M- D100 v\r\n", "ma none M+ D7 v t\r\n", "ma none q D1\r\n", "mg none v\r\n",

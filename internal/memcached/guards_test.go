@@ -188,4 +188,23 @@ func TestStatsAndMetrics(t *testing.T) {
 memcached_http_memcached_get_keys_total{result="hit"} 2
 memcached_http_memcached_get_keys_total{result="miss"} 1
 `), "memcached_http_memcached_get_keys_total"))
+
+	// stats reset starts the stats command's counters again from zero, as
+	// memcached does; /metrics keeps its totals (a counter never goes back).
+	assert.Equal(t, "RESET\r\n", c.do("stats reset\r\n"))
+	stats = c.do("stats\r\n")
+	for _, want := range []string{"STAT cmd_get 0\r\n", "STAT get_hits 0\r\n", "STAT get_misses 0\r\n", "STAT cmd_set 0\r\n",
+		"STAT total_connections 0\r\n", "STAT cmd_get_total 0\r\n", "STAT cmd_stats_total 1\r\n",
+		"STAT curr_items 2\r\n", "STAT curr_connections 1\r\n"} {
+		assert.Contains(t, stats, want, "after stats reset")
+	}
+	c.do("get a\r\n")
+	assert.Contains(t, c.do("stats\r\n"), "STAT get_hits 1\r\n", "counting again from the reset")
+	assert.Equal(t, uint64(3), srv.Stats().Command("get"), "the metrics' total")
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP memcached_http_memcached_get_keys_total Keys looked up by get, gets, gat and gats, by result.
+# TYPE memcached_http_memcached_get_keys_total counter
+memcached_http_memcached_get_keys_total{result="hit"} 3
+memcached_http_memcached_get_keys_total{result="miss"} 1
+`), "memcached_http_memcached_get_keys_total"))
 }

@@ -158,7 +158,8 @@ func cmdMetaGet(c *conn, args [][]byte) bool {
 	if m == nil {
 		return c.metaError(errLine)
 	}
-	opts := cache.FetchOptions{NoBump: m.has('u'), NoValue: !m.has('v')}
+	// s reports the value's size, so the value is read for it too.
+	opts := cache.FetchOptions{NoBump: m.has('u'), NoValue: !m.has('v') && !m.has('s')}
 	t, hasT, okT := m.numArg('T')
 	n, hasN, okN := m.numArg('N')
 	r, hasR, okR := m.numArg('R')

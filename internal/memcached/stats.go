@@ -44,6 +44,79 @@ type Stats struct {
 	casHits, casMisses       atomic.Uint64
 	casBadval                atomic.Uint64
 	panics                   atomic.Uint64 // connections closed by a bug
+
+	// base is what the counters held at the last "stats reset": the
+	// stats command answers the counts since, while /metrics keeps the
+	// totals, since a Prometheus counter must not go back.
+	base atomic.Pointer[statCounts]
+}
+
+// statCounts are the counters "stats reset" starts again from zero, read at
+// one moment.
+type statCounts struct {
+	totalConns, rejected                         uint64
+	bytesRead, bytesWritten, getHits, getMisses  uint64
+	setCmds, flushCmds, touchCmds                uint64
+	touchHits, touchMisses, deleteHits           uint64
+	deleteMisses, incrHits, incrMisses, decrHits uint64
+	decrMisses, casHits, casMisses, casBadval    uint64
+	commands                                     []uint64 // by cmdID
+}
+
+func (s *Stats) read() *statCounts {
+	n := &statCounts{
+		totalConns: uint64(s.totalConns.Load()), rejected: s.rejected.Load(),
+		bytesRead: s.bytesRead.Load(), bytesWritten: s.bytesWritten.Load(),
+		getHits: s.getHits.Load(), getMisses: s.getMisses.Load(),
+		setCmds: s.setCmds.Load(), flushCmds: s.flushCmds.Load(), touchCmds: s.touchCmds.Load(),
+		touchHits: s.touchHits.Load(), touchMisses: s.touchMisses.Load(),
+		deleteHits: s.deleteHits.Load(), deleteMisses: s.deleteMisses.Load(),
+		incrHits: s.incrHits.Load(), incrMisses: s.incrMisses.Load(),
+		decrHits: s.decrHits.Load(), decrMisses: s.decrMisses.Load(),
+		casHits: s.casHits.Load(), casMisses: s.casMisses.Load(), casBadval: s.casBadval.Load(),
+		commands: make([]uint64, len(s.commands)),
+	}
+	for i := range s.commands {
+		n.commands[i] = s.commands[i].Load()
+	}
+	return n
+}
+
+// reset makes the counters' current values the zero of the stats command.
+func (s *Stats) reset() { s.base.Store(s.read()) }
+
+// sinceReset is the counters less what they held at the last reset.
+func (s *Stats) sinceReset() *statCounts {
+	n := s.read()
+	b := s.base.Load()
+	if b == nil {
+		return n
+	}
+	sub := func(x *uint64, y uint64) { *x -= min(*x, y) }
+	sub(&n.totalConns, b.totalConns)
+	sub(&n.rejected, b.rejected)
+	sub(&n.bytesRead, b.bytesRead)
+	sub(&n.bytesWritten, b.bytesWritten)
+	sub(&n.getHits, b.getHits)
+	sub(&n.getMisses, b.getMisses)
+	sub(&n.setCmds, b.setCmds)
+	sub(&n.flushCmds, b.flushCmds)
+	sub(&n.touchCmds, b.touchCmds)
+	sub(&n.touchHits, b.touchHits)
+	sub(&n.touchMisses, b.touchMisses)
+	sub(&n.deleteHits, b.deleteHits)
+	sub(&n.deleteMisses, b.deleteMisses)
+	sub(&n.incrHits, b.incrHits)
+	sub(&n.incrMisses, b.incrMisses)
+	sub(&n.decrHits, b.decrHits)
+	sub(&n.decrMisses, b.decrMisses)
+	sub(&n.casHits, b.casHits)
+	sub(&n.casMisses, b.casMisses)
+	sub(&n.casBadval, b.casBadval)
+	for i := range n.commands {
+		sub(&n.commands[i], b.commands[i])
+	}
+	return n
 }
 
 func newStats() *Stats {
@@ -170,6 +243,7 @@ func cmdStats(c *conn, args [][]byte) bool {
 			c.write(c.cachedump(int(min(limit, 1<<31))))
 		}
 	case "reset":
+		c.srv.stats.reset()
 		c.reply("RESET")
 		return true
 	case "detail":
@@ -202,7 +276,7 @@ func (c *conn) counts() (cache.Counts, bool) {
 }
 
 func (c *conn) generalStats(w statWriter) {
-	s, st := c.srv, c.srv.stats
+	s, st := c.srv, c.srv.stats.sinceReset()
 	now := s.cfg.Clock()
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -214,33 +288,33 @@ func (c *conn) generalStats(w statWriter) {
 	w.str("rusage_user", strconv.FormatInt(int64(ru.Utime.Sec), 10)+"."+pad6(int64(ru.Utime.Usec)))
 	w.str("rusage_system", strconv.FormatInt(int64(ru.Stime.Sec), 10)+"."+pad6(int64(ru.Stime.Usec)))
 	w.i("max_connections", int64(s.cfg.MaxConns))
-	w.i("curr_connections", st.currConns.Load())
-	w.i("total_connections", st.totalConns.Load())
-	w.u("rejected_connections", st.rejected.Load())
-	w.u("cmd_get", st.getHits.Load()+st.getMisses.Load())
-	w.u("cmd_set", st.setCmds.Load())
-	w.u("cmd_flush", st.flushCmds.Load())
-	w.u("cmd_touch", st.touchCmds.Load())
+	w.i("curr_connections", s.stats.currConns.Load())
+	w.u("total_connections", st.totalConns)
+	w.u("rejected_connections", st.rejected)
+	w.u("cmd_get", st.getHits+st.getMisses)
+	w.u("cmd_set", st.setCmds)
+	w.u("cmd_flush", st.flushCmds)
+	w.u("cmd_touch", st.touchCmds)
 	var meta uint64
 	for _, name := range []string{"mg", "ms", "md", "ma", "mn", "me"} {
-		meta += st.Command(name)
+		meta += st.commands[commands[name].id]
 	}
 	w.u("cmd_meta", meta)
-	w.u("get_hits", st.getHits.Load())
-	w.u("get_misses", st.getMisses.Load())
-	w.u("delete_misses", st.deleteMisses.Load())
-	w.u("delete_hits", st.deleteHits.Load())
-	w.u("incr_misses", st.incrMisses.Load())
-	w.u("incr_hits", st.incrHits.Load())
-	w.u("decr_misses", st.decrMisses.Load())
-	w.u("decr_hits", st.decrHits.Load())
-	w.u("cas_misses", st.casMisses.Load())
-	w.u("cas_hits", st.casHits.Load())
-	w.u("cas_badval", st.casBadval.Load())
-	w.u("touch_hits", st.touchHits.Load())
-	w.u("touch_misses", st.touchMisses.Load())
-	w.u("bytes_read", st.bytesRead.Load())
-	w.u("bytes_written", st.bytesWritten.Load())
+	w.u("get_hits", st.getHits)
+	w.u("get_misses", st.getMisses)
+	w.u("delete_misses", st.deleteMisses)
+	w.u("delete_hits", st.deleteHits)
+	w.u("incr_misses", st.incrMisses)
+	w.u("incr_hits", st.incrHits)
+	w.u("decr_misses", st.decrMisses)
+	w.u("decr_hits", st.decrHits)
+	w.u("cas_misses", st.casMisses)
+	w.u("cas_hits", st.casHits)
+	w.u("cas_badval", st.casBadval)
+	w.u("touch_hits", st.touchHits)
+	w.u("touch_misses", st.touchMisses)
+	w.u("bytes_read", st.bytesRead)
+	w.u("bytes_written", st.bytesWritten)
 	w.i("limit_maxbytes", s.cfg.MemoryLimit)
 	w.i("threads", int64(runtime.GOMAXPROCS(0)))
 	if n, ok := c.counts(); ok {
@@ -257,7 +331,7 @@ func (c *conn) generalStats(w statWriter) {
 		w.u("reclaimed", n.Expirations)
 	}
 	for i, e := range commandTable {
-		w.u("cmd_"+e.name+"_total", st.commands[i].Load())
+		w.u("cmd_"+e.name+"_total", st.commands[i])
 	}
 }
 
