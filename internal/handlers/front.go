@@ -234,6 +234,8 @@ type frontConn struct {
 	watched  chan struct{} // closed when watchClient returns
 	peeked   []byte        // a byte watchClient read: the next request's first
 	gone     bool          // watchClient saw the client hang up
+
+	refusal error // the next request's refusal, found by parse (badTarget)
 }
 
 // Read is the bufio.Reader's source: a byte the watch read, then the
@@ -362,6 +364,10 @@ func (c *frontConn) serveRequest(req *http.Request) (keep bool) {
 	f := c.f
 	f.served.Add(1)
 	ctx, cancel := context.WithCancel(c.ctx)
+	if c.refusal != nil {
+		ctx = context.WithValue(ctx, refusalKey{}, c.refusal)
+		c.refusal = nil
+	}
 	req = req.WithContext(ctx)
 	c.mu.Lock()
 	c.cancel = cancel
@@ -515,7 +521,11 @@ func (c *frontConn) parse(buf []byte) (req *http.Request, n int, st parseState) 
 	_, rest, _ := cutCRLF(buf[:end])
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		return nil, 0, parseNo
+		// Refused by the service in its error shape, where net/http would
+		// answer plain text; the connection closes after it, body unread.
+		c.refusal = badTarget(method, target, err)
+		return &http.Request{Method: method, URL: &url.URL{Path: "/"}, Proto: proto, ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{}, Body: http.NoBody, RemoteAddr: c.remoteAddr, RequestURI: target, Close: true}, end + 4, parseOK
 	}
 	// One backing array for the values, as net/http does.
 	lines := bytes.Count(rest, crlf) + 1

@@ -3,12 +3,14 @@ package handlers
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -517,5 +519,42 @@ func TestACutOffBodyIsNotAnswered(t *testing.T) {
 				assert.Equal(t, http.StatusNotFound, miss[0].resp.StatusCode, "nothing stored")
 			})
 		}
+	}
+}
+
+// TestFrontRefusesABadTargetInTheErrorShape: a target that is not a URL path
+// gets the service's JSON error (with its request id and nosniff) and a
+// closed connection, where net/http answers "400 Bad Request" in plain text.
+func TestFrontRefusesABadTargetInTheErrorShape(t *testing.T) {
+	p := newFrontPair(t, Config{})
+	for target, field := range map[string]string{
+		"/v1/ns/~/keys/a%zz":        "key",
+		"/v1/ns/~/keys/a%2":         "key",
+		"/v1/ns/a%zz/keys/k":        "namespace",
+		"/v1/ns/~/keys:batchGet%zz": "",
+	} {
+		t.Run(strconv.Quote(target), func(t *testing.T) {
+			method := "GET"
+			if strings.Contains(target, "batch") {
+				method = "POST"
+			}
+			got := exchange(t, p.front, method+" "+target+" HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]
+			require.Equal(t, http.StatusBadRequest, got.resp.StatusCode, "body: %s", got.body)
+			assert.Equal(t, "application/json", got.resp.Header.Get("Content-Type"))
+			assert.NotEmpty(t, got.resp.Header.Get("X-Request-Id"))
+			assert.Equal(t, "nosniff", got.resp.Header.Get("X-Content-Type-Options"))
+			assert.True(t, got.resp.Close, "the connection closes")
+			var e struct {
+				Error struct{ Code, Field, Message string }
+			}
+			require.NoError(t, json.Unmarshal([]byte(got.body), &e), "body: %s", got.body)
+			assert.Equal(t, "invalid_argument", e.Error.Code)
+			assert.Equal(t, field, e.Error.Field)
+			want := "the request target"
+			if field != "" {
+				want = field + " is not percent-encoded correctly"
+			}
+			assert.Contains(t, e.Error.Message, want)
+		})
 	}
 }

@@ -160,6 +160,9 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ww.refused = true
 		h.Set("Connection", "close")
 		writeError(ww, r, badRequest("", "a request must not carry both Content-Length and Transfer-Encoding", errSmuggled))
+	} else if err := refusedTarget(r.Context()); err != nil {
+		h.Set("Connection", "close")
+		writeError(ww, r, err)
 	} else {
 		s.inner.ServeHTTP(ww, r)
 	}
@@ -315,16 +318,44 @@ func (s *service) serveKey(w http.ResponseWriter, r *http.Request, m *match) {
 	s.serveKeyRead(w, r, m, s.ops)
 }
 
+// unescapeMatch is the namespace and key of a key operation, unescaped.
+func unescapeMatch(m *match) (ns, key string, err error) {
+	if ns, err = url.PathUnescape(m.ns); err != nil {
+		return "", "", invalid("namespace", "namespace is not percent-encoded correctly: %v", err)
+	}
+	if key, err = url.PathUnescape(m.key); err != nil {
+		return "", "", invalid("key", "key is not percent-encoded correctly: %v", err)
+	}
+	return ns, key, nil
+}
+
+// badTarget is the refusal of a request whose target is not a URL path
+// (a bad percent escape, a control character), naming the namespace or
+// key when it is theirs.
+func badTarget(method, target string, cause error) error {
+	path, _, _ := strings.Cut(target, "?")
+	m := findRoute(method, path)
+	if _, _, err := unescapeMatch(&m); err != nil {
+		return err
+	}
+	return invalid("", "the request target %q is not a URL path: %v", target, cause)
+}
+
+// refusedTarget is the refusal the front attached to a request whose
+// target it could not parse: net/http would answer those in plain text,
+// outside the one error shape.
+func refusedTarget(ctx context.Context) error {
+	err, _ := ctx.Value(refusalKey{}).(error)
+	return err
+}
+
+type refusalKey struct{}
+
 // serveKeyRead is serveKey once the body, if any, is read, through ops.
 func (s *service) serveKeyRead(w http.ResponseWriter, r *http.Request, m *match, ops *gen.ServerInterfaceWrapper) {
-	ns, err := url.PathUnescape(m.ns)
+	ns, key, err := unescapeMatch(m)
 	if err != nil {
-		writeError(w, r, invalid("namespace", "namespace is not percent-encoded correctly: %v", err))
-		return
-	}
-	key, err := url.PathUnescape(m.key)
-	if err != nil {
-		writeError(w, r, invalid("key", "key is not percent-encoded correctly: %v", err))
+		writeError(w, r, err)
 		return
 	}
 	rctx := chi.NewRouteContext()
