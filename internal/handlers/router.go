@@ -208,6 +208,17 @@ func (s *service) serveRoute(w http.ResponseWriter, r *http.Request) {
 	if !s.guard.allow(w, r, m) {
 		return
 	}
+	if r.Method == http.MethodDelete && r.ContentLength != 0 {
+		// Ignored, a body's {"seconds": 5} would delete with no lock.
+		refuseBody(w, r)
+		writeError(w, r, invalid("", "DELETE takes no request body: a delete lock goes in the query, as ?seconds=5"))
+		return
+	}
+	if err := unknownQuery(r, m.op); err != nil {
+		refuseBody(w, r)
+		writeError(w, r, err)
+		return
+	}
 	if err := unevaluatedCondition(r, m.op); err != nil {
 		refuseBody(w, r)
 		writeError(w, r, err)

@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/memcached-http/memcached-http/internal/auth"
+	"github.com/memcached-http/memcached-http/internal/gen"
 )
 
 // The routing table: which code serves a request.
@@ -21,9 +24,9 @@ import (
 //  3. the row's role (guard, middleware.go): without a valid token 401, out
 //     of role or namespace 403, over the rate limit 429, all before a body
 //     byte is read; failed attempts count against the client address;
-//     then a request other than a GET whose row does not evaluate
-//     If-Match / If-None-Match (conds) and carries one: 400, before the
-//     body too;
+//     then a /v1 query parameter the row does not take (queryParams), or
+//     on a request other than a GET an If-Match / If-None-Match the row
+//     does not evaluate (conds): 400, before the body too;
 //  4. the row's body limit (limitBody), then the row's handler: the fast path
 //     registered for the operation in fast.go when it takes the request,
 //     otherwise the generated strict handler (internal/gen) and Server's
@@ -109,6 +112,46 @@ var routes = [numOps]route{
 	// The dashboard page at /ui (and /ui/) and its assets at /ui/{asset};
 	// public like /docs: the API calls it makes carry the token.
 	opDashboard: {id: "dashboard", method: http.MethodGet, path: "/ui"},
+}
+
+// queryParams are the query parameters of each /v1 operation, read from the
+// generated parameter types so they follow the spec; a /v1 request with any
+// other is refused (a typo such as ?secs=5 would otherwise delete with no
+// lock). Pages outside /v1 take whatever query a browser adds.
+var queryParams = [numOps][]string{
+	opGet:      formNames(reflect.TypeFor[gen.GetParams]()),
+	opSet:      formNames(reflect.TypeFor[gen.SetParams]()),
+	opDelete:   formNames(reflect.TypeFor[gen.DeleteParams]()),
+	opListKeys: formNames(reflect.TypeFor[gen.ListKeysParams]()),
+}
+
+// formNames are the query names of a generated parameter struct.
+func formNames(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("form"), ","); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// unknownQuery refuses a query parameter a /v1 operation does not take.
+func unknownQuery(r *http.Request, o op) error {
+	rt := routes[o]
+	if r.URL.RawQuery == "" || !strings.HasPrefix(rt.path, "/v1/") {
+		return nil
+	}
+	for name := range r.URL.Query() {
+		if !slices.Contains(queryParams[o], name) {
+			takes := "no query parameters"
+			if len(queryParams[o]) > 0 {
+				takes = "only " + strings.Join(queryParams[o], ", ")
+			}
+			return invalid(name, "unknown query parameter %q: %s %s takes %s", name, rt.method, rt.path, takes)
+		}
+	}
+	return nil
 }
 
 // opNames are the operationIds by op, the route label of metrics.

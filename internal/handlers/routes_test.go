@@ -18,7 +18,7 @@ func TestRoutesMatchSpec(t *testing.T) {
 	doc := contracttest.Spec(t)
 	type row struct{ method, path, id string }
 	var inSpec, inTable []row
-	public, conditional := map[string]bool{}, map[string]bool{}
+	public, conditional, query := map[string]bool{}, map[string]bool{}, map[string][]string{}
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			if method == http.MethodHead && item.Get != nil {
@@ -31,6 +31,9 @@ func TestRoutesMatchSpec(t *testing.T) {
 				if p.Value.In == "header" && (p.Value.Name == "If-Match" || p.Value.Name == "If-None-Match") {
 					conditional[o.OperationID] = true
 				}
+				if p.Value.In == "query" {
+					query[o.OperationID] = append(query[o.OperationID], p.Value.Name)
+				}
 			}
 		}
 	}
@@ -41,6 +44,9 @@ func TestRoutesMatchSpec(t *testing.T) {
 		inTable = append(inTable, row{rt.method, rt.path, rt.id})
 		assert.Equal(t, public[rt.id], rt.role == 0, "%s: public in the spec iff it has no role here", rt.id)
 		assert.Equal(t, conditional[rt.id], rt.conds, "%s: evaluates If-Match / If-None-Match iff the spec lists one", rt.id)
+		if strings.HasPrefix(rt.path, "/v1/") {
+			assert.ElementsMatch(t, query[rt.id], queryParams[o], "%s: takes the spec's query parameters", rt.id)
+		}
 		assert.Equal(t, strings.HasPrefix(rt.path, "/v1/ns/{namespace}/"), rt.perNS, "%s: namespace operations are checked against their namespace", rt.id)
 	}
 	assert.ElementsMatch(t, inSpec, inTable)
