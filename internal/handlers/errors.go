@@ -294,13 +294,16 @@ func responseError(w http.ResponseWriter, r *http.Request, err error) {
 // tooLarge labels a body over the size limit: on a single key it is the
 // value that is too large, elsewhere the batch.
 func tooLarge(w http.ResponseWriter, err error) error {
-	code, what := gen.ErrorDetailCodeBatchTooLarge, "the batch request body"
+	code, what, field := gen.ErrorDetailCodeBatchTooLarge, "the batch request body", ""
 	if sw := recorder(w); sw != nil && routes[sw.m.op].body == bodySingleKey {
 		code, what = gen.ErrorDetailCodeValueTooLarge, "the request body (a single value)"
+		if sw.m.op == opSet {
+			field = "value"
+		}
 	}
 	msg := what + " is too large"
 	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		msg = fmt.Sprintf("%s is larger than the limit of %d bytes", what, mb.Limit)
 	}
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, reason: msg, err: fmt.Errorf("handlers: request body: %w", err)}
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: code, field: field, reason: msg, err: fmt.Errorf("handlers: request body: %w", err)}
 }

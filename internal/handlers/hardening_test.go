@@ -342,6 +342,7 @@ func TestSingleKeyBodiesAreBoundByTheValueLimit(t *testing.T) {
 			contracttest.Check(t, r, res.status, res.header, res.body)
 			require.Equal(t, http.StatusRequestEntityTooLarge, res.status, "body: %s", res.body)
 			assert.Equal(t, "value_too_large", res.code(t), "a single key's body is a value")
+			assert.Equal(t, "value", res.fieldOf(t))
 			assert.LessOrEqual(t, counted.n, tt.maxRead, "refused early, not after reading the body")
 		})
 	}
