@@ -163,6 +163,14 @@ var diffSteps = map[string][]string{
 		"append foo 0 0 2\r\nxy\r\n", "mg foo s\r\n", "mg foo s v\r\n",
 		"set big 0 0 10000\r\n" + strings.Repeat("z", 10000) + "\r\n", "mg big s\r\n", "mg none s\r\n",
 	},
+	"meta flags memcached does not know": {
+		"set k 0 0 1\r\n5\r\n",
+		"mg k y\r\n", "mg k v y\r\n", "mg k a\r\n", "mg k S\r\n", "mg k 1\r\n", "mg k I L P\r\n",
+		"ms k 1 a\r\n7\r\n", "ms k 1 noreply\r\n7\r\n", "ms k 1 v f t\r\n7\r\n", "mg k v\r\n",
+		"md k y\r\n", "ma k y\r\n", "ma k f s\r\n", "mg k v\r\n",
+		"ms k 1 Ms\r\n8\r\n", "ms k 1 Ma\r\n8\r\n", "ms k 1 MS\r\n8\r\n", "ma k Mi\r\n", "ma k Md\r\n", "ma k MI v\r\n", "ma k MD v\r\n",
+		"me none y\r\n", "mn x\r\n",
+	},
 	"meta arithmetic": {
 		"ma none\r\n", "ma none q\r\n", "ma none N0 J5 v\r\n", "ma none v\r\n", "ma none MD D3 v\r\n",
 		"ma none M- D100 v\r\n", "ma none M+ D7 v t\r\n", "ma none q D1\r\n", "mg none v\r\n",

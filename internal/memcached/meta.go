@@ -36,9 +36,21 @@ const (
 	maxMetaFlags   = 24 // memcached's own bound on tokens per command
 )
 
+// metaFlags are the flag characters memcached 1.6 knows in any meta command
+// (each command acts on its own and passes over the others), and
+// protocol.txt's x of md; any other is refused.
+const metaFlags = "bcfhklqstuvxCDEFIJLMNOPRT"
+
+// The refusals of a flag not in metaFlags, which memcached words per command.
+const (
+	errMetaFlag         = "CLIENT_ERROR invalid flag"
+	errMetaFlagOrRepeat = "CLIENT_ERROR invalid or duplicate flag"
+)
+
 // parseMeta reads the key token and the flag tokens of a meta command into
-// c.meta; on a syntax error it returns the error line to answer.
-func (c *conn) parseMeta(keyTok []byte, flags [][]byte) (*metaReq, string) {
+// c.meta; on a syntax error it returns the error line to answer, with
+// unknownFlag for a flag not in metaFlags ("" lets any through).
+func (c *conn) parseMeta(keyTok []byte, flags [][]byte, unknownFlag string) (*metaReq, string) {
 	m := &c.meta
 	clear(m.at[:])
 	m.flags = m.flags[:0]
@@ -50,6 +62,11 @@ func (c *conn) parseMeta(keyTok []byte, flags [][]byte) (*metaReq, string) {
 		ch := f[0]
 		if ch >= 128 || ch <= ' ' {
 			return nil, errBadFormat
+		}
+		if unknownFlag != "" && !containsByte(metaFlags, ch) {
+			// Refused as memcached refuses it: a mistyped flag must not
+			// pass for a request without it.
+			return nil, unknownFlag
 		}
 		if m.at[ch] != 0 {
 			return nil, errMetaDupFlag
@@ -154,7 +171,7 @@ func cmdMetaGet(c *conn, args [][]byte) bool {
 	if len(args) < 1 {
 		return c.metaError("ERROR")
 	}
-	m, errLine := c.parseMeta(args[0], args[1:])
+	m, errLine := c.parseMeta(args[0], args[1:], errMetaFlag)
 	if m == nil {
 		return c.metaError(errLine)
 	}
@@ -241,11 +258,7 @@ func cmdMetaGet(c *conn, args [][]byte) bool {
 
 // metaModes are the storage modes of ms's M flag.
 var metaModes = map[byte]storeOp{
-	'S': opSet, 's': opSet,
-	'E': opAdd, 'e': opAdd,
-	'R': opReplace, 'r': opReplace,
-	'A': opAppend, 'a': opAppend,
-	'P': opPrepend, 'p': opPrepend,
+	'S': opSet, 'E': opAdd, 'R': opReplace, 'A': opAppend, 'P': opPrepend, // upper case only, as in memcached 1.6
 }
 
 // cmdMetaSet answers "ms <key> <datalen> <flags>*" and its data block.
@@ -257,7 +270,7 @@ func cmdMetaSet(c *conn, args [][]byte) bool {
 	if !okLen || n < 0 || n > 1<<31-3 {
 		return c.metaError(errBadFormat)
 	}
-	m, errLine := c.parseMeta(args[0], args[2:])
+	m, errLine := c.parseMeta(args[0], args[2:], errMetaFlag)
 	if m == nil {
 		// The data block cannot be told from commands; skip it as memcached does.
 		c.metaError(errLine)
@@ -367,7 +380,7 @@ func cmdMetaDelete(c *conn, args [][]byte) bool {
 	if len(args) < 1 {
 		return c.metaError("ERROR")
 	}
-	m, errLine := c.parseMeta(args[0], args[1:])
+	m, errLine := c.parseMeta(args[0], args[1:], errMetaFlagOrRepeat)
 	if m == nil {
 		return c.metaError(errLine)
 	}
@@ -405,7 +418,7 @@ func cmdMetaArithmetic(c *conn, args [][]byte) bool {
 	if len(args) < 1 {
 		return c.metaError("ERROR")
 	}
-	m, errLine := c.parseMeta(args[0], args[1:])
+	m, errLine := c.parseMeta(args[0], args[1:], errMetaFlagOrRepeat)
 	if m == nil {
 		return c.metaError(errLine)
 	}
@@ -427,8 +440,8 @@ func cmdMetaArithmetic(c *conn, args [][]byte) bool {
 	decr := false
 	if m.has('M') {
 		switch string(m.arg('M')) {
-		case "I", "i", "+":
-		case "D", "d", "-":
+		case "I", "+": // upper case only, as in memcached 1.6
+		case "D", "-":
 			decr = true
 		default:
 			return c.metaError("CLIENT_ERROR invalid mode for ma M token")
@@ -504,7 +517,7 @@ func cmdMetaDebug(c *conn, args [][]byte) bool {
 	if len(args) < 1 || len(args) > 2 {
 		return c.metaError(errBadFormat)
 	}
-	m, errLine := c.parseMeta(args[0], args[1:])
+	m, errLine := c.parseMeta(args[0], args[1:], "")
 	if m == nil {
 		return c.metaError(errLine)
 	}
