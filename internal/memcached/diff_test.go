@@ -111,6 +111,8 @@ var diffSteps = map[string][]string{
 		"set " + strings.Repeat("k", 250) + " 0 0 1\r\nx\r\n", "get " + strings.Repeat("k", 250) + "\r\n",
 		"get\r\n", "gets\r\n",
 		"incr " + strings.Repeat("k", 251) + " 1\r\n", "delete " + strings.Repeat("k", 251) + "\r\n",
+		"set a 0 0 1\r\nx\r\n", "get a " + strings.Repeat("k", 251) + "\r\n", "gets a b " + strings.Repeat("k", 251) + "\r\n",
+		"gat 0 a " + strings.Repeat("k", 251) + "\r\n", "get a\r\n",
 	},
 	"too large": {
 		"set big 0 0 1\r\nx\r\n",

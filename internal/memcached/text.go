@@ -96,6 +96,10 @@ func (c *conn) retrieve(keys [][]byte, withCAS bool) bool {
 		c.reply("ERROR")
 		return true
 	}
+	if !allValidKeys(keys) {
+		c.reply(errBadFormat)
+		return true
+	}
 	for _, tok := range keys {
 		k, ok := c.key(tok)
 		if !ok {
@@ -111,6 +115,18 @@ func (c *conn) retrieve(keys [][]byte, withCAS bool) bool {
 	return true
 }
 
+// allValidKeys checks a lookup's keys before any is served: a bad one
+// refuses the whole command, as memcached does, rather than ending a
+// stream of VALUE blocks without its END.
+func allValidKeys(keys [][]byte) bool {
+	for _, tok := range keys {
+		if !validKey(tok) {
+			return false
+		}
+	}
+	return true
+}
+
 // getAndTouch answers gat and gats: retrieve, giving each hit a new expiry.
 func (c *conn) getAndTouch(args [][]byte, withCAS bool) bool {
 	if len(args) < 1 {
@@ -120,6 +136,10 @@ func (c *conn) getAndTouch(args [][]byte, withCAS bool) bool {
 	t, ok := parseInt64(args[0])
 	if !ok {
 		c.reply(errBadExptime)
+		return true
+	}
+	if !allValidKeys(args[1:]) {
+		c.reply(errBadFormat)
 		return true
 	}
 	c.srv.stats.touchCmds.Add(uint64(len(args) - 1))
