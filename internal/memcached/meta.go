@@ -307,6 +307,7 @@ func cmdMetaSet(c *conn, args [][]byte) bool {
 		if op == opSet {
 			_ = c.srv.store.Delete(c.srv.ctx, m.key, 0)
 		}
+		c.srv.stats.stored(outTooLarge)
 		c.metaError(metaWords[outTooLarge])
 		return c.skip(int(n) + 2)
 	}
@@ -321,8 +322,11 @@ func cmdMetaSet(c *conn, args [][]byte) bool {
 	case res == dataBadChunk:
 		return c.metaError(errBadChunk)
 	case busy:
+		c.srv.stats.stored(outBusy)
 		return c.metaError(metaWords[outBusy])
-	case o.isError():
+	}
+	c.srv.stats.stored(o)
+	if o.isError() {
 		return c.metaError(metaWords[o])
 	}
 	line := append(c.out[:0], metaWords[o]...)

@@ -43,6 +43,8 @@ type Stats struct {
 	decrHits, decrMisses     atomic.Uint64
 	casHits, casMisses       atomic.Uint64
 	casBadval                atomic.Uint64
+	storedItems              atomic.Uint64 // values stored by a storage command (total_items)
+	tooLarge, noMemory       atomic.Uint64 // storage commands refused: store_too_large, store_no_memory
 	panics                   atomic.Uint64 // connections closed by a bug
 
 	// base is what the counters held at the last "stats reset": the
@@ -60,6 +62,7 @@ type statCounts struct {
 	touchHits, touchMisses, deleteHits           uint64
 	deleteMisses, incrHits, incrMisses, decrHits uint64
 	decrMisses, casHits, casMisses, casBadval    uint64
+	storedItems, tooLarge, noMemory              uint64
 	commands                                     []uint64 // by cmdID
 }
 
@@ -74,6 +77,7 @@ func (s *Stats) read() *statCounts {
 		incrHits: s.incrHits.Load(), incrMisses: s.incrMisses.Load(),
 		decrHits: s.decrHits.Load(), decrMisses: s.decrMisses.Load(),
 		casHits: s.casHits.Load(), casMisses: s.casMisses.Load(), casBadval: s.casBadval.Load(),
+		storedItems: s.storedItems.Load(), tooLarge: s.tooLarge.Load(), noMemory: s.noMemory.Load(),
 		commands: make([]uint64, len(s.commands)),
 	}
 	for i := range s.commands {
@@ -113,6 +117,9 @@ func (s *Stats) sinceReset() *statCounts {
 	sub(&n.casHits, b.casHits)
 	sub(&n.casMisses, b.casMisses)
 	sub(&n.casBadval, b.casBadval)
+	sub(&n.storedItems, b.storedItems)
+	sub(&n.tooLarge, b.tooLarge)
+	sub(&n.noMemory, b.noMemory)
 	for i := range n.commands {
 		sub(&n.commands[i], b.commands[i])
 	}
@@ -128,6 +135,18 @@ func (s *Stats) count(id cmdID) { s.commands[id].Add(1) }
 func (s *Stats) connOpened() {
 	s.currConns.Add(1)
 	s.totalConns.Add(1)
+}
+
+// stored counts how a storage command (set, add, cas, ms...) came out.
+func (s *Stats) stored(o outcome) {
+	switch o {
+	case outOK:
+		s.storedItems.Add(1)
+	case outTooLarge:
+		s.tooLarge.Add(1)
+	case outBusy:
+		s.noMemory.Add(1)
+	}
 }
 
 func (s *Stats) arith(decr, hit bool) {
@@ -315,6 +334,14 @@ func (c *conn) generalStats(w statWriter) {
 	w.u("touch_misses", st.touchMisses)
 	w.u("bytes_read", st.bytesRead)
 	w.u("bytes_written", st.bytesWritten)
+	w.u("total_items", st.storedItems)
+	w.u("store_too_large", st.tooLarge)
+	w.u("store_no_memory", st.noMemory)
+	// The listener refuses connections over -memcached-max-conns one by
+	// one (rejected_connections); it never stops accepting or yields.
+	w.u("accepting_conns", 1)
+	w.u("listen_disabled_num", 0)
+	w.u("conn_yields", 0)
 	w.i("limit_maxbytes", s.cfg.MemoryLimit)
 	w.i("threads", int64(runtime.GOMAXPROCS(0)))
 	if n, ok := c.counts(); ok {
@@ -380,6 +407,18 @@ func (c *conn) slabStats(w statWriter) {
 	if ok && n.Items > 0 {
 		w.u("1:used_chunks", n.Items)
 		w.u("1:mem_requested", n.Bytes)
+		// Every item is in class 1, so the class's command counts are the
+		// listener's (monitoring such as Prometheus's memcached_exporter
+		// reads them for each class it lists).
+		st := c.srv.stats.sinceReset()
+		w.u("1:get_hits", st.getHits)
+		w.u("1:cmd_set", st.setCmds)
+		w.u("1:delete_hits", st.deleteHits)
+		w.u("1:incr_hits", st.incrHits)
+		w.u("1:decr_hits", st.decrHits)
+		w.u("1:cas_hits", st.casHits)
+		w.u("1:cas_badval", st.casBadval)
+		w.u("1:touch_hits", st.touchHits)
 		w.i("active_slabs", 1)
 	} else {
 		w.i("active_slabs", 0)

@@ -239,6 +239,7 @@ func (c *conn) storage(args [][]byte, op storeOp) bool {
 		if op == opSet {
 			_ = c.srv.store.Delete(c.srv.ctx, k, 0)
 		}
+		st.stored(outTooLarge)
 		c.reply(textWords[outTooLarge])
 		return c.skip(int(n) + 2)
 	}
@@ -253,9 +254,11 @@ func (c *conn) storage(args [][]byte, op storeOp) bool {
 		c.reply(errBadChunk)
 		return true
 	case busy:
+		st.stored(outBusy)
 		c.reply(textWords[outBusy])
 		return true
 	}
+	st.stored(o)
 	c.reply(textWords[o])
 	return true
 }
