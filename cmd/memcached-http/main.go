@@ -396,7 +396,7 @@ func openStore(ctx context.Context, c config, logger *slog.Logger) (cache.Store,
 	if c.store == "memory" {
 		store, err := cache.NewMemory(cache.Options{MemoryLimit: c.memoryLimit, MaxValueSize: c.maxValueSize, Shards: snapshotShards(c)})
 		if err != nil {
-			return nil, fmt.Errorf("memcached-http: cache: %w", err)
+			return nil, fmt.Errorf("memcached-http: embedded store (-memory-limit %d, -max-value-size %d): %w", c.memoryLimit, c.maxValueSize, err)
 		}
 		logger.Info("store", "kind", "memory", "memory_limit", c.memoryLimit)
 		return store, nil

@@ -90,6 +90,8 @@ func TestErrorWordingOfCommonMistakes(t *testing.T) {
 			400, "invalid_argument", "", "the request body must be a JSON object, not a JSON array"},
 		{"for_cas that is not a boolean", request{method: "GET", path: keyPath("k") + "?for_cas=maybe"},
 			400, "invalid_argument", "for_cas", `for_cas must be true or false, not "maybe"`},
+		{"a listing limit that is not a number", request{method: "GET", path: "/v1/ns/~/keys?limit=abc"},
+			400, "invalid_argument", "limit", `limit must be an integer from 1 to 1000, not "abc"`},
 		{"for_cas given twice, the first valid", request{method: "GET", path: keyPath("k") + "?for_cas=true&for_cas=false"},
 			400, "invalid_argument", "for_cas", "for_cas is given 2 times; send it once"},
 		{"a delete lock given twice", request{method: "DELETE", path: keyPath("k") + "?seconds=5&seconds=6"},
