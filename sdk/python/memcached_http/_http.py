@@ -2,9 +2,11 @@
 
 import http.client
 import json
+import os
 import select
 import threading
 import urllib.parse
+import weakref
 
 from . import __version__
 
@@ -54,8 +56,26 @@ class _ThreadConnection:
             self.conn.close()
 
 
+# Every transport, so a forked child can drop the connections it inherited.
+_all_transports = weakref.WeakSet()
+
+
+def _forget_connections():
+    """Runs in a child process after fork: the parent's connections are the
+    parent's (a child writing on one would read answers meant for the parent or
+    a sibling), so every transport opens its own from now on. The child's copies
+    of the sockets are closed as their holders are dropped."""
+    for transport in list(_all_transports):
+        transport._local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_connections)
+
+
 class Transport:
-    """Sends JSON requests to one memcached-http server; safe for concurrent use."""
+    """Sends JSON requests to one memcached-http server; safe for concurrent use,
+    and across fork (a child process opens its own connections)."""
 
     def __init__(self, url, token=None):
         parts = urllib.parse.urlsplit(url)
@@ -69,6 +89,7 @@ class Transport:
         if token:
             self._headers["Authorization"] = "Bearer " + token
         self._local = threading.local()  # .held: the calling thread's _ThreadConnection
+        _all_transports.add(self)
 
     def request(self, method, path, body, timeout, resend=False):
         """Sends one request and returns its Response; raises NetworkError.

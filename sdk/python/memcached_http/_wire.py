@@ -11,7 +11,9 @@ incr/decr still work on counters stored by set:
 
     Python value              wire value                     flags
     bytes                     base64 bytes                   TYPE_STR
-    str                       JSON string                    TYPE_UNICODE
+    str                       JSON string (base64 of its      TYPE_UNICODE
+                              UTF-8 when escapes would take
+                              it past the size limit)
     bool                      JSON true/false                TYPE_BOOL
     int in [-2**63, 2**64)    JSON number                    TYPE_INT
     any other int             JSON string of digits          TYPE_LONG
@@ -23,6 +25,7 @@ natural JSON value, or as bytes.
 
 import base64
 import hashlib
+import json
 import re
 
 from . import namespace_manager
@@ -123,7 +126,12 @@ def encode_value(value, do_pickle):
             raw = value.encode("utf-8", "surrogatepass")
         else:
             _check_size(len(raw))
-            return {"value": value, "flags": TYPE_UNICODE}
+            if len(raw) <= MAX_VALUE_SIZE // 6 or len(_json_text(value)) <= MAX_VALUE_SIZE:
+                return {"value": value, "flags": TYPE_UNICODE}
+            # The server measures a JSON value as sent, escapes included, so
+            # text App Engine took (quotes, backslashes, control characters:
+            # json.dumps output) could be refused as too large: it travels as
+            # its UTF-8 bytes instead, and reads back as the same str.
         flags = TYPE_UNICODE
     elif isinstance(value, bool):
         return {"value": bool(value), "flags": TYPE_BOOL}
@@ -137,6 +145,12 @@ def encode_value(value, do_pickle):
         raw, flags = do_pickle(value), TYPE_PICKLED
     _check_size(len(raw))
     return {"value": _b64(raw), "encoding": "base64", "flags": flags}
+
+
+def _json_text(value):
+    """The JSON form of a str as the transport sends it (an escape is at most
+    6 bytes, so text of up to MAX_VALUE_SIZE // 6 bytes never needs this)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _check_size(size):

@@ -102,6 +102,18 @@ _executor = None
 _transports = {}
 
 
+def _reset_after_fork():
+    """Runs in a child process after fork: the parent's pool threads do not
+    exist in the child, and another thread may have held the lock."""
+    global _executor, _shared_lock
+    _shared_lock = threading.Lock()
+    _executor = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _pool():
     """Returns the thread pool shared by every client's async calls."""
     global _executor

@@ -1,6 +1,9 @@
 """memcache.Client against the real memcached-http binary."""
 
 import hashlib
+import json
+import os
+import signal
 import pickle
 import threading
 import time
@@ -128,14 +131,17 @@ class GetSetTest(ServerTestCase):
         self.assertEqual("old", self.client.get("k"))
 
     def test_a_value_the_server_finds_too_large_is_not_stored(self):
-        # 600,000 quotes pass App Engine's byte limit, but their JSON encoding
-        # (each quote escaped with a backslash) exceeds the server's 1 MiB limit.
-        self.client.set("k", "old")
-        self.assertFalse(self.client.set("k", '"' * 600_000))
-        self.assertEqual("old", self.client.get("k"))
+        # A server started with a value limit below App Engine's: 600,000
+        # bytes pass the client's check and are refused by the server.
+        small = Server("-max-value-size", "500000")
+        self.addCleanup(small.stop)
+        client = memcache.Client(url=small.url)
+        client.set("k", "old")
+        self.assertFalse(client.set("k", "x" * 600_000))
+        self.assertEqual("old", client.get("k"))
         with self.assertLogs("memcached_http", "WARNING"):
-            self.assertEqual(["k", "other"], sorted(self.client.set_multi({"k": '"' * 600_000, "other": 1})))
-        self.assertEqual({"k": "old"}, self.client.get_multi(["k", "other"]))
+            self.assertEqual(["k", "other"], sorted(client.set_multi({"k": b"x" * 600_000, "other": 1})))
+        self.assertEqual({"k": "old"}, client.get_multi(["k", "other"]))
 
     def test_a_value_at_app_engine_limit_is_stored(self):
         value = b"x" * memcache.MAX_VALUE_SIZE
@@ -709,3 +715,56 @@ class CompatibilityTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
+class ForkTest(ServerTestCase):
+    """Worker processes forked after the client connected (gunicorn --preload,
+    multiprocessing) must not share the parent's connection: each would read
+    answers meant for another."""
+
+    def test_children_forked_after_use_read_their_own_answers(self):
+        for i in range(2):
+            self.assertTrue(self.client.set("child%d" % i, "value-of-child%d" % i))
+        self.assertEqual(self.client.get("child0"), "value-of-child0")  # the parent is connected
+        pids = []
+        for i in range(2):
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(30)  # a child that hangs (an async call on the parent's pool) dies
+                code = 0
+                try:
+                    for _ in range(300):
+                        if self.client.get("child%d" % i) != "value-of-child%d" % i:
+                            code = 1
+                            break
+                    rpc = self.client.get_multi_async(["child%d" % i])
+                    if rpc.get_result() != {"child%d" % i: "value-of-child%d" % i}:
+                        code = 2
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        for pid in pids:
+            _, status = os.waitpid(pid, 0)
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0,
+                             "a child read another process's answer (1) or its async call failed (2)")
+        self.assertEqual(self.client.get("child1"), "value-of-child1", "the parent's connection still works")
+
+
+class EscapedTextTest(ServerTestCase):
+    """Text App Engine accepted (at most 1,000,000 bytes of UTF-8) is stored even
+    when its JSON form, escapes included, is past the server's limit."""
+
+    def test_text_full_of_escapes_is_stored_and_reads_back(self):
+        cases = {
+            "quotes": '"' * 600000,
+            "control characters": "\x01" * 200000,
+            "json.dumps output": json.dumps(["a\"b\\c\n"] * 90000)[:999990],
+        }
+        for name, text in cases.items():
+            with self.subTest(name):
+                self.assertLessEqual(len(text.encode("utf-8")), 1000000)
+                self.assertTrue(self.client.set("k", text))
+                self.assertEqual(self.client.get("k"), text)
+        self.assertEqual(self.client.set_multi({"q": '"' * 600000, "small": 1}), [])
+        self.assertEqual(self.client.get_multi(["q", "small"]), {"q": '"' * 600000, "small": 1})
