@@ -96,6 +96,15 @@ _INT64_MAX = (1 << 63) - 1
 _NOT_STORED_STATUSES = (404, 409, 412, 413)
 
 _log = logging.getLogger("memcached_http")
+# Keys per batch request: App Engine's batch calls took any number of keys, the
+# server takes at most -max-batch-keys (10,000 by default) in one request, so a
+# larger call is sent as several.
+_BATCH_KEYS = 1000
+
+
+def _chunks(seq):
+    """Splits a list into batches of at most _BATCH_KEYS."""
+    return [seq[i:i + _BATCH_KEYS] for i in range(0, len(seq), _BATCH_KEYS)]
 
 _shared_lock = threading.Lock()  # guards _executor and _transports
 _executor = None
@@ -525,19 +534,18 @@ class Client:
         users = {_wire.wire_key(key, key_prefix): _wire.user_key(key) for key in keys}
 
         def call(deadline):
-            if not users:
-                return {}
-            body = {"keys": list(users), "for_cas": bool(for_cas)}
-            resp = self._request("POST", _batch_path(ns, "batchGet"), body, deadline, resend=True)
-            if resp is None:
-                return {}
             result = {}
-            for wkey, item in (resp.body.get("items") or {}).items():
-                if wkey not in users:
-                    continue
-                if for_cas:
-                    self._remember_cas(ns, wkey, item.get("cas"))
-                result[users[wkey]] = self._decode(item)
+            for chunk in _chunks(list(users)):
+                body = {"keys": chunk, "for_cas": bool(for_cas)}
+                resp = self._request("POST", _batch_path(ns, "batchGet"), body, deadline, resend=True)
+                if resp is None:
+                    continue  # that batch's keys read as misses, as App Engine's failed call did
+                for wkey, item in (resp.body.get("items") or {}).items():
+                    if wkey not in users:
+                        continue
+                    if for_cas:
+                        self._remember_cas(ns, wkey, item.get("cas"))
+                    result[users[wkey]] = self._decode(item)
             return result
 
         return call
@@ -589,13 +597,12 @@ class Client:
         codes = {"DELETE_SUCCESSFUL": DELETE_SUCCESSFUL, "DELETE_ITEM_MISSING": DELETE_ITEM_MISSING}
 
         def call(deadline):
-            if not wkeys:
-                return []
-            body = {"keys": wkeys, "seconds": secs}
-            resp = self._request("POST", _batch_path(ns, "batchDelete"), body, deadline)
-            if resp is None:
-                return None
-            statuses = resp.body.get("statuses") or {}
+            statuses = {}
+            for chunk in _chunks(wkeys):
+                resp = self._request("POST", _batch_path(ns, "batchDelete"), {"keys": chunk, "seconds": secs}, deadline)
+                if resp is None:
+                    return None
+                statuses.update(resp.body.get("statuses") or {})
             return [codes.get(statuses.get(wkey), DELETE_NETWORK_FAILURE) for wkey in wkeys]
 
         return call
@@ -704,15 +711,13 @@ class Client:
 
         def call(deadline):
             statuses = {user: NOT_STORED for user in missing_cas}
-            if not items:
-                return statuses
-            body = {"mode": mode, "items": items, "time": secs}
-            resp = self._request("POST", _batch_path(ns, "batchSet"), body, deadline)
-            if resp is None:
-                return None
-            not_stored = set(resp.body.get("not_stored") or ())
-            for item in items:
-                statuses[users[item["key"]]] = refused if item["key"] in not_stored else STORED
+            for chunk in _chunks(items):
+                resp = self._request("POST", _batch_path(ns, "batchSet"), {"mode": mode, "items": chunk, "time": secs}, deadline)
+                if resp is None:
+                    return None
+                not_stored = set(resp.body.get("not_stored") or ())
+                for item in chunk:
+                    statuses[users[item["key"]]] = refused if item["key"] in not_stored else STORED
             return statuses
 
         return call, users
@@ -786,13 +791,14 @@ class Client:
             wkeys.append((key, wkey))
 
         def call(deadline):
-            if not wkeys:
-                return {}
-            body = {"offsets": offsets}
-            if init is not None:
-                body["initial_value"] = init
-            resp = self._request("POST", _batch_path(ns, "batchOffset"), body, deadline)
-            values = {} if resp is None else resp.body.get("values") or {}
+            values = {}
+            for chunk in _chunks([wkey for _, wkey in wkeys]):
+                body = {"offsets": {wkey: offsets[wkey] for wkey in chunk}}
+                if init is not None:
+                    body["initial_value"] = init
+                resp = self._request("POST", _batch_path(ns, "batchOffset"), body, deadline)
+                if resp is not None:
+                    values.update(resp.body.get("values") or {})
             return {key: _as_uint(values.get(wkey)) for key, wkey in wkeys}
 
         return call

@@ -768,3 +768,21 @@ class EscapedTextTest(ServerTestCase):
                 self.assertEqual(self.client.get("k"), text)
         self.assertEqual(self.client.set_multi({"q": '"' * 600000, "small": 1}), [])
         self.assertEqual(self.client.get_multi(["q", "small"]), {"q": '"' * 600000, "small": 1})
+
+
+class LargeBatchTest(ServerTestCase):
+    """App Engine's batch calls took any number of keys; the server takes at most
+    -max-batch-keys (10,000) per request, so the client splits larger calls."""
+
+    def test_batches_past_the_server_key_limit(self):
+        n = 10_001
+        mapping = {"k%d" % i: i for i in range(n)}
+        self.assertEqual(self.client.set_multi(mapping), [])
+        got = self.client.get_multi(list(mapping))
+        self.assertEqual(len(got), n)
+        self.assertEqual(got["k10000"], 10000)
+        offsets = self.client.offset_multi({"k%d" % i: 1 for i in range(n)})
+        self.assertEqual(offsets["k0"], 1)
+        self.assertEqual(offsets["k10000"], 10001)
+        self.assertTrue(self.client.delete_multi(list(mapping)))
+        self.assertEqual(self.client.get_multi(["k0", "k5000", "k10000"]), {})
