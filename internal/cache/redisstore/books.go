@@ -519,6 +519,7 @@ func (s *Store) sync(ctx context.Context, all bool) error {
 			runtime.Gosched() // a chunk's worth of work at a time, as in hold
 		}
 	}
+	s.syncWrote.Store(len(calls) > 0)
 	if len(calls) == 0 {
 		return nil
 	}
@@ -598,6 +599,10 @@ func (s *Store) syncLoop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.OpTimeout)
 		_ = s.sync(ctx, false)
+		if s.syncWrote.Load() {
+			// Only a node at work prunes: an idle one sends nothing.
+			_ = s.prune(ctx)
+		}
 		cancel()
 		if s.opts.synced != nil {
 			s.opts.synced()

@@ -626,3 +626,25 @@ save(item, t, ttl)
 redis.call('ZADD', lru, nows, name)
 return id
 `
+
+// pruneScript: KEYS meta, lru, exp, sz; ARGV[1] item key prefix, [2] first
+// rank, [3] count. Forgets the accounting of the lru entries in that range
+// of ranks whose item Redis no longer holds: evicted under maxmemory. The
+// bookkeeping keys carry no TTL, so a volatile-* policy never evicts them,
+// and without this their entries for evicted items stayed until they alone
+// filled Redis and every write failed. Returns {entries looked at,
+// entries forgotten}.
+const pruneScript = `
+local meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local ipfx, first, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+` + forgetLua + `
+local names = redis.call('ZRANGE', lru, first, first + count - 1)
+local gone = 0
+for _, n in ipairs(names) do
+  if redis.call('EXISTS', ipfx .. n) == 0 then
+    forget(n)
+    gone = gone + 1
+  end
+end
+return {#names, gone}
+`

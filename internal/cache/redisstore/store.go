@@ -62,6 +62,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -214,10 +215,13 @@ type Store struct {
 	// renewAfter is the age (s) at which a read renews an idle TTL.
 	renewAfter int64
 
-	pend   []*pending  // per bucket: bookkeeping not yet in Redis
-	cas    []*casBlock // per bucket: CAS counts reserved for plain sets
-	gens   []bucketGen // per bucket: the generation last seen
-	syncMu sync.Mutex  // serializes Sync, so one that returns has sent all taken before it
+	pend []*pending  // per bucket: bookkeeping not yet in Redis
+	cas  []*casBlock // per bucket: CAS counts reserved for plain sets
+	gens []bucketGen // per bucket: the generation last seen
+	prn  *pruner     // where pruning of evicted items' entries stands
+	// syncWrote: the last sync sent something (the loop then prunes).
+	syncWrote atomic.Bool
+	syncMu    sync.Mutex // serializes Sync, so one that returns has sent all taken before it
 	// The sync loop: kick wakes it early, stop ends it, loopDone says it has.
 	kick      chan struct{}
 	stop      chan struct{}
@@ -249,6 +253,7 @@ var (
 	statsLua  = newScript(statsScript)
 	flushLua  = newScript(flushScript)
 	reapLua   = newScript(reapScript)
+	pruneLua  = newScript(pruneScript)
 )
 
 // Open connects to the Redis server or cluster at url.
@@ -313,6 +318,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		loopDone:   make(chan struct{}),
 	}
 	s.cas, s.gens = make([]*casBlock, buckets), make([]bucketGen, buckets)
+	s.prn = newPruner(buckets)
 	for b := range s.pend {
 		s.pend[b] = &pending{gen: -1}
 		s.cas[b] = &casBlock{}
