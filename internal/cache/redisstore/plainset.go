@@ -65,13 +65,14 @@ type casBlock struct {
 }
 
 // nextCAS returns a new CAS id of bucket b.
-func (s *Store) nextCAS(ctx context.Context, b int) (uint64, error) {
+func (s *Store) nextCAS(ctx context.Context, b int, now time.Time) (uint64, error) {
 	blk := s.cas[b]
 	blk.mu.Lock()
 	defer blk.mu.Unlock()
 	if blk.next > blk.end || blk.end == 0 {
-		meta := s.lay.bookkeeping(b)[0]
-		end, err := s.client.Do(ctx, s.client.B().Hincrby().Key(meta).Field("cas").Increment(casBlockSize).Build()).AsInt64()
+		c := call{keys: s.lay.bookkeeping(b)[:1], args: []string{strconv.FormatInt(now.UnixMilli(), 10),
+			strconv.Itoa(s.lay.buckets), strconv.Itoa(casBlockSize)}}
+		end, err := s.eval(ctx, casLua, []call{c})[0].AsInt64()
 		if err != nil {
 			return 0, s.fail("put: reserve cas ids", err)
 		}
@@ -129,7 +130,7 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 	gen := max(s.gens[b].Load(), 0)
 	buf := make([]byte, 0, 64+len(e.Value))
 	for range 3 {
-		id, err := s.nextCAS(ctx, b)
+		id, err := s.nextCAS(ctx, b, now)
 		if err != nil {
 			return 0, false, err
 		}

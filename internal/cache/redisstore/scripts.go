@@ -98,12 +98,29 @@ local function sweep(limit)
 end
 `
 
+// casFloorLua starts a missing CAS counter at the clock; the scripts that use
+// it define meta and now (ms) before it.
+const casFloorLua = `
+-- casFloor starts a missing CAS counter at the clock in ms, times 1000 over
+-- the buckets (at least 1): after Redis lost the bookkeeping (a restart
+-- without persistence, a FLUSHALL) the counter starts above every id handed
+-- out before, as long as fewer than about a million a second were, so no id
+-- is reused, neither one of a block a node reserved before the loss nor one
+-- a client kept. counter * buckets stays below 2^53, where Lua's numbers
+-- are exact.
+local function casFloor(buckets)
+  if redis.call('HEXISTS', meta, 'cas') == 0 then
+    redis.call('HSET', meta, 'cas', string.format('%d', now * math.max(1, math.floor(1000 / buckets))))
+  end
+end
+`
+
 // prelude is shared by every item script.
 const prelude = `
 local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, nows, ipfx, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local gen = redis.call('HGET', meta, 'g') or '0'
-` + itemLua + forgetLua + sweepLua + `
+` + itemLua + forgetLua + sweepLua + casFloorLua + `
 -- account records a freshly written item n of size s.
 local function account(n, s, e)
   redis.call('HSET', sz, n, s)
@@ -115,6 +132,7 @@ end
 
 -- nextCAS mints an id unique across buckets: counter * buckets + bucket.
 local function nextCAS(buckets, bucket)
+  casFloor(buckets)
   local n = redis.call('HINCRBY', meta, 'cas', 1)
   return string.format('%d', n * buckets + bucket)
 end
@@ -150,7 +168,7 @@ const putScript = `
 local item, meta, lru, exp, sz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, name, mode = tonumber(ARGV[1]), ARGV[4], ARGV[6]
 local gen = redis.call('HGET', meta, 'g') or '0'
-` + itemLua + forgetLua + `
+` + itemLua + forgetLua + casFloorLua + `
 if mode ~= 'set' then
   local t = dec(redis.call('GET', item))
   local st
@@ -167,6 +185,7 @@ if mode ~= 'set' then
   if mode == 'cas' and (st ~= 'live' or t.c ~= ARGV[11]) then return {-2} end
 end
 -- nextCAS of the prelude: an id unique across buckets.
+casFloor(tonumber(ARGV[13]))
 local id = string.format('%d', redis.call('HINCRBY', meta, 'cas', 1) * tonumber(ARGV[13]) + tonumber(ARGV[14]))
 local s, e = tonumber(ARGV[5]), tonumber(ARGV[10])
 if e > 0 and now >= e * 1000 then
@@ -647,4 +666,14 @@ for _, n in ipairs(names) do
   end
 end
 return {#names, gone}
+`
+
+// casBlockScript: KEYS meta; ARGV[1] now (ms), [2] buckets, [3] block size.
+// Reserves a block of CAS counts for a node's plain sets, starting a missing
+// counter at the clock as every script does. Returns the block's last count.
+const casBlockScript = `
+local meta, now = KEYS[1], tonumber(ARGV[1])
+` + casFloorLua + `
+casFloor(tonumber(ARGV[2]))
+return redis.call('HINCRBY', meta, 'cas', tonumber(ARGV[3]))
 `

@@ -254,6 +254,7 @@ var (
 	flushLua  = newScript(flushScript)
 	reapLua   = newScript(reapScript)
 	pruneLua  = newScript(pruneScript)
+	casLua    = newScript(casBlockScript)
 )
 
 // Open connects to the Redis server or cluster at url.
