@@ -570,13 +570,18 @@ func (s *Store) syncFor(ctx context.Context) error {
 func (s *Store) discard() {
 	for _, p := range s.pend {
 		p.mu.Lock()
-		p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
-		p.unread = nil
-		p.heldMu.Lock()
-		p.held = nil
-		p.heldMu.Unlock()
+		p.discardLocked()
 		p.mu.Unlock()
 	}
+}
+
+// discardLocked drops everything pending in the bucket.
+func (p *pending) discardLocked() {
+	p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
+	p.unread = nil
+	p.heldMu.Lock()
+	p.held = nil
+	p.heldMu.Unlock()
 }
 
 // syncLoop syncs every tick until Close; the counts and touches a failed

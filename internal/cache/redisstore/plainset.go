@@ -96,6 +96,27 @@ func (s *Store) seeGen(b int, g int64) {
 	}
 }
 
+// seeGenRead records the generation a read of bucket b's meta hash
+// answered, missing when it had none. None where this process had seen one
+// means Redis lost the bookkeeping (a restart without persistence, a
+// FLUSHALL): the generation starts again from 0, and what this process saw
+// and holds of the old one is void, or it would drop every read it counts
+// until a flush took the generation past the old one.
+func (s *Store) seeGenRead(b int, g int64, missing bool) {
+	if !missing || s.gens[b].Load() <= 0 {
+		s.seeGen(b, g)
+		return
+	}
+	s.gens[b].Store(0)
+	p := s.pend[b]
+	p.mu.Lock()
+	p.discardLocked()
+	p.heldMu.Lock()
+	p.heldGen = -1
+	p.heldMu.Unlock()
+	p.mu.Unlock()
+}
+
 // loadGens reads every bucket's generation, one pipeline at Open, so that
 // this process's first set in a bucket flushed before it started is stamped
 // right: a stale stamp costs the set a second transaction, and until that
@@ -156,7 +177,7 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 			return 0, false, s.fail("put", err)
 		}
 		got := parseGen(g)
-		s.seeGen(b, got)
+		s.seeGenRead(b, got, rueidis.IsRedisNil(err))
 		if got == gen {
 			return id, true, nil
 		}

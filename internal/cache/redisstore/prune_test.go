@@ -83,3 +83,38 @@ func TestCASIdsAreNotReusedAfterRedisLosesItsBookkeeping(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "600", string(got.Value))
 }
+
+// TestStatsCountAgainAfterRedisLosesItsBookkeeping: after a FLUSHALL (or a
+// restart without persistence) the flush generation starts again from 0; a
+// node that had seen a later one must count its reads again at once, not
+// drop them until flushes take the generation past the old one.
+func TestStatsCountAgainAfterRedisLosesItsBookkeeping(t *testing.T) {
+	ctx := context.Background()
+	srv := ownServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	raw := rawClient(t, srv.addr())
+	k := key(t, "", "x")
+	for range 5 {
+		require.NoError(t, s.FlushAll(ctx))
+	}
+	put(t, s, k, "v", cache.KindBytes)
+	_, err := s.Get(ctx, k, nil) // seen in generation 5
+	require.NoError(t, err)
+	require.NoError(t, raw.Do(ctx, raw.B().Flushall().Build()).Error())
+
+	put(t, s, k, "new", cache.KindBytes)
+	for range 2 {
+		got, err := s.Get(ctx, k, nil)
+		require.NoError(t, err)
+		assert.Equal(t, "new", string(got.Value))
+	}
+	_, err = s.Get(ctx, key(t, "", "none"), nil)
+	require.ErrorIs(t, err, cache.ErrNotFound)
+	s.tickAndWait(t)
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), st.Hits, "the reads after the loss are counted")
+	assert.Equal(t, uint64(1), st.Misses)
+	assert.Equal(t, uint64(1), st.Items)
+}

@@ -554,7 +554,7 @@ func (s *Store) lookup(ctx context.Context, keys []cache.Key) ([]found, error) {
 		}
 		b := s.lay.bucket(k)
 		gens[i] = parseGen(gen)
-		s.seeGen(b, gens[i])
+		s.seeGenRead(b, gens[i], rueidis.IsRedisNil(err))
 		if !present {
 			continue
 		}
