@@ -519,14 +519,7 @@ func (c *frontConn) parse(buf []byte) (req *http.Request, n int, st parseState) 
 		return nil, 0, parseMore
 	}
 	_, rest, _ := cutCRLF(buf[:end])
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		// Refused by the service in its error shape, where net/http would
-		// answer plain text; the connection closes after it, body unread.
-		c.refusal = badTarget(method, target, err)
-		return &http.Request{Method: method, URL: &url.URL{Path: "/"}, Proto: proto, ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{}, Body: http.NoBody, RemoteAddr: c.remoteAddr, RequestURI: target, Close: true}, end + 4, parseOK
-	}
+	u, badURL := url.ParseRequestURI(target)
 	// One backing array for the values, as net/http does.
 	lines := bytes.Count(rest, crlf) + 1
 	values := make([]string, 0, lines)
@@ -577,6 +570,14 @@ func (c *frontConn) parse(buf []byte) (req *http.Request, n int, st parseState) 
 	}
 	if hosts == 0 {
 		return nil, 0, parseNo
+	}
+	if badURL != nil {
+		// A request the front would serve but for its target: refused by
+		// the service in its error shape, where net/http answers plain
+		// text. The connection closes after it, the body unread.
+		c.refusal = badTarget(method, target, badURL)
+		return &http.Request{Method: method, URL: &url.URL{Path: "/"}, Proto: proto, ProtoMajor: 1, ProtoMinor: 1,
+			Header: hdr, Body: http.NoBody, Host: host, RemoteAddr: c.remoteAddr, RequestURI: target, Close: true}, end + 4, parseOK
 	}
 	n = end + 4
 	if clen > int64(c.br.Size()-n) {
