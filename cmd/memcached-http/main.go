@@ -25,6 +25,7 @@ import (
 	memcachedhttp "github.com/memcached-http/memcached-http"
 	"github.com/memcached-http/memcached-http/internal/cache"
 	"github.com/memcached-http/memcached-http/internal/cache/redisstore"
+	"github.com/memcached-http/memcached-http/internal/cpuquota"
 	"github.com/memcached-http/memcached-http/internal/handlers"
 	"github.com/memcached-http/memcached-http/internal/memcached"
 )
@@ -76,6 +77,7 @@ type config struct {
 	snapshot         string // file the embedded store is saved to and loaded from; "" = none
 	snapshotInterval time.Duration
 	snapshotStrict   bool
+	cpuQuotaTick     time.Duration
 
 	version bool // print the version and exit, after checking the other flags
 }
@@ -146,6 +148,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.snapshot, "snapshot", "", "file the embedded store's items and delete locks are saved to after the drain at SIGTERM/SIGINT and loaded from at start, so a restart keeps the cache; memory store only (env MEMCACHED_HTTP_SNAPSHOT)")
 	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 0, "also save -snapshot this often while serving, e.g. 5m, so a crash loses only what changed since; 0 means only at shutdown (env MEMCACHED_HTTP_SNAPSHOT_INTERVAL)")
 	fs.BoolVar(&c.snapshotStrict, "snapshot-strict", false, "exit 1 when -snapshot holds a damaged, truncated or foreign file, instead of moving it aside and starting empty (env MEMCACHED_HTTP_SNAPSHOT_STRICT)")
+	fs.DurationVar(&c.cpuQuotaTick, "cpu-quota-tick", cpuquota.DefaultTick, "under a CPU quota (a container's CPU limit), how often the kernel is asked to count the CPU this busy process has used, so the quota's throttling comes as short pauses, not long ones; 0 turns it off (env MEMCACHED_HTTP_CPU_QUOTA_TICK)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit (after checking the other flags and environment)")
 	env := map[string]string{
 		"addr":               "MEMCACHED_HTTP_ADDR",
@@ -181,6 +184,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"snapshot":            "MEMCACHED_HTTP_SNAPSHOT",
 		"snapshot-interval":   "MEMCACHED_HTTP_SNAPSHOT_INTERVAL",
 		"snapshot-strict":     "MEMCACHED_HTTP_SNAPSHOT_STRICT",
+		"cpu-quota-tick":      "MEMCACHED_HTTP_CPU_QUOTA_TICK",
 	}
 	c.tokens = getenv(tokensEnv)
 	// Environment values are set as flag values first, so they are checked
@@ -213,6 +217,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, errors.New("memcached-http: -max-conns must be at least 1")
 	case c.memcachedMaxConns < 1:
 		return c, errors.New("memcached-http: -memcached-max-conns must be at least 1")
+	case c.cpuQuotaTick < 0:
+		return c, errors.New("memcached-http: -cpu-quota-tick must not be negative (0 turns it off)")
 	case c.rateWindow < time.Second:
 		// Retry-After counts whole seconds; a shorter window would tell clients 0.
 		return c, errors.New("memcached-http: -rate-window must be at least 1s")
@@ -300,6 +306,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	apiURL := baseURL(ln.Addr(), srv.TLSConfig != nil)
 	logger.Info("listening", "addr", ln.Addr().String(), "url", apiURL+"/v1", "docs", apiURL+"/docs",
 		"version", version, "tls", srv.TLSConfig != nil, "tokens", tokens.Len())
+	defer startCPUAccounting(c.cpuQuotaTick, logger)()
 
 	served := make(chan error, 1)
 	front := handlers.NewFront(srv)

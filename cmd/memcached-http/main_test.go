@@ -26,7 +26,7 @@ func TestParseConfig(t *testing.T) {
 		maxBatchKeys: 10_000, maxBodyBytes: 32 << 20, logLevel: slog.LevelInfo, shutdownTimeout: 30 * time.Second,
 		store: "memory", redisKeyPrefix: "mchttp:", redisFlushDelay: 200 * time.Microsecond,
 		readHeaderTimeout: 10 * time.Second, readTimeout: time.Minute, writeTimeout: time.Minute, idleTimeout: 2 * time.Minute,
-		rateWindow: time.Second, memcachedMaxConns: 1024, maxConns: 4096,
+		rateWindow: time.Second, memcachedMaxConns: 1024, maxConns: 4096, cpuQuotaTick: 500 * time.Microsecond,
 	}
 	tests := []struct {
 		name    string
@@ -52,7 +52,7 @@ func TestParseConfig(t *testing.T) {
 					store: "memory", redisKeyPrefix: "mchttp:", redisFlushDelay: 200 * time.Microsecond,
 					authFile: "/etc/tokens", tokens: "t read *", insecure: true, metricsPublic: true, tlsCert: "c.pem", tlsKey: "k.pem",
 					readHeaderTimeout: time.Second, readTimeout: 2 * time.Second, writeTimeout: 3 * time.Second, idleTimeout: 4 * time.Second,
-					rateLimit: 100, rateWindow: time.Minute, memcachedMaxConns: 1024, maxConns: 4096}
+					rateLimit: 100, rateWindow: time.Minute, memcachedMaxConns: 1024, maxConns: 4096, cpuQuotaTick: 500 * time.Microsecond}
 			}},
 		{name: "a flag overrides the environment",
 			args: []string{"-addr", ":7000", "-log-level", "warn"},
@@ -67,6 +67,10 @@ func TestParseConfig(t *testing.T) {
 			env: map[string]string{"MEMCACHED_HTTP_MAX_RESPONSE_BYTES": "2000"}, want: func(c *config) { c.maxResponseBytes = 1000 }},
 		{name: "a negative response limit is an error", args: []string{"-max-response-bytes", "-1"}, wantErr: "-max-response-bytes"},
 		{name: "a rate window under a second is an error", args: []string{"-rate-window", "500ms"}, wantErr: "-rate-window must be at least 1s"},
+		{name: "the CPU quota tick comes from the environment, 0 turning it off",
+			env:  map[string]string{"MEMCACHED_HTTP_CPU_QUOTA_TICK": "0"},
+			want: func(c *config) { c.cpuQuotaTick = 0 }},
+		{name: "a negative CPU quota tick is an error", args: []string{"-cpu-quota-tick", "-1ms"}, wantErr: "-cpu-quota-tick must not be negative"},
 		{name: "stray arguments are an error", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "CORS origins come from the environment as a comma-separated list",
 			env:  map[string]string{"MEMCACHED_HTTP_CORS_ORIGINS": "https://app.example.com, http://localhost:3000"},
