@@ -77,7 +77,14 @@ type result struct {
 	// answered, in microseconds; 0 when not measured. run.sh adds it to wrk's
 	// rows from /proc/PID/stat. Unlike requests/s it does not fall when other
 	// work takes the server core from the server.
-	ServerCPU   float64 `json:"server_cpu_us_per_request,omitempty"`
+	ServerCPU float64 `json:"server_cpu_us_per_request,omitempty"`
+	// CapPauses and CapPauseMS are how often, per second, the CPU cap
+	// stopped the servers during the run and how long each stop lasted on
+	// average (the cgroup's cpu.stat); 0 when not capped. Under the cap a
+	// closed row's p99 is mostly that pause (BENCHMARKS.md, "HTTP load:
+	// where the time goes").
+	CapPauses   float64 `json:"cap_pauses_per_s,omitempty"`
+	CapPauseMS  float64 `json:"cap_pause_ms,omitempty"`
 	hist        *histogram
 	elapsedTime time.Duration
 }

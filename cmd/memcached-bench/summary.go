@@ -74,6 +74,7 @@ type rowSummary struct {
 	rps, kps, p50, p99, p999 float64  // latencies in microseconds
 	cpu                      float64  // client CPU, percent of one core
 	serverCPU                float64  // server CPU per request, µs; 0 = not measured
+	capPauses, capPauseMS    float64  // the CPU cap's stops per second and their mean length; 0 = not capped
 	errors, dropped          uint64
 	target, mix, model, dist string
 	conns, batch             int
@@ -112,15 +113,17 @@ func summarize(results []result) []rowSummary {
 		}
 		row := rowSummary{
 			label: label, generator: gen, runs: runs,
-			rps:       pick(func(r result) float64 { return r.RequestsPS }),
-			kps:       pick(func(r result) float64 { return r.KeysPS }),
-			p50:       pick(func(r result) float64 { return r.Latency.P50 }),
-			p99:       pick(func(r result) float64 { return r.Latency.P99 }),
-			p999:      pick(func(r result) float64 { return r.Latency.P999 }),
-			cpu:       pick(func(r result) float64 { return r.ClientCPU }),
-			serverCPU: pick(func(r result) float64 { return r.ServerCPU }),
-			rate:      pick(func(r result) float64 { return r.Rate }),
-			target:    string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model, dist: runs[0].Dist,
+			rps:        pick(func(r result) float64 { return r.RequestsPS }),
+			kps:        pick(func(r result) float64 { return r.KeysPS }),
+			p50:        pick(func(r result) float64 { return r.Latency.P50 }),
+			p99:        pick(func(r result) float64 { return r.Latency.P99 }),
+			p999:       pick(func(r result) float64 { return r.Latency.P999 }),
+			cpu:        pick(func(r result) float64 { return r.ClientCPU }),
+			serverCPU:  pick(func(r result) float64 { return r.ServerCPU }),
+			capPauses:  pick(func(r result) float64 { return r.CapPauses }),
+			capPauseMS: pick(func(r result) float64 { return r.CapPauseMS }),
+			rate:       pick(func(r result) float64 { return r.Rate }),
+			target:     string(runs[0].Target), mix: runs[0].Mix, model: runs[0].Model, dist: runs[0].Dist,
 			conns: runs[0].Conns, batch: runs[0].Batch, raw: runs[0].Raw,
 		}
 		for _, r := range runs {
@@ -291,8 +294,8 @@ func writeMarkdown(w io.Writer, results []result) error {
 	rows := summarize(results)
 	byLabel := make(map[string]rowSummary, len(rows))
 	var sb strings.Builder
-	sb.WriteString("| row | generator | target | load | runs | requests/s | keys/s | p50 ms | p99 ms | p99.9 ms | errors | client CPU | server CPU µs/request |\n")
-	sb.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	sb.WriteString("| row | generator | target | load | runs | requests/s | keys/s | p50 ms | p99 ms | p99.9 ms | errors | client CPU | server CPU µs/request | cap's pauses |\n")
+	sb.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		byLabel[r.label] = r
 		load := fmt.Sprintf("%s, %d conns", r.mix, r.conns)
@@ -320,8 +323,12 @@ func writeMarkdown(w io.Writer, results []result) error {
 		if r.serverCPU > 0 {
 			serverCPU = fmt.Sprintf("%.1f", r.serverCPU)
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %s | %s | %s |\n",
-			r.label, r.generator, r.target, load, len(r.runs), r.rps, r.kps, r.p50/1e3, r.p99/1e3, r.p999/1e3, errs, cpu, serverCPU)
+		pauses := "—"
+		if r.capPauses > 0 {
+			pauses = fmt.Sprintf("%.0f/s of %.2f ms", r.capPauses, r.capPauseMS)
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %s | %s | %s | %s |\n",
+			r.label, r.generator, r.target, load, len(r.runs), r.rps, r.kps, r.p50/1e3, r.p99/1e3, r.p999/1e3, errs, cpu, serverCPU, pauses)
 	}
 	sb.WriteString("\n| ratio | value | per round | target | met |\n|---|---:|---|---|---|\n")
 	for _, q := range ratios {

@@ -234,6 +234,15 @@ cpu_ticks() {
 	echo "$total"
 }
 
+# cap_stat prints the cap cgroup's throttle count and throttled time in µs
+# (cpu.stat: v1 has throttled_time in ns, v2 throttled_usec), or nothing when
+# the servers are not capped.
+cap_stat() {
+	[ -n "$cap_share" ] && [ -f "$cap_dir/cpu.stat" ] || return 0
+	awk '$1 == "nr_throttled" { n = $2 } $1 == "throttled_time" { us = $2 / 1000 } $1 == "throttled_usec" { us = $2 }
+		END { printf "%d %d\n", n, us }' "$cap_dir/cpu.stat"
+}
+
 # wrk_row LABEL TARGET OP PORT [raw] runs wrk once (one thread per load core,
 # $conns connections) and appends the JSON line scripts/bench/wrk.lua prints,
 # with the CPU the row's serving processes used per request added.
@@ -241,9 +250,10 @@ wrk_row() {
 	local label="$1" target="$2" op="$3" port="$4" raw=0
 	[ "${5:-}" = raw ] && raw=1
 	log "$label: wrk $target $op"
-	local out before after line requests
+	local out before after line requests cap_before cap_after
 	# shellcheck disable=SC2086 # serving holds a list of pids
 	before="$(cpu_ticks ${serving[$port]})"
+	cap_before="$(cap_stat)"
 	out="$(BENCH_WRK_LABEL="$label" BENCH_WRK_TARGET="$target" BENCH_WRK_OP="$op" BENCH_WRK_RAW="$raw" \
 		BENCH_WRK_KEYS="$keys" BENCH_WRK_VALUE="$value_size" BENCH_WRK_CONNS="$conns" BENCH_WRK_HZ="$clk_tck" BENCH_WRK_BATCH="$batch" \
 		"${load_pin[@]}" wrk -t "$wrk_threads" -c "$conns" -d "$duration" --timeout 5s \
@@ -255,7 +265,15 @@ wrk_row() {
 	fi
 	# shellcheck disable=SC2086
 	after="$(cpu_ticks ${serving[$port]})"
+	cap_after="$(cap_stat)"
 	line="$(sed -n 's/^BENCHJSON //p' <<<"$out")"
+	if [ -n "$cap_before" ] && [ -n "$cap_after" ]; then
+		# shellcheck disable=SC2086 # two numbers each
+		line="${line%\}}$(awk -v d="$duration" -v b="$cap_before" -v a="$cap_after" 'BEGIN {
+			split(b, x, " "); split(a, y, " "); n = y[1] - x[1]; us = y[2] - x[2]; s = d + 0
+			if (d ~ /ms$/) s = s / 1000; else if (d ~ /m$/) s = s * 60
+			if (n > 0 && s > 0) printf ",\"cap_pauses_per_s\":%.1f,\"cap_pause_ms\":%.3f", n / s, us / n / 1000 }')}"
+	fi
 	requests="$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' <<<"$line")"
 	if [ "${requests:-0}" -gt 0 ]; then
 		line="${line%\}},\"server_cpu_us_per_request\":$(awk -v t="$((after - before))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')}"
