@@ -16,8 +16,7 @@ func startCPUAccounting(tick time.Duration, logger *slog.Logger) (stop func()) {
 	}
 	q, ok, err := cpuquota.Find()
 	if err != nil {
-		logger.Warn("CPU quota not read; throttling under one may come in longer pauses", "error", err.Error())
-		return func() {}
+		logger.Warn("CPU quota not fully read; throttling under one may come in longer pauses", "error", err.Error())
 	}
 	if !ok {
 		return func() {}

@@ -217,8 +217,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, errors.New("memcached-http: -max-conns must be at least 1")
 	case c.memcachedMaxConns < 1:
 		return c, errors.New("memcached-http: -memcached-max-conns must be at least 1")
-	case c.cpuQuotaTick < 0:
-		return c, errors.New("memcached-http: -cpu-quota-tick must not be negative (0 turns it off)")
+	case c.cpuQuotaTick < 0 || c.cpuQuotaTick > 0 && c.cpuQuotaTick < cpuquota.MinTick:
+		return c, fmt.Errorf("memcached-http: -cpu-quota-tick must be 0 (off) or at least %v", cpuquota.MinTick)
 	case c.rateWindow < time.Second:
 		// Retry-After counts whole seconds; a shorter window would tell clients 0.
 		return c, errors.New("memcached-http: -rate-window must be at least 1s")

@@ -78,6 +78,25 @@ func TestFind(t *testing.T) {
 			"cg root/a/cpu.max":   "2000 5000",
 		},
 		want: Quota{2 * time.Millisecond, 5 * time.Millisecond},
+	}, {
+		name: "a mount root that is only a prefix of the cgroup's name is not its cgroup",
+		files: map[string]string{
+			"proc/self/cgroup": "3:cpu,cpuacct:/docker/abcdef\n", "proc/self/mountinfo": v1Together,
+			"sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us": "10000", "sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us": "100000",
+		},
+	}, {
+		name: "a cgroup outside the namespace's view is not followed out of the mount",
+		files: map[string]string{
+			"proc/self/cgroup": "0::/../other\n", "proc/self/mountinfo": v2Mounts,
+			"sys/fs/other/cpu.max": "1000 100000", "sys/fs/cpu.max": "1000 100000",
+		},
+	}, {
+		name: "the walk stops at the mount point",
+		files: map[string]string{
+			"proc/self/cgroup": "0::/a\n", "proc/self/mountinfo": v2Mounts,
+			"sys/fs/cgroup/a/cpu.max": "50000 100000", "sys/fs/cpu.max": "1000 100000", "cpu.max": "1000 100000",
+		},
+		want: Quota{50 * time.Millisecond, 100 * time.Millisecond},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +124,30 @@ func TestFindRefusesWhatIsNotAQuota(t *testing.T) {
 	}
 	_, _, err := find(fstest.MapFS{})
 	assert.ErrorContains(t, err, "the process's cgroups")
+}
+
+// On a hybrid host (v1 cpu and v2 "unified" both mounted), an unreadable
+// v2 file is reported and the v1 quota still found.
+func TestFindKeepsAQuotaBesideABadFile(t *testing.T) {
+	fsys := fstest.MapFS{
+		"proc/self/cgroup": {Data: []byte("0::/x\n" + v1Groups)},
+		"proc/self/mountinfo": {Data: []byte(v1Mounts +
+			"30 31 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")},
+		"sys/fs/cgroup/unified/x/cpu.max":              {Data: []byte("garbage")},
+		"sys/fs/cgroup/cpu/bench.42/cpu.cfs_quota_us":  {Data: []byte("3000")},
+		"sys/fs/cgroup/cpu/bench.42/cpu.cfs_period_us": {Data: []byte("5000")},
+	}
+	q, ok, err := find(fsys)
+	assert.ErrorContains(t, err, "unified/x/cpu.max")
+	assert.True(t, ok)
+	assert.Equal(t, Quota{3 * time.Millisecond, 5 * time.Millisecond}, q)
+}
+
+func TestNewIsBusyFromHalfTheQuota(t *testing.T) {
+	a := New(Quota{3 * time.Millisecond, 5 * time.Millisecond}, DefaultTick)
+	assert.InDelta(t, 0.3, a.Busy, 1e-9)
+	assert.Equal(t, 20*time.Millisecond, a.Window)
+	assert.Equal(t, DefaultTick, a.Tick)
 }
 
 func TestQuotaString(t *testing.T) {

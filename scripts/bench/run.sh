@@ -240,7 +240,7 @@ cpu_ticks() {
 cap_stat() {
 	[ -n "$cap_share" ] && [ -f "$cap_dir/cpu.stat" ] || return 0
 	awk '$1 == "nr_throttled" { n = $2 } $1 == "throttled_time" { us = $2 / 1000 } $1 == "throttled_usec" { us = $2 }
-		END { printf "%d %d\n", n, us }' "$cap_dir/cpu.stat"
+		END { printf "%.0f %.0f\n", n, us }' "$cap_dir/cpu.stat"
 }
 
 # wrk_row LABEL TARGET OP PORT [raw] runs wrk once (one thread per load core,
