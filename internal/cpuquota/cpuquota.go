@@ -187,14 +187,11 @@ func groupPath(cgroup []byte, v2 bool) (string, bool) {
 // none ("max" in v2, -1 in v1) or no such files.
 func readQuota(fsys fs.FS, dir string, v2 bool) (Quota, bool, error) {
 	if v2 {
-		b, err := fs.ReadFile(fsys, path.Join(dir, "cpu.max"))
-		if errors.Is(err, fs.ErrNotExist) {
-			return Quota{}, false, nil
+		b, ok, err := readIfThere(fsys, dir, "cpu.max")
+		if !ok {
+			return Quota{}, false, err
 		}
-		if err != nil {
-			return Quota{}, false, fmt.Errorf("cpuquota: %w", err)
-		}
-		f := strings.Fields(string(b))
+		f := strings.Fields(b)
 		if len(f) != 2 {
 			return Quota{}, false, fmt.Errorf("cpuquota: /%s/cpu.max holds %q, not \"quota period\"", dir, b)
 		}
@@ -203,22 +200,28 @@ func readQuota(fsys fs.FS, dir string, v2 bool) (Quota, bool, error) {
 		}
 		return parseQuota(dir+"/cpu.max", f[0], f[1])
 	}
-	quota, err := fs.ReadFile(fsys, path.Join(dir, "cpu.cfs_quota_us"))
+	q, ok, err := readIfThere(fsys, dir, "cpu.cfs_quota_us")
+	if !ok || q == "-1" {
+		return Quota{}, false, err
+	}
+	period, ok, err := readIfThere(fsys, dir, "cpu.cfs_period_us")
+	if !ok {
+		return Quota{}, false, errors.Join(err, fmt.Errorf("cpuquota: /%s has cpu.cfs_quota_us without cpu.cfs_period_us", dir))
+	}
+	return parseQuota(dir+"/cpu.cfs_quota_us", q, period)
+}
+
+// readIfThere reads dir/name, its spaces trimmed; ok is false when it cannot,
+// err nil when the file is not there.
+func readIfThere(fsys fs.FS, dir, name string) (text string, ok bool, err error) {
+	b, err := fs.ReadFile(fsys, path.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Quota{}, false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return Quota{}, false, fmt.Errorf("cpuquota: %w", err)
+		return "", false, fmt.Errorf("cpuquota: %w", err)
 	}
-	q := strings.TrimSpace(string(quota))
-	if q == "-1" {
-		return Quota{}, false, nil
-	}
-	period, err := fs.ReadFile(fsys, path.Join(dir, "cpu.cfs_period_us"))
-	if err != nil {
-		return Quota{}, false, fmt.Errorf("cpuquota: %w", err)
-	}
-	return parseQuota(dir+"/cpu.cfs_quota_us", q, strings.TrimSpace(string(period)))
+	return strings.TrimSpace(string(b)), true, nil
 }
 
 func parseQuota(file, runtime, period string) (Quota, bool, error) {

@@ -269,9 +269,9 @@ wrk_row() {
 	line="$(sed -n 's/^BENCHJSON //p' <<<"$out")"
 	if [ -n "$cap_before" ] && [ -n "$cap_after" ]; then
 		# shellcheck disable=SC2086 # two numbers each
-		line="${line%\}}$(awk -v d="$duration" -v b="$cap_before" -v a="$cap_after" 'BEGIN {
-			split(b, x, " "); split(a, y, " "); n = y[1] - x[1]; us = y[2] - x[2]; s = d + 0
-			if (d ~ /ms$/) s = s / 1000; else if (d ~ /m$/) s = s * 60
+		# Per second of the run as wrk timed it (its duration_s).
+		line="${line%\}}$(awk -v s="$(sed -n 's/.*"duration_s":\([0-9.]*\).*/\1/p' <<<"$line")" -v b="$cap_before" -v a="$cap_after" 'BEGIN {
+			split(b, x, " "); split(a, y, " "); n = y[1] - x[1]; us = y[2] - x[2]
 			if (n > 0 && s > 0) printf ",\"cap_pauses_per_s\":%.1f,\"cap_pause_ms\":%.3f", n / s, us / n / 1000 }')}"
 	fi
 	requests="$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' <<<"$line")"
