@@ -286,14 +286,15 @@ func (s *Store) recordWrite(b int, gen int64, name string, t touch) {
 	}
 }
 
-// recordPlainSet notes that a plain set wrote item name in bucket b,
-// stamped with generation gen, and left its accounting, its lru and exp
-// entries to the sync; t is the write's access.
-func (s *Store) recordPlainSet(b int, gen int64, name, header string, t touch, w wrote) {
+// recordPlainSet notes that a plain set is writing item name in bucket b,
+// stamped with generation gen: t is the write's access and header the item
+// string's header, for the hit-before mark. Whether its accounting is left
+// to the sync is known only from the set's reply (noteWritten).
+func (s *Store) recordPlainSet(b int, gen int64, name, header string, t touch) {
 	p := s.pend[b]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.noteWrittenLocked(name, w)
+	p.dirty = true
 	if p.acceptLocked(gen) {
 		p.touchLocked(name, t)
 	}
@@ -301,7 +302,19 @@ func (s *Store) recordPlainSet(b int, gen int64, name, header string, t touch, w
 		p.unread = make(map[string]string)
 	}
 	p.unread[name] = header
-	if len(p.written) >= maxTouched || len(p.touched) >= maxTouched {
+	if len(p.touched) >= maxTouched {
+		s.wake()
+	}
+}
+
+// noteWritten leaves the accounting, lru and exp entries of item name,
+// which a plain set wrote as w in bucket b, to the sync.
+func (s *Store) noteWritten(b int, name string, w wrote) {
+	p := s.pend[b]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.noteWrittenLocked(name, w)
+	if len(p.written) >= maxTouched {
 		s.wake()
 	}
 }

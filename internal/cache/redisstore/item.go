@@ -12,7 +12,8 @@ import (
 //
 // generation, expires (Unix s, 0 = never), kind, flags, cas, when the idle
 // TTL was last set (Unix s, empty when never), the meta protocol's marks
-// (letters h, x, w; see scripts.go) and locked-until (Unix s, empty but for
+// (letters h, x, w; see scripts.go) or the accounted mark (a, below) and
+// locked-until (Unix s, empty but for
 // a delete lock, whose value is empty). The header is decimal text so the
 // scripts read it with one pattern match; the value follows the first '|'
 // as it is, whatever bytes it holds.
@@ -43,7 +44,21 @@ func parseItem(s string) (itemHeader, string, error) {
 	return itemHeader{gen: f[0], exp: f[1], kind: f[2], flags: f[3], cas: f[4], renewed: f[5], marks: f[6], lock: f[7]}, value, nil
 }
 
-// appendItem appends the item string of a live, unmarked item to dst.
+// accountedMark marks an item string as counted in the bucket's accounting
+// at its size (its sz entry, items and bytes), or as about to be: a plain
+// set writes it on every new item and, when the item it replaced did not
+// carry it at the same size (accountedAs), leaves the new one to its
+// process's sync, which accounts the item as it then finds it, whoever
+// wrote it since. A set that replaces a marked item of the same size,
+// neither expiring, leaves the sync nothing: if the old item was accounted
+// so is the new one, and if it was about to be, the sync that will account
+// it reads the new one. A script that accounts an item marks it; one that
+// rewrites an item at another size without accounting it (none does today)
+// would have to drop the mark.
+const accountedMark = 'a'
+
+// appendItem appends the item string of a live item to dst, carrying only
+// the accounted mark.
 func appendItem(dst []byte, gen, exp int64, kind uint8, flags uint32, cas uint64, renewed int64, value []byte) []byte {
 	dst = strconv.AppendInt(dst, gen, 10)
 	dst = append(dst, ',')
@@ -56,7 +71,7 @@ func appendItem(dst []byte, gen, exp int64, kind uint8, flags uint32, cas uint64
 	dst = strconv.AppendUint(dst, cas, 10)
 	dst = append(dst, ',')
 	dst = strconv.AppendInt(dst, renewed, 10)
-	dst = append(dst, ",,|"...)
+	dst = append(dst, ",a,|"...)
 	return append(dst, value...)
 }
 

@@ -16,9 +16,9 @@ import (
 // A set (the one write mode nothing in the old item decides) is written
 // without a script: one SET of the new item string, with its Redis TTL,
 // which also drops the marks a new value must not carry and any delete
-// lock, and a read of the bucket's generation after it, the two in one
-// pipeline. Under wrk at 64 connections, with the server and Redis on one
-// core, the MULTI/EXEC of eight commands that wrote a hash item took
+// lock, and returns the item it replaced (GET), and a read of the bucket's
+// generation after it, the two in one pipeline. Under wrk at 64
+// connections, with the server and Redis on one core, the MULTI/EXEC of eight commands that wrote a hash item took
 // 40-65 µs of server and Redis CPU per set, 0.6× Webdis's SET in requests
 // per second; the SET, with the sync below, 28.5-29.4 µs against Webdis's
 // 27.9-29.2 (BENCHMARKS.md, "Over Redis: one string per item").
@@ -41,15 +41,20 @@ import (
 //     racing another node's flush and another node's write of the same key
 //     may show a reader a miss between the two values.
 //   - The accounting (sz, items, bytes) and the item's lru and exp entries:
-//     left to the next sync, which makes them match the item as it is then
+//     nothing to do when the replaced item carried the accounted mark at
+//     the same size, neither expiring (accountedAs, item.go), which under
+//     wrk over 10 k keys is every set but a key's first; otherwise left to
+//     the next sync, which makes them match the item as it is then
 //     (syncScript). Until then the item counts as not yet written in items
 //     and bytes; this process syncs before it answers Stats, so its own
 //     figures are exact. A process that dies without syncing leaves its
 //     last sets uncounted (an undercount that stays consistent: deleting
 //     or expiring such an item takes nothing off) until they are written
-//     again or a FlushAll. An exp entry left from the value before may
-//     name an expiry the new value does not have: a sweep reads the item
-//     before it removes anything, and mends the entry instead.
+//     again at another size, deleted, or a FlushAll: a set of the same size
+//     takes the item's accounted mark as true. An exp entry left from the
+//     value before may name an expiry the new value does not have: a sweep
+//     reads the item before it removes anything, and mends the entry
+//     instead.
 //
 // PutMulti keeps the script: its entries are spread over every slot, and
 // one pipeline of scripts is one round trip however many there are.
@@ -150,40 +155,56 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 	ttl := s.redisTTLms(now, exp)
 	gen := max(s.gens[b].Load(), 0)
 	buf := make([]byte, 0, 64+len(e.Value))
+	w := wrote{at: now.Unix(), exp: exp, size: len(name) - strings.IndexByte(name, ':') - 1 + len(e.Value)}
 	for range 3 {
 		id, err := s.nextCAS(ctx, b, now)
 		if err != nil {
 			return 0, false, err
 		}
-		// Noted before the SET goes out, since it may be done even if its
-		// reply is lost (the sync accounts the item as it then finds it).
-		// A FlushAll of this process in between drops what was noted, and
-		// needs nothing of it: if the flush came first the generation read
-		// back differs and the set is written again, noted again; if it
-		// came after, it hid the item.
 		buf = appendItem(buf[:0], gen, exp, uint8(e.Kind), e.Flags, id, now.Unix(), e.Value)
-		s.recordPlainSet(b, gen, name, string(buf[:len(buf)-len(e.Value)]), touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)},
-			wrote{at: now.Unix(), exp: exp, size: len(name) - strings.IndexByte(name, ':') - 1 + len(e.Value)})
+		s.recordPlainSet(b, gen, name, string(buf[:len(buf)-len(e.Value)]), touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)})
 		bld := s.client.B()
 		res := s.client.DoMulti(ctx,
-			bld.Set().Key(item).Value(rueidis.BinaryString(buf)).PxMilliseconds(ttl).Build(),
+			bld.Set().Key(item).Value(rueidis.BinaryString(buf)).Get().PxMilliseconds(ttl).Build(),
 			bld.Hget().Key(meta).Field("g").Build(),
 		)
-		if err := res[0].Error(); err != nil {
+		old, err := res[0].ToString()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			// The SET may be done even though its reply was lost: the sync
+			// accounts the item as it then finds it.
+			s.noteWritten(b, name, w)
 			return 0, false, s.fail("put", err)
 		}
 		g, err := res[1].ToString()
 		if err != nil && !rueidis.IsRedisNil(err) {
+			s.noteWritten(b, name, w)
 			return 0, false, s.fail("put", err)
 		}
 		got := parseGen(g)
 		s.seeGenRead(b, got, rueidis.IsRedisNil(err))
-		if got == gen {
-			return id, true, nil
+		if got != gen {
+			gen = got // written under a generation a FlushAll has left: again
+			continue
 		}
-		gen = got // written under a generation a FlushAll has left: again
+		if !accountedAs(old, gen, exp, len(e.Value)) {
+			s.noteWritten(b, name, w)
+		}
+		return id, true, nil
 	}
 	return 0, false, nil
+}
+
+// accountedAs reports whether old, the item string a plain set replaced
+// ("" for none), carried the accounted mark and was live in generation gen
+// with a value of size bytes, neither it nor the new one expiring: the new
+// item then counts as accounted too, and needs nothing of the sync.
+func accountedAs(old string, gen, exp int64, size int) bool {
+	if old == "" || exp != 0 {
+		return false
+	}
+	h, value, err := parseItem(old)
+	return err == nil && len(value) == size && h.exp == "0" && h.lock == "" &&
+		strings.IndexByte(h.marks, accountedMark) >= 0 && h.gen == strconv.FormatInt(gen, 10)
 }
 
 // redisTTLms is redisTTL as a number.

@@ -91,7 +91,7 @@ func TestItemStringsCarryAnyValueBytes(t *testing.T) {
 		h, value, err := parseItem(string(blob))
 		require.NoError(t, err)
 		assert.Equal(t, v, value)
-		assert.Equal(t, itemHeader{gen: "3", exp: "1700000000", kind: "1", flags: "42", cas: "99", renewed: "1600000000"}, h)
+		assert.Equal(t, itemHeader{gen: "3", exp: "1700000000", kind: "1", flags: "42", cas: "99", renewed: "1600000000", marks: "a"}, h)
 	}
 	for _, bad := range []string{"", "no bar", "1,2,3|v"} {
 		_, _, err := parseItem(bad)
@@ -102,4 +102,106 @@ func TestItemStringsCarryAnyValueBytes(t *testing.T) {
 func TestTheHitBeforeMarkIsAddedToAHeadersMarks(t *testing.T) {
 	assert.Equal(t, "5,0,1,0,123,1700000000,h,|", markedHeader("5,0,1,0,123,1700000000,,|"))
 	assert.Equal(t, "5,0,1,0,123,,xh,|", markedHeader("5,0,1,0,123,,x,|"))
+}
+
+// writtenNames is what bucket 0 has left to the sync's accounting.
+func writtenNames(s *Store) []string {
+	p := s.pend[0]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var names []string
+	for n := range p.written {
+		names = append(names, n)
+	}
+	return names
+}
+
+// setNoExpiry plain-sets k to v in s, never to expire.
+func setNoExpiry(t *testing.T, s syncedStore, k cache.Key, v string, ttl float64) {
+	t.Helper()
+	_, err := s.Put(context.Background(), cache.ModeSet, cache.Entry{Key: k, Value: []byte(v), Kind: cache.KindBytes, Time: ttl})
+	require.NoError(t, err)
+}
+
+func TestASetReplacingAnAccountedItemOfItsSizeLeavesTheSyncNothing(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	prefix := uniquePrefix()
+	a := openSynced(t, srv.url(), prefix, clock)
+	b := openSynced(t, srv.url(), prefix, clock)
+	k := key(t, "", "k")
+	left := func(why string) { t.Helper(); assert.Equal(t, []string{itemName(k)}, writtenNames(a.Store), why) }
+	stats := func() cache.Stats {
+		t.Helper()
+		st, err := a.Stats(ctx)
+		require.NoError(t, err)
+		return st
+	}
+
+	setNoExpiry(t, a, k, "12345", 0)
+	left("a new item is left to the sync")
+	a.tickAndWait(t)
+	setNoExpiry(t, a, k, "54321", 0)
+	assert.Empty(t, writtenNames(a.Store), "it replaced an item accounted at its size")
+	setNoExpiry(t, a, k, "123", 0)
+	left("another size")
+	a.tickAndWait(t)
+	setNoExpiry(t, a, k, "321", 60)
+	left("an expiry needs the sync's exp entry")
+	a.tickAndWait(t)
+	setNoExpiry(t, a, k, "456", 0)
+	left("nor may it replace an item with one")
+	a.tickAndWait(t)
+
+	require.NoError(t, b.Delete(ctx, k, 0)) // another node drops the item and its accounting
+	setNoExpiry(t, a, k, "321", 0)
+	left("nothing replaced")
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k321"))}, stats())
+	_, err := b.Put(ctx, cache.ModeReplace, cache.Entry{Key: k, Value: []byte("654"), Kind: cache.KindBytes})
+	require.NoError(t, err) // a script accounts it at once
+	setNoExpiry(t, a, k, "999", 0)
+	assert.Empty(t, writtenNames(a.Store), "a script's item is accounted")
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k999"))}, stats())
+
+	require.NoError(t, b.FlushAll(ctx)) // a new generation: nothing is accounted
+	setNoExpiry(t, a, k, "111", 0)
+	left("after a flush the item is new again")
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k111"))}, stats())
+}
+
+func TestASetReplacingAnItemNotYetAccountedIsCountedByThatItemsSync(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	prefix := uniquePrefix()
+	a := openSynced(t, srv.url(), prefix, clock)
+	b := openSynced(t, srv.url(), prefix, clock)
+	k := key(t, "", "k")
+	stats := func() cache.Stats {
+		t.Helper()
+		a.tickAndWait(t)
+		b.tickAndWait(t)
+		st, err := a.Stats(ctx)
+		require.NoError(t, err)
+		return st
+	}
+
+	setNoExpiry(t, a, k, "12", 0) // left to a's sync
+	setNoExpiry(t, b, k, "34", 0) // replaces it at its size: b leaves nothing
+	assert.Empty(t, writtenNames(b.Store))
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k34"))}, stats(), "a's sync reads the item b wrote")
+
+	setNoExpiry(t, b, k, "12345", 0) // another size: left to b's sync
+	setNoExpiry(t, a, k, "67890", 0) // replaces b's at its size
+	assert.Empty(t, writtenNames(a.Store))
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k67890"))}, stats())
+
+	setNoExpiry(t, a, k, "1", 0)   // left to a's sync
+	setNoExpiry(t, b, k, "22", 0)  // another size: left to b's
+	setNoExpiry(t, a, k, "333", 0) // and again
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k333"))}, stats())
+	it, err := b.Get(ctx, k, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "333", string(it.Value))
 }

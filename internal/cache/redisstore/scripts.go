@@ -8,9 +8,9 @@ package redisstore
 //
 //	KEYS[1] item   a string "g,e,k,f,c,r,m,l|value" (itemLua): generation,
 //	               expires, kind, flags, cas, when the idle TTL was last
-//	               set (Unix s, may be empty), the meta protocol's marks
-//	               (h read since written, x stale, w recache lease handed
-//	               out), and locked-until (empty but for a delete lock)
+//	               set (Unix s, may be empty), the marks (the meta
+//	               protocol's h read since written, x stale, w recache lease
+//	               handed out; a accounted, item.go), and locked-until (empty but for a delete lock)
 //	KEYS[2] meta   hash {g generation, cas counter, hits, misses, bh, items, bytes}
 //	KEYS[3] lru    zset item name -> last access (Unix s, injected clock)
 //	KEYS[4] exp    zset item name -> expiry (Unix s) for items that expire
@@ -196,8 +196,9 @@ if e > 0 and now >= e * 1000 then
 end
 local old = redis.call('HGET', sz, name)
 -- r: when the idle TTL was set (Unix s), so reads renew it only when due.
--- A new string carries none of the old marks nor a lock.
-save(item, {g = gen, e = ARGV[10], k = ARGV[8], f = ARGV[9], c = id, r = ARGV[2], m = '', l = '', v = ARGV[7]}, ARGV[12])
+-- A new string carries none of the old marks nor a lock, and is accounted
+-- below (the accounted mark, item.go).
+save(item, {g = gen, e = ARGV[10], k = ARGV[8], f = ARGV[9], c = id, r = ARGV[2], m = 'a', l = '', v = ARGV[7]}, ARGV[12])
 if e > 0 then redis.call('ZADD', exp, e, name) else redis.call('ZREM', exp, name) end
 if old then
   if s ~= tonumber(old) then
@@ -308,7 +309,7 @@ local v = wrap .. r .. wrap
 local size = tonumber(ARGV[5]) + #v
 local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
 if created then
-  save(item, {g = gen, e = '0', k = kind, f = '0', c = id, r = ARGV[2], m = '', l = '', v = v}, ARGV[12])
+  save(item, {g = gen, e = '0', k = kind, f = '0', c = id, r = ARGV[2], m = 'a', l = '', v = v}, ARGV[12])
   account(name, size, 0)
 else
   local oldLen = #t.v
@@ -554,7 +555,7 @@ if st ~= 'live' then
   local id = nextCAS(tonumber(ARGV[13]), tonumber(ARGV[14]))
   local e = tonumber(ARGV[9])
   if e == 0 or now < e * 1000 then
-    save(item, {g = gen, e = ARGV[9], k = '1', f = '0', c = id, r = ARGV[2], m = 'w', l = '', v = ''}, ARGV[10])
+    save(item, {g = gen, e = ARGV[9], k = '1', f = '0', c = id, r = ARGV[2], m = 'wa', l = '', v = ''}, ARGV[10])
     account(name, tonumber(ARGV[5]), e)
   end
   return {'', '1', '0', id, ARGV[9], '0', '1', '0', '1', '0', '0'}
@@ -607,8 +608,8 @@ local v
 if ARGV[7] == '1' then v = ARGV[6] .. t.v else v = t.v .. ARGV[6] end
 if #v > tonumber(ARGV[9]) then return -3 end
 local id = nextCAS(tonumber(ARGV[10]), tonumber(ARGV[11]))
--- a new value carries none of the old marks
-t.v, t.k, t.c, t.m = v, '1', id, ''
+-- a new value carries none of the old marks, and is accounted (resize)
+t.v, t.k, t.c, t.m = v, '1', id, 'a'
 if t.e == '0' then save(item, t, ARGV[12]) else save(item, t) end
 resize(tonumber(ARGV[5]) + #v)
 redis.call('ZADD', lru, nows, name)
@@ -632,7 +633,7 @@ end
 local id = nextCAS(tonumber(ARGV[11]), tonumber(ARGV[12]))
 t.c = id
 if ARGV[8] == '1' then
-  t.v, t.k, t.m = '', '1', ''
+  t.v, t.k, t.m = '', '1', 'a'
   resize(tonumber(ARGV[5]))
 end
 if ARGV[7] == '1' then
