@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,11 @@ type pending struct {
 	// dirty says the bucket was written to, so the sync sweeps it even
 	// without counts to send.
 	dirty bool
+	// lost says a failed sync's plain sets had to be dropped (putBack): their
+	// items may carry the accounted mark uncounted, so until a FlushAll this
+	// process's sets in the bucket leave every item to the sync, which counts
+	// again those it rewrites.
+	lost atomic.Bool
 	// unread maps the items plain sets wrote to the header of the item
 	// string they wrote, a value no read has marked hit-before yet, so the
 	// first read sends its mark with it (Store.lookup). A wrong guess costs
@@ -350,12 +356,14 @@ func (p *pending) noteWrittenLocked(name string, w wrote) {
 
 // putBack returns to the bucket the plain sets a failed sync was to
 // account, up to maxTouched and without waking the loop: a Redis that is
-// down must neither grow the map without bound nor spin the sync.
+// down must neither grow the map without bound nor spin the sync. What it
+// drops sets lost.
 func (p *pending) putBack(a accounting) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, n := range a.names {
 		if len(p.written) >= maxTouched {
+			p.lost.Store(true)
 			return
 		}
 		p.noteWrittenLocked(n, a.written[n])
@@ -588,9 +596,12 @@ func (s *Store) discard() {
 	}
 }
 
-// discardLocked drops everything pending in the bucket.
+// discardLocked drops everything pending in the bucket but the plain sets
+// to account: the flush that voids the rest may fail and leave their items
+// live, marked accounted, and the sync reads each item anyway (an older
+// generation's is only forgotten).
 func (p *pending) discardLocked() {
-	p.gen, p.hits, p.misses, p.byteHits, p.touched, p.written, p.dirty = -1, 0, 0, 0, nil, nil, false
+	p.gen, p.hits, p.misses, p.byteHits, p.touched, p.dirty = -1, 0, 0, 0, nil, len(p.written) > 0
 	p.unread = nil
 	p.heldMu.Lock()
 	p.held = nil

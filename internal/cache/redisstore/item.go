@@ -54,7 +54,13 @@ func parseItem(s string) (itemHeader, string, error) {
 // so is the new one, and if it was about to be, the sync that will account
 // it reads the new one. A script that accounts an item marks it; one that
 // rewrites an item at another size without accounting it (none does today)
-// would have to drop the mark.
+// would have to drop the mark. What the mark cannot see: a process that
+// dies with sets to account, or a Redis that loses the sync's write but
+// keeps the item (a failover to a replica behind, a restart from an
+// append-only file synced each second), leaves the item uncounted while it
+// is set again at the same size, until it is deleted, set at another size
+// or flushed; a process whose failed syncs had to drop sets (putBack)
+// ignores the mark in that bucket until a flush.
 const accountedMark = 'a'
 
 // appendItem appends the item string of a live item to dst, carrying only

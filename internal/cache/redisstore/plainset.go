@@ -164,10 +164,12 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 		buf = appendItem(buf[:0], gen, exp, uint8(e.Kind), e.Flags, id, now.Unix(), e.Value)
 		s.recordPlainSet(b, gen, name, string(buf[:len(buf)-len(e.Value)]), touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)})
 		bld := s.client.B()
-		res := s.client.DoMulti(ctx,
-			bld.Set().Key(item).Value(rueidis.BinaryString(buf)).Get().PxMilliseconds(ttl).Build(),
-			bld.Hget().Key(meta).Field("g").Build(),
-		)
+		set := bld.Set().Key(item).Value(rueidis.BinaryString(buf)).PxMilliseconds(ttl).Build()
+		carry := len(e.Value) <= maxCarriedValue && exp == 0
+		if carry {
+			set = bld.Set().Key(item).Value(rueidis.BinaryString(buf)).Get().PxMilliseconds(ttl).Build()
+		}
+		res := s.client.DoMulti(ctx, set, bld.Hget().Key(meta).Field("g").Build())
 		old, err := res[0].ToString()
 		if err != nil && !rueidis.IsRedisNil(err) {
 			// The SET may be done even though its reply was lost: the sync
@@ -186,13 +188,18 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 			gen = got // written under a generation a FlushAll has left: again
 			continue
 		}
-		if !accountedAs(old, gen, exp, len(e.Value)) {
+		if !carry || s.pend[b].lost.Load() || !accountedAs(old, gen, exp, len(e.Value)) {
 			s.noteWritten(b, name, w)
 		}
 		return id, true, nil
 	}
 	return 0, false, nil
 }
+
+// maxCarriedValue is the largest value whose set asks for the item it
+// replaces, to carry its accounting (accountedAs): past it, bringing the
+// old value back costs more than the sync's accounting of the new one.
+const maxCarriedValue = 1024
 
 // accountedAs reports whether old, the item string a plain set replaced
 // ("" for none), carried the accounted mark and was live in generation gen

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,4 +206,79 @@ func TestASetReplacingAnItemNotYetAccountedIsCountedByThatItemsSync(t *testing.T
 	it, err := b.Get(ctx, k, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "333", string(it.Value))
+}
+
+func TestAFailedFlushKeepsThePlainSetsToAccount(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	raw := rawClient(t, srv.addr())
+	k := key(t, "", "k")
+	setNoExpiry(t, s, k, "1", 0)
+
+	// A meta hash that is not a hash makes the flush script fail.
+	meta := s.lay.bookkeeping(0)[0]
+	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta).Newkey(meta+"-aside").Build()).Error())
+	require.NoError(t, raw.Do(ctx, raw.B().Set().Key(meta).Value("not a hash").Build()).Error())
+	require.Error(t, s.FlushAll(ctx))
+	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta+"-aside").Newkey(meta).Build()).Error())
+
+	_, err := s.Get(ctx, k, nil)
+	require.NoError(t, err, "the flush did not happen")
+	setNoExpiry(t, s, k, "2", 0) // the same size, marked accounted
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.Items, "the first set's note survived the failed flush")
+}
+
+func TestDroppedPlainSetsMakeTheProcessDistrustTheMarkUntilAFlush(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	k := key(t, "", "k")
+	setNoExpiry(t, s, k, "1", 0)
+	p := s.pend[0]
+	p.mu.Lock()
+	taken := p.written
+	p.written = make(map[string]wrote, maxTouched)
+	for i := range maxTouched {
+		p.written[strconv.Itoa(i)] = wrote{size: -1}
+	}
+	p.mu.Unlock()
+	p.putBack(accounting{names: []string{itemName(k)}, written: taken}) // a failed sync, with no room left
+	assert.True(t, p.lost.Load())
+	p.mu.Lock()
+	p.written = nil // as if synced since, without k
+	p.mu.Unlock()
+
+	setNoExpiry(t, s, k, "2", 0)
+	assert.Equal(t, []string{itemName(k)}, writtenNames(s.Store), "left to the sync despite the mark")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.Items, "counted again")
+
+	require.NoError(t, s.FlushAll(ctx))
+	assert.False(t, p.lost.Load(), "a flush hides the dropped sets' items")
+	setNoExpiry(t, s, k, "3", 0)
+	require.NoError(t, s.Sync(ctx))
+	setNoExpiry(t, s, k, "4", 0)
+	assert.Empty(t, writtenNames(s.Store))
+}
+
+func TestALargeValueIsLeftToTheSyncWithoutBringingTheOldOneBack(t *testing.T) {
+	ctx := context.Background()
+	srv := sharedServer(t)
+	clock := cachetest.NewClock()
+	s := openSynced(t, srv.url(), uniquePrefix(), clock)
+	k := key(t, "", "k")
+	big := strings.Repeat("x", maxCarriedValue+1)
+	setNoExpiry(t, s, k, big, 0)
+	require.NoError(t, s.Sync(ctx))
+	setNoExpiry(t, s, k, big, 0)
+	assert.Equal(t, []string{itemName(k)}, writtenNames(s.Store), "no GET of the old value: the sync accounts it")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Stats{Items: 1, Bytes: uint64(len("k") + len(big))}, st)
 }

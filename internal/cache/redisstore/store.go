@@ -1097,6 +1097,9 @@ func (s *Store) FlushAll(ctx context.Context) error {
 			return s.fail("flush_all", err)
 		}
 	}
+	for _, p := range s.pend {
+		p.lost.Store(false) // the items of the dropped sets are hidden now
+	}
 	for _, node := range s.client.Nodes() {
 		if err := s.reap(ctx, node); err != nil {
 			return err
