@@ -42,6 +42,20 @@ func TestANodeOpenedAfterAFlushStampsItsFirstSetRight(t *testing.T) {
 	assert.Equal(t, "1", string(it.Value))
 }
 
+// breakMeta puts a string where bucket 0's meta hash was, so every script
+// that reads it fails; the returned func puts the hash back.
+func breakMeta(t *testing.T, raw rueidis.Client, s *Store) (restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	meta := s.lay.bookkeeping(0)[0]
+	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta).Newkey(meta+"-aside").Build()).Error())
+	require.NoError(t, raw.Do(ctx, raw.B().Set().Key(meta).Value("not a hash").Build()).Error())
+	return func() {
+		t.Helper()
+		require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta+"-aside").Newkey(meta).Build()).Error())
+	}
+}
+
 func TestAFailedSyncLeavesThePlainSetsToTheNext(t *testing.T) {
 	ctx := context.Background()
 	srv := sharedServer(t)
@@ -51,13 +65,10 @@ func TestAFailedSyncLeavesThePlainSetsToTheNext(t *testing.T) {
 	k := key(t, "", "k")
 	put(t, s, k, "1", cache.KindBytes)
 
-	// A meta hash that is not a hash makes the sync script fail before it
-	// accounts anything.
-	meta := s.lay.bookkeeping(0)[0]
-	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta).Newkey(meta+"-aside").Build()).Error())
-	require.NoError(t, raw.Do(ctx, raw.B().Set().Key(meta).Value("not a hash").Build()).Error())
+	// The sync script fails before it accounts anything.
+	restore := breakMeta(t, raw, s.Store)
 	require.Error(t, s.Sync(ctx))
-	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta+"-aside").Newkey(meta).Build()).Error())
+	restore()
 
 	st, err := s.Stats(ctx)
 	require.NoError(t, err)
@@ -217,12 +228,9 @@ func TestAFailedFlushKeepsThePlainSetsToAccount(t *testing.T) {
 	k := key(t, "", "k")
 	setNoExpiry(t, s, k, "1", 0)
 
-	// A meta hash that is not a hash makes the flush script fail.
-	meta := s.lay.bookkeeping(0)[0]
-	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta).Newkey(meta+"-aside").Build()).Error())
-	require.NoError(t, raw.Do(ctx, raw.B().Set().Key(meta).Value("not a hash").Build()).Error())
+	restore := breakMeta(t, raw, s.Store)
 	require.Error(t, s.FlushAll(ctx))
-	require.NoError(t, raw.Do(ctx, raw.B().Rename().Key(meta+"-aside").Newkey(meta).Build()).Error())
+	restore()
 
 	_, err := s.Get(ctx, k, nil)
 	require.NoError(t, err, "the flush did not happen")
