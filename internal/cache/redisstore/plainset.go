@@ -18,10 +18,14 @@ import (
 // which also drops the marks a new value must not carry and any delete
 // lock, and returns the item it replaced (GET), and a read of the bucket's
 // generation after it, the two in one pipeline. Under wrk at 64
-// connections, with the server and Redis on one core, the MULTI/EXEC of eight commands that wrote a hash item took
-// 40-65 µs of server and Redis CPU per set, 0.6× Webdis's SET in requests
-// per second; the SET, with the sync below, 28.5-29.4 µs against Webdis's
-// 27.9-29.2 (BENCHMARKS.md, "Over Redis: one string per item").
+// connections, with the server and Redis on one core, the MULTI/EXEC of
+// eight commands that wrote a hash item took 40-65 µs of server and Redis
+// CPU per set, 0.6× Webdis's SET in requests per second; the SET, with the
+// sync below, 28.5-29.4 µs against Webdis's 27.9-29.2 (BENCHMARKS.md,
+// "Over Redis: one string per item"). The replaced item, which the SET
+// returns for values up to maxCarriedValue without an expiry, spares most
+// sets the sync's accounting (BENCHMARKS.md, "The round of 2026-12-07,
+// afternoon").
 //
 // What a script did at once is done otherwise:
 //   - The CAS id: counts are reserved from the bucket's counter in blocks
@@ -156,6 +160,7 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 	gen := max(s.gens[b].Load(), 0)
 	buf := make([]byte, 0, 64+len(e.Value))
 	w := wrote{at: now.Unix(), exp: exp, size: len(name) - strings.IndexByte(name, ':') - 1 + len(e.Value)}
+	carry := len(e.Value) <= maxCarriedValue && exp == 0
 	for range 3 {
 		id, err := s.nextCAS(ctx, b, now)
 		if err != nil {
@@ -164,10 +169,11 @@ func (s *Store) plainSet(ctx context.Context, e cache.Entry, now time.Time, exp 
 		buf = appendItem(buf[:0], gen, exp, uint8(e.Kind), e.Flags, id, now.Unix(), e.Value)
 		s.recordPlainSet(b, gen, name, string(buf[:len(buf)-len(e.Value)]), touch{at: now.Unix(), cas: strconv.FormatUint(id, 10)})
 		bld := s.client.B()
-		set := bld.Set().Key(item).Value(rueidis.BinaryString(buf)).PxMilliseconds(ttl).Build()
-		carry := len(e.Value) <= maxCarriedValue && exp == 0
+		var set rueidis.Completed
 		if carry {
 			set = bld.Set().Key(item).Value(rueidis.BinaryString(buf)).Get().PxMilliseconds(ttl).Build()
+		} else {
+			set = bld.Set().Key(item).Value(rueidis.BinaryString(buf)).PxMilliseconds(ttl).Build()
 		}
 		res := s.client.DoMulti(ctx, set, bld.Hget().Key(meta).Field("g").Build())
 		old, err := res[0].ToString()
