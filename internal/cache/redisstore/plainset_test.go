@@ -136,13 +136,17 @@ func setNoExpiry(t *testing.T, s syncedStore, k cache.Key, v string, ttl float64
 	require.NoError(t, err)
 }
 
+// twoNodes opens two stores sharing one prefix on the shared server, as two
+// nodes of one cache, each syncing on tickAndWait only.
+func twoNodes(t *testing.T) (a, b syncedStore) {
+	t.Helper()
+	url, prefix, clock := sharedServer(t).url(), uniquePrefix(), cachetest.NewClock()
+	return openSynced(t, url, prefix, clock), openSynced(t, url, prefix, clock)
+}
+
 func TestASetReplacingAnAccountedItemOfItsSizeLeavesTheSyncNothing(t *testing.T) {
 	ctx := context.Background()
-	srv := sharedServer(t)
-	clock := cachetest.NewClock()
-	prefix := uniquePrefix()
-	a := openSynced(t, srv.url(), prefix, clock)
-	b := openSynced(t, srv.url(), prefix, clock)
+	a, b := twoNodes(t)
 	k := key(t, "", "k")
 	left := func(why string) { t.Helper(); assert.Equal(t, []string{itemName(k)}, writtenNames(a.Store), why) }
 	stats := func() cache.Stats {
@@ -185,11 +189,7 @@ func TestASetReplacingAnAccountedItemOfItsSizeLeavesTheSyncNothing(t *testing.T)
 
 func TestASetReplacingAnItemNotYetAccountedIsCountedByThatItemsSync(t *testing.T) {
 	ctx := context.Background()
-	srv := sharedServer(t)
-	clock := cachetest.NewClock()
-	prefix := uniquePrefix()
-	a := openSynced(t, srv.url(), prefix, clock)
-	b := openSynced(t, srv.url(), prefix, clock)
+	a, b := twoNodes(t)
 	k := key(t, "", "k")
 	stats := func() cache.Stats {
 		t.Helper()
